@@ -1,0 +1,37 @@
+"""kerasdl: classic deep-learning architectures as Keras 3 builders, run by one experiment runner.
+
+The public surface::
+
+    from kerasdl import build, list_models, load_experiment, run, Experiment
+
+Importing kerasdl does not import TensorFlow; ``build`` and ``run`` do, when first called.
+"""
+from __future__ import annotations
+
+from kerasdl.config import (Callbacks, Checkpoint, Data, Device, EarlyStopping, Experiment, Model,
+                            Output, TensorBoard, Trainer, with_overrides)
+from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
+from kerasdl.experiment import load_experiment
+
+__version__ = "0.1.0"
+
+__all__ = ["build", "list_models", "load_model", "load_experiment", "run", "RunResult", "Experiment", "Data",
+           "Model", "Trainer", "Callbacks", "EarlyStopping", "Checkpoint", "TensorBoard", "Device",
+           "Output", "with_overrides", "KerasdlError", "ConfigError", "DataError", "ModelError"]
+
+
+def __getattr__(name: str):
+    """Lazy access to the parts that import TensorFlow."""
+    if name in ("build", "list_models"):
+        from kerasdl.models import registry
+
+        return getattr(registry, name)
+    if name == "load_model":
+        from kerasdl.saving import load_model
+
+        return load_model
+    if name in ("run", "RunResult"):
+        from kerasdl import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'kerasdl' has no attribute {name!r}")

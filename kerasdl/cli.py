@@ -1,0 +1,111 @@
+"""The command line: ``kerasdl run | list | show``.
+
+A thin layer: it parses, loads the experiment config (no TensorFlow), and calls :func:`kerasdl.run`.
+``--help``, ``list``, ``show`` and config errors never import TensorFlow. Errors exit non-zero with
+one clear message; ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from kerasdl import __version__
+from kerasdl.errors import KerasdlError
+
+SET_HELP = "Override a config key, e.g. --set trainer.epochs=3 (repeatable)."
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(__version__, prog_name="kerasdl")
+def cli(debug: bool) -> None:
+    """kerasdl: classic deep-learning architectures, one Keras experiment runner.
+
+    \b
+    kerasdl run experiments/lenet5.py            train, evaluate, save, report
+    kerasdl run experiments/lenet5.py --smoke    the tiny variant (1 epoch, a few batches)
+    kerasdl show experiments/lenet5.py           the resolved config as JSON
+    kerasdl list                                 registered models and experiment files
+    """
+
+
+@cli.command()
+@click.argument("experiment_path")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("--smoke", is_flag=True, help="Run the experiment's smoke variant (tiny data, 1 epoch).")
+@click.option("--workdir", type=click.Path(file_okay=False),
+              help="Folder that receives the run directory (default: output.runs_dir, 'runs').")
+@click.option("--device", metavar="POLICY", help="auto, cpu, gpu or gpu:N (sets device.policy).")
+def run(experiment_path: str, overrides: tuple[str, ...], smoke: bool, workdir: str | None,
+        device: str | None) -> None:
+    """Run EXPERIMENT_PATH (a file under experiments/, or its name) end to end."""
+    from kerasdl.experiment import load_experiment
+
+    items = [*overrides, *([f"device.policy={device}"] if device else [])]
+    experiment = load_experiment(experiment_path, overrides=items, smoke=smoke)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kerasdl.runner import run as run_experiment
+
+    run_experiment(experiment, workdir=workdir, log=lambda line: click.echo(line))
+
+
+@cli.command()
+@click.argument("experiment_path")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("--smoke", is_flag=True, help="Show the smoke variant.")
+def show(experiment_path: str, overrides: tuple[str, ...], smoke: bool) -> None:
+    """Print the resolved config of EXPERIMENT_PATH as JSON."""
+    from kerasdl.experiment import load_experiment
+
+    experiment = load_experiment(experiment_path, overrides=list(overrides), smoke=smoke)
+    click.echo(json.dumps(experiment.to_dict(), indent=2))
+
+
+@cli.command(name="list")
+@click.option("--experiments-dir", default="experiments", show_default=True,
+              type=click.Path(file_okay=False), help="Where to look for experiment files.")
+def list_command(experiments_dir: str) -> None:
+    """List the registered models and the experiment files."""
+    from kerasdl.experiment import describe_experiment, list_experiment_files
+    from kerasdl.catalog import catalog
+
+    click.echo("models (kerasdl.build(name, style='sequential'|'functional'|'subclassed')):")
+    for name, description in catalog().items():
+        click.echo(f"  {name:<16} {description}")
+    files = list_experiment_files(Path(experiments_dir))
+    click.echo(f"experiments ({experiments_dir}/):" if files else
+               f"experiments: none in {experiments_dir}/")
+    for path in files:
+        click.echo(f"  {str(path):<32} {describe_experiment(path)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``kerasdl`` and ``python -m kerasdl``: one-line errors, exit codes."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        cli.main(args=argv, prog_name="kerasdl", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KerasdlError as error:
+        if debug:
+            raise
+        click.echo(f"error: {error}", err=True)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # an unexpected failure: one line, the traceback with --debug
+        if debug:
+            raise
+        click.echo(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)",
+                   err=True)
+        sys.exit(1)

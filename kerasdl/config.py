@@ -1,0 +1,466 @@
+"""Experiment configs: frozen, typed dataclasses, validated before TensorFlow is imported.
+
+An experiment is a tree of sections (``data``, ``model``, ``trainer``, ``callbacks``, ``device``,
+``output``). Every section is a frozen, keyword-only dataclass that checks its own fields when it is
+created, so a typo or a wrong type fails where the config is written, naming the full key path
+(``trainer.optimzer``) and the closest valid key. ``--set`` overrides go through the same checks.
+
+This module imports no TensorFlow: ``kerasdl show``, ``kerasdl list`` and config errors stay fast.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import re
+import typing
+from typing import Any, Literal, Mapping, Optional, Sequence, Union
+
+from kerasdl.errors import ConfigError, did_you_mean, unknown_name
+
+# === Names a config may use, checked without importing TensorFlow ===
+
+#: optimizer name -> (keras.optimizers class name, default kwargs)
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "sgd": ("SGD", {}),
+    "momentum": ("SGD", {"momentum": 0.9}),
+    "nesterov": ("SGD", {"momentum": 0.9, "nesterov": True}),
+    "rmsprop": ("RMSprop", {}),
+    "adam": ("Adam", {}),
+    "adamw": ("AdamW", {}),
+    "adagrad": ("Adagrad", {}),
+    "adadelta": ("Adadelta", {}),
+    "adamax": ("Adamax", {}),
+    "nadam": ("Nadam", {}),
+}
+
+#: loss name -> (keras loss identifier, what the labels must look like)
+#:   sparse:  integer class ids, shape (batch,) or (batch, 1), model output (batch, classes)
+#:   one_hot: one row per class, shape (batch, classes) == model output
+#:   same:    same shape as the model output (binary, hinge, regression losses)
+LOSSES: dict[str, tuple[str, str]] = {
+    "mse": ("mean_squared_error", "same"),
+    "mean_squared_error": ("mean_squared_error", "same"),
+    "msle": ("mean_squared_logarithmic_error", "same"),
+    "mean_squared_logarithmic_error": ("mean_squared_logarithmic_error", "same"),
+    "mae": ("mean_absolute_error", "same"),
+    "mean_absolute_error": ("mean_absolute_error", "same"),
+    "huber": ("huber", "same"),
+    "binary_crossentropy": ("binary_crossentropy", "same"),
+    "categorical_crossentropy": ("categorical_crossentropy", "one_hot"),
+    "sparse_categorical_crossentropy": ("sparse_categorical_crossentropy", "sparse"),
+    "hinge": ("hinge", "same"),
+    "squared_hinge": ("squared_hinge", "same"),
+    "categorical_hinge": ("categorical_hinge", "one_hot"),
+    "kl_divergence": ("kl_divergence", "one_hot"),
+    "kld": ("kl_divergence", "one_hot"),
+}
+
+#: metric names; Keras logs each under the name it was given (``val_`` + name on validation data)
+METRICS: frozenset[str] = frozenset({
+    "accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "precision",
+    "recall", "mae", "mse", "mean_absolute_error", "mean_squared_error", "root_mean_squared_error",
+})
+
+#: metrics where a larger value is better (used to compare runs); everything else: smaller is better
+HIGHER_IS_BETTER: frozenset[str] = frozenset({
+    "accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "auc", "precision", "recall",
+})
+
+#: train-time augmentations (keras preprocessing layers applied to training batches only)
+AUGMENTATIONS: frozenset[str] = frozenset({"translate", "rotate", "zoom", "flip"})
+
+DEVICE_POLICY = re.compile(r"^(auto|cpu|gpu|gpu:\d+)$")
+
+#: applied by ``--smoke`` before the user's ``--set`` overrides: tiny data, one epoch
+DEFAULT_SMOKE: dict[str, Any] = {
+    "trainer.epochs": 1,
+    "data.train_limit": 256,
+    "data.test_limit": 128,
+    "output.publish": "never",
+}
+
+
+# === Sections: frozen dataclasses that check their fields ===
+
+def section(path: str):
+    """Make ``cls`` a frozen, keyword-only config section living at ``path`` in the experiment.
+
+    The section rejects unknown keys (naming ``path.key`` and the closest valid key) and checks
+    and normalises every field against its annotation (ints become floats where a float is
+    expected, lists become tuples, dicts become sub-sections).
+    """
+    def decorate(cls):
+        cls = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+        cls._path = path
+        dataclass_init = cls.__init__
+
+        @functools.wraps(dataclass_init)
+        def __init__(self, **kwargs):
+            names = [f.name for f in dataclasses.fields(cls)]
+            for key in kwargs:
+                if key not in names:
+                    raise ConfigError(
+                        f"unknown config key '{_join(path, key)}'{did_you_mean(key, names)}; "
+                        f"valid keys of '{path or 'experiment'}': {', '.join(names)}")
+            dataclass_init(self, **kwargs)
+            for f in dataclasses.fields(cls):
+                value = _check(getattr(self, f.name), _hints(cls)[f.name], _join(path, f.name))
+                object.__setattr__(self, f.name, value)
+            validate = getattr(self, "_validate", None)
+            if validate:
+                validate()
+
+        cls.__init__ = __init__
+        return cls
+    return decorate
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _type_name(annotation) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(annotation))
+    if origin is Union:
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation))
+    if origin in (tuple, dict):
+        return f"{origin.__name__} ({annotation})".replace("typing.", "")
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _check(value: Any, annotation: Any, path: str) -> Any:
+    """Return ``value`` normalised to ``annotation`` or raise a ConfigError naming ``path``."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    wrong = ConfigError(f"config key '{path}' must be {_type_name(annotation)}; "
+                        f"got {value!r} ({type(value).__name__})")
+    if annotation is Any:
+        return value
+    if isinstance(annotation, type) and hasattr(annotation, "_path"):      # a sub-section
+        if isinstance(value, annotation):
+            return value
+        if isinstance(value, Mapping):
+            return annotation(**value)
+        raise wrong
+    if origin is Literal:
+        if value in args and all(type(value) is type(a) or value != a for a in args if a == value):
+            return value
+        raise ConfigError(f"config key '{path}' must be one of {', '.join(map(repr, args))}; "
+                          f"got {value!r}{did_you_mean(value, [str(a) for a in args])}")
+    if origin is Union:
+        errors = []
+        for option in args:
+            try:
+                return _check(value, option, path)
+            except ConfigError as error:
+                errors.append(error)
+        raise wrong
+    if annotation is type(None):
+        if value is None:
+            return None
+        raise wrong
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise wrong
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise wrong
+    if annotation is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise wrong
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise wrong
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            raise wrong
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_check(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise wrong
+        return tuple(_check(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is dict:
+        if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+            raise wrong
+        return dict(value)
+    raise TypeError(f"kerasdl.config cannot check annotation {annotation!r} at {path}")
+
+
+@section("data")
+class Data:
+    """Where the examples come from and how they are prepared (a tf.data pipeline)."""
+
+    name: str = "mnist"                      # TFDS name, or an embedded dataset (see kerasdl.data)
+    source: Literal["auto", "tfds", "embedded"] = "auto"   # auto: TFDS, else the embedded copy
+    data_dir: Optional[str] = None           # TFDS data dir; None: TFDS's default (~/tensorflow_datasets)
+    train_split: str = "train"
+    test_split: str = "test"
+    validation_fraction: float = 0.1         # carved from the train split with split_seed
+    split_seed: int = 0                      # fixes the embedded train/test split and the validation carve
+    shuffle_seed: int = 0                    # order of training examples per epoch
+    shuffle_buffer: int = 10_000
+    batch_size: int = 64                     # global batch (summed over replicas)
+    image_size: Optional[tuple[int, int]] = None           # None: as the dataset has it
+    resize_method: Literal["pad", "bilinear", "nearest"] = "pad"  # pad: zero-pad/crop around the centre
+    rescale: float = 1 / 255                 # multiplies the input features
+    label_format: Literal["auto", "sparse", "one_hot"] = "auto"   # auto: what the loss expects
+    augment: tuple[str, ...] = ()            # of config.AUGMENTATIONS, on training batches only
+    cache: bool = True
+    train_limit: Optional[int] = None        # use only the first N train examples (smoke runs)
+    test_limit: Optional[int] = None
+
+    def _validate(self):
+        for name in self.augment:
+            if name not in AUGMENTATIONS:
+                raise ConfigError(unknown_name("augmentation", name, AUGMENTATIONS, "data.augment"))
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ConfigError("config key 'data.validation_fraction' must be in [0, 1); "
+                              f"got {self.validation_fraction}")
+        for key in ("batch_size", "shuffle_buffer"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key 'data.{key}' must be >= 1; got {getattr(self, key)}")
+        for key in ("train_limit", "test_limit"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise ConfigError(f"config key 'data.{key}' must be >= 1 or None; "
+                                  f"got {getattr(self, key)}")
+
+
+@section("model")
+class Model:
+    """Which registered builder makes the model, in which Keras style, with which arguments.
+
+    ``input_shape`` and ``num_classes`` are filled from the dataset when not given in ``kwargs``.
+    """
+
+    name: str = "lenet5"
+    style: Literal["sequential", "functional", "subclassed"] = "functional"
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@section("trainer")
+class Trainer:
+    """Optimizer, loss, metrics and the fit loop."""
+
+    optimizer: str = "adam"                  # one of config.OPTIMIZERS
+    learning_rate: float = 1e-3
+    optimizer_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. clipnorm
+    loss: str = "sparse_categorical_crossentropy"          # one of config.LOSSES
+    metrics: tuple[str, ...] = ("accuracy",)
+    epochs: int = 10
+    seed: int = 42                           # Python, NumPy and TensorFlow seeds
+    deterministic: bool = False              # TF op determinism (slower; exact repeats)
+    steps_per_execution: int = 1
+    jit_compile: Union[bool, Literal["auto"]] = "auto"
+    verbose: Literal["auto", 0, 1, 2] = "auto"   # auto: progress bar on a terminal, a line per epoch elsewhere
+
+    def _validate(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(unknown_name("optimizer", self.optimizer, OPTIMIZERS, "trainer.optimizer"))
+        if self.loss not in LOSSES:
+            raise ConfigError(unknown_name("loss", self.loss, LOSSES, "trainer.loss"))
+        for metric in self.metrics:
+            if metric not in METRICS:
+                raise ConfigError(unknown_name("metric", metric, METRICS, "trainer.metrics"))
+        if self.epochs < 1:
+            raise ConfigError(f"config key 'trainer.epochs' must be >= 1; got {self.epochs}")
+        if self.learning_rate <= 0:
+            raise ConfigError(f"config key 'trainer.learning_rate' must be > 0; got {self.learning_rate}")
+        if self.steps_per_execution < 1:
+            raise ConfigError("config key 'trainer.steps_per_execution' must be >= 1; "
+                              f"got {self.steps_per_execution}")
+
+
+@section("callbacks.early_stopping")
+class EarlyStopping:
+    """keras.callbacks.EarlyStopping on ``callbacks.monitor``."""
+
+    enabled: bool = True
+    patience: int = 5
+    min_delta: float = 0.0
+    restore_best_weights: bool = True
+
+
+@section("callbacks.checkpoint")
+class Checkpoint:
+    """keras.callbacks.ModelCheckpoint: the best model (by ``callbacks.monitor``) as a .keras file."""
+
+    enabled: bool = True
+    save_best_only: bool = True
+
+
+@section("callbacks.tensorboard")
+class TensorBoard:
+    """keras.callbacks.TensorBoard: epoch scalars by default; histograms and profiling on request."""
+
+    enabled: bool = True
+    histogram_freq: int = 0
+    update_freq: Union[Literal["epoch", "batch"], int] = "epoch"
+    profile_batch: Union[int, tuple[int, int]] = 0
+    write_graph: bool = False
+
+
+@section("callbacks.reduce_lr")
+class ReduceLR:
+    """keras.callbacks.ReduceLROnPlateau on ``callbacks.monitor`` (off by default)."""
+
+    enabled: bool = False
+    factor: float = 0.5
+    patience: int = 3
+    min_lr: float = 1e-6
+
+
+@section("callbacks")
+class Callbacks:
+    """The default callback set: EarlyStopping, ModelCheckpoint, TensorBoard, CSV history, TerminateOnNaN."""
+
+    monitor: str = "val_loss"                # watched by early stopping and the best checkpoint
+    mode: Literal["auto", "min", "max"] = "auto"
+    early_stopping: EarlyStopping = dataclasses.field(default_factory=EarlyStopping)
+    checkpoint: Checkpoint = dataclasses.field(default_factory=Checkpoint)
+    tensorboard: TensorBoard = dataclasses.field(default_factory=TensorBoard)
+    reduce_lr: ReduceLR = dataclasses.field(default_factory=ReduceLR)
+    csv_logger: bool = True
+    terminate_on_nan: bool = True
+
+
+@section("device")
+class Device:
+    """Where the model runs: auto (all GPUs, else CPU), cpu, gpu (one; error if none) or gpu:N."""
+
+    policy: str = "auto"
+
+    def _validate(self):
+        if not DEVICE_POLICY.match(self.policy):
+            raise ConfigError(f"config key 'device.policy' must be auto, cpu, gpu or gpu:N; "
+                              f"got {self.policy!r}{did_you_mean(self.policy, ['auto', 'cpu', 'gpu'])}")
+
+
+@section("output")
+class Output:
+    """Where a run writes: its run directory, and the published model under saved_models/."""
+
+    runs_dir: str = "runs"
+    saved_models_dir: str = "saved_models"
+    publish: Literal["if_better", "always", "never"] = "if_better"
+
+
+@section("")
+class Experiment:
+    """A whole experiment: what ``kerasdl run`` and ``kerasdl.run`` execute."""
+
+    name: str
+    description: str = ""
+    data: Data = dataclasses.field(default_factory=Data)
+    model: Model = dataclasses.field(default_factory=Model)
+    trainer: Trainer = dataclasses.field(default_factory=Trainer)
+    callbacks: Callbacks = dataclasses.field(default_factory=Callbacks)
+    device: Device = dataclasses.field(default_factory=Device)
+    output: Output = dataclasses.field(default_factory=Output)
+    smoke: dict[str, Any] = dataclasses.field(default_factory=lambda: dict(DEFAULT_SMOKE))
+
+    def _validate(self):
+        if not re.match(r"^[A-Za-z0-9_.-]+$", self.name):
+            raise ConfigError(f"config key 'name' must use letters, digits, '_', '-' or '.' only "
+                              f"(it names files); got {self.name!r}")
+        monitor = self.callbacks.monitor
+        base = monitor[4:] if monitor.startswith("val_") else monitor
+        produced = {"loss", *self.trainer.metrics}
+        if base not in produced:
+            raise ConfigError(
+                f"config key 'callbacks.monitor' is {monitor!r}, but training logs only "
+                f"{', '.join(sorted(produced))} (and their val_ forms){did_you_mean(base, produced)}; "
+                "add the metric to trainer.metrics or monitor one of those")
+        if monitor.startswith("val_") and self.data.validation_fraction == 0:
+            raise ConfigError(f"config key 'callbacks.monitor' is {monitor!r}, but "
+                              "data.validation_fraction is 0, so no validation metrics exist; "
+                              f"set data.validation_fraction > 0 or monitor '{base}'")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def monitor_mode(self) -> str:
+        """'min' or 'max' for callbacks.monitor ('auto' resolved as Keras does, by metric name)."""
+        if self.callbacks.mode != "auto":
+            return self.callbacks.mode
+        monitor = self.callbacks.monitor
+        base = monitor[4:] if monitor.startswith("val_") else monitor
+        return "max" if base in HIGHER_IS_BETTER else "min"
+
+
+# === Overrides: "trainer.epochs=3" ===
+
+def parse_value(text: str) -> Any:
+    """Parse a ``--set`` value: a Python literal (3, 1e-3, (32, 32), None, 'x'), true/false/null,
+    or else the text itself."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["a.b=1", ...]`` -> ``{"a.b": 1}``; a malformed item is a ConfigError."""
+    overrides = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. trainer.epochs=3); got {item!r}")
+        overrides[key.strip()] = text
+    return overrides
+
+
+def with_overrides(config, overrides: Mapping[str, Any]):
+    """Return ``config`` with dotted-key ``overrides`` applied and re-validated.
+
+    Values given as strings (from the command line) are parsed with :func:`parse_value`, except
+    where the key expects a string. Keys inside dict fields (``model.kwargs.dropout``) are allowed.
+    """
+    for key, value in overrides.items():
+        config = _override(config, key.split("."), value, key)
+    return config
+
+
+def _override(node, parts: list[str], value: Any, full_key: str):
+    head, rest = parts[0], parts[1:]
+    prefix = full_key[: len(full_key) - len(".".join(parts))].rstrip(".")
+    if isinstance(node, dict):
+        if not rest:
+            return {**node, head: parse_value(value) if isinstance(value, str) else value}
+        return {**node, head: _override(node.get(head, {}), rest, value, full_key)}
+    names = [f.name for f in dataclasses.fields(node)]
+    if head not in names:
+        raise ConfigError(f"unknown config key '{_join(prefix, head)}'{did_you_mean(head, names)}; "
+                          f"valid keys of '{prefix or 'experiment'}': {', '.join(names)}")
+    current = getattr(node, head)
+    if rest:
+        if not (dataclasses.is_dataclass(current) or isinstance(current, dict)):
+            raise ConfigError(f"config key '{_join(prefix, head)}' is a value, not a section; "
+                              f"cannot set '{full_key}'")
+        return dataclasses.replace(node, **{head: _override(current, rest, value, full_key)})
+    if isinstance(value, str):
+        annotation = _hints(type(node))[head]
+        try:
+            _check(value, annotation, full_key)        # a string is what the key wants: keep it
+        except ConfigError:
+            value = parse_value(value)
+    return dataclasses.replace(node, **{head: value})

@@ -1,0 +1,180 @@
+"""The tf.data pipeline: load (TFDS, else an embedded copy), carve validation, preprocess, batch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from kerasdl.config import Data
+from kerasdl.data.embedded import EMBEDDED
+from kerasdl.data.tfds_source import DownloadUnavailable, default_data_dir, load_tfds
+from kerasdl.errors import DataError
+
+
+@dataclass
+class DataBundle:
+    """Batched train/validation/test datasets and what the run manifest records about them."""
+
+    train: "object"                     # tf.data.Dataset of (features, labels), batched
+    validation: Optional["object"]
+    test: "object"
+    num_classes: Optional[int]
+    label_format: str                   # sparse (class ids), one_hot, or raw (as the dataset has it)
+    source: str                         # "tfds" or "embedded"
+    description: str                    # exactly what was loaded
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def manifest(self) -> dict:
+        return {"source": self.source, "description": self.description, "counts": self.counts,
+                "num_classes": self.num_classes, "label_format": self.label_format}
+
+
+def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) -> DataBundle:
+    """Build the pipeline that ``cfg`` describes, with labels in the form the loss needs.
+
+    Args:
+        cfg: the experiment's data section.
+        label_kind: what the loss expects: "sparse", "one_hot" or "same" (see config.LOSSES).
+        log: where phase lines and the loud offline-fallback warning go.
+    """
+    import tensorflow as tf
+
+    train, test, num_classes, source, description = _load_splits(cfg, log)
+    if cfg.train_limit:
+        train = train.take(cfg.train_limit)
+    if cfg.test_limit:
+        test = test.take(cfg.test_limit)
+    n_train, n_test = _count(train, "train", cfg), _count(test, "test", cfg)
+    n_validation = int(round(n_train * cfg.validation_fraction))
+    if n_validation and n_train - n_validation < 1:
+        raise DataError(f"data.validation_fraction={cfg.validation_fraction} leaves no training "
+                        f"examples out of {n_train}; lower it or use more data")
+    validation = train.skip(n_train - n_validation) if n_validation else None
+    train = train.take(n_train - n_validation)
+
+    label_format = resolve_label_format(cfg.label_format, label_kind, num_classes)
+    preprocess = _make_preprocess(cfg, train.element_spec, label_format, label_kind, num_classes)
+
+    def finish(ds, training: bool):
+        ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
+        if cfg.cache:
+            ds = ds.cache()
+        if training:
+            ds = ds.shuffle(min(cfg.shuffle_buffer, n_train), seed=cfg.shuffle_seed,
+                            reshuffle_each_iteration=True)
+        ds = ds.batch(cfg.batch_size)
+        if training and cfg.augment:
+            augment = make_augmentation(cfg.augment, seed=cfg.shuffle_seed)
+            ds = ds.map(lambda x, y: (augment(x, training=True), y),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    return DataBundle(
+        train=finish(train, True),
+        validation=finish(validation, False) if validation is not None else None,
+        test=finish(test, False),
+        num_classes=num_classes, label_format=label_format, source=source,
+        description=description,
+        counts={"train": n_train - n_validation, "validation": n_validation, "test": n_test})
+
+
+def make_augmentation(names, seed: int):
+    """A keras.Sequential of the named random augmentations (image batches, zeros filled in)."""
+    import keras
+
+    factories = {
+        "translate": lambda: keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+        "rotate": lambda: keras.layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
+        "zoom": lambda: keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
+        "flip": lambda: keras.layers.RandomFlip("horizontal", seed=seed),
+    }
+    return keras.Sequential([factories[name]() for name in names], name="augment")
+
+
+def _load_splits(cfg: Data, log):
+    """(train, test, num_classes, source, description) as unbatched datasets."""
+    import tensorflow as tf
+
+    tfds_error = None
+    if cfg.source in ("auto", "tfds"):
+        try:
+            splits = load_tfds(cfg.name, cfg.train_split, cfg.test_split, cfg.data_dir)
+            return splits.train, splits.test, splits.num_classes, "tfds", splits.description
+        except DataError as error:
+            tfds_error = error
+            if cfg.source == "tfds" or cfg.name not in EMBEDDED:
+                raise DataError(_unavailable_message(cfg, error)) from error
+    if cfg.name not in EMBEDDED:
+        raise DataError(f"no embedded copy of dataset '{cfg.name}'; embedded datasets: "
+                        f"{', '.join(sorted(EMBEDDED))}; set data.source='tfds' or 'auto' to use TFDS")
+    arrays = EMBEDDED[cfg.name](cfg.split_seed)
+    if isinstance(tfds_error, DownloadUnavailable):
+        log(f"WARNING: {tfds_error}.\nWARNING: OFFLINE FALLBACK - using the embedded copy instead: "
+            f"{arrays.description}. Results are NOT comparable with the full TFDS '{cfg.name}'.")
+    else:
+        log(f"data: embedded dataset '{cfg.name}': {arrays.description}")
+    train = tf.data.Dataset.from_tensor_slices((arrays.x_train, arrays.y_train))
+    test = tf.data.Dataset.from_tensor_slices((arrays.x_test, arrays.y_test))
+    return train, test, arrays.num_classes, "embedded", arrays.description
+
+
+def _unavailable_message(cfg: Data, error: DataError) -> str:
+    embedded = ", ".join(sorted(EMBEDDED))
+    return (f"cannot load dataset '{cfg.name}': {error}. TFDS data dir: "
+            f"{default_data_dir(cfg.data_dir)} (set data.data_dir, or download it there with "
+            f"`tfds build {cfg.name}` on a machine with network). Embedded datasets that work "
+            f"offline: {embedded}")
+
+
+def _count(ds, split: str, cfg: Data) -> int:
+    import tensorflow as tf
+
+    n = int(ds.cardinality())
+    if n == tf.data.UNKNOWN_CARDINALITY:
+        n = int(ds.reduce(0, lambda count, _: count + 1))
+    if n < 1:
+        raise DataError(f"the {split} split of dataset '{cfg.name}' is empty "
+                        f"(data.{split}_split={getattr(cfg, split + '_split')!r})")
+    return n
+
+
+def resolve_label_format(requested: str, label_kind: str, num_classes: Optional[int]) -> str:
+    """The label form to feed: what the user asked for, else what the loss expects.
+
+    Losses that compare labels with outputs of the same shape (MSE, hinge, binary cross-entropy)
+    get one-hot rows for multi-class datasets and raw labels otherwise.
+    """
+    if requested != "auto":
+        return requested
+    if label_kind in ("sparse", "one_hot"):
+        return label_kind
+    return "one_hot" if num_classes and num_classes > 2 else "raw"
+
+
+def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str,
+                     num_classes: Optional[int]):
+    import tensorflow as tf
+
+    x_spec, _ = element_spec
+    if cfg.image_size and x_spec.shape.rank != 3:
+        raise DataError(f"data.image_size={cfg.image_size} needs images of shape (H, W, C); "
+                        f"dataset '{cfg.name}' has features of shape {tuple(x_spec.shape)}; "
+                        "set data.image_size=None")
+    if label_format == "one_hot" and not num_classes:
+        raise DataError(f"one-hot labels need the number of classes, and dataset '{cfg.name}' "
+                        "does not say it; use a sparse loss or set data.label_format='sparse'")
+
+    def preprocess(x, y):
+        x = tf.cast(x, tf.float32) * cfg.rescale
+        if cfg.image_size:
+            height, width = cfg.image_size
+            if cfg.resize_method == "pad":
+                x = tf.image.resize_with_crop_or_pad(x, height, width)
+            else:
+                x = tf.image.resize(x, (height, width), method=cfg.resize_method)
+        if label_format == "one_hot":
+            y = tf.one_hot(tf.cast(y, tf.int32), num_classes)
+        elif label_kind == "same":
+            y = tf.cast(y, tf.float32)
+        return x, y
+
+    return preprocess

@@ -1,0 +1,80 @@
+"""Loading through tensorflow-datasets, with a fast offline check before any download."""
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+from kerasdl.errors import DataError
+
+#: where TFDS downloads most datasets from; probed before a download so offline runs fail fast
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+PROBE_TIMEOUT_S = 3.0
+
+
+class DownloadUnavailable(DataError):
+    """The dataset is not in the TFDS data dir and cannot be downloaded."""
+
+
+@dataclass
+class TfdsSplits:
+    train: "object"        # tf.data.Dataset of (features, label)
+    test: "object"
+    num_classes: Optional[int]
+    description: str
+
+
+def can_reach(host: tuple[str, int] = DOWNLOAD_HOST, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """True if a TCP connection to ``host`` opens within ``timeout`` seconds (DNS included)."""
+    result = []
+
+    def probe():
+        try:
+            socket.create_connection(host, timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def default_data_dir(data_dir: Optional[str]) -> str:
+    import tensorflow_datasets as tfds
+
+    return data_dir or str(tfds.core.constants.DATA_DIR)
+
+
+def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[str]) -> TfdsSplits:
+    """``tfds.load(name, split=[train, test], as_supervised=True)``, downloading when needed.
+
+    Raises:
+        DataError: the name is not a TFDS dataset.
+        DownloadUnavailable: the data is not prepared in ``data_dir`` and the download host
+            cannot be reached (checked in seconds, before TFDS's own minutes of retries).
+    """
+    import tensorflow_datasets as tfds
+
+    def load(download: bool):
+        return tfds.load(name, split=[train_split, test_split], as_supervised=True,
+                         data_dir=data_dir, download=download, shuffle_files=False, with_info=True)
+
+    try:
+        (train, test), info = load(download=False)
+    except tfds.core.registered.DatasetNotFoundError as error:
+        raise DataError(f"'{name}' is not a TFDS dataset (see https://www.tensorflow.org/datasets/"
+                        "catalog); check data.name") from error
+    except AssertionError:                           # not prepared in data_dir yet
+        if not can_reach():
+            raise DownloadUnavailable(
+                f"TFDS dataset '{name}' is not in the data dir {default_data_dir(data_dir)} and "
+                f"cannot be downloaded ({DOWNLOAD_HOST[0]} is unreachable)") from None
+        (train, test), info = load(download=True)
+    label = info.features[info.supervised_keys[1]] if info.supervised_keys else None
+    num_classes = getattr(label, "num_classes", None)
+    return TfdsSplits(train, test, num_classes,
+                      f"tfds.load('{name}', split=['{train_split}', '{test_split}']) "
+                      f"from {default_data_dir(data_dir)}")

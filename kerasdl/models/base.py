@@ -1,0 +1,100 @@
+"""ChainModel: one layer list, three Keras styles.
+
+A family whose topology is a chain (of layers, or of block layers where the topology is not a chain)
+writes one ``make_layers(**options)`` function. :class:`ChainModel` turns it into a
+``keras.Sequential``, a functional ``keras.Model`` and a subclassed model (the class itself). The
+three hold the same layers in the same order, so they have the same parameter count and, after
+``set_weights(other.get_weights())``, the same outputs.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import keras
+
+
+class ChainModel(keras.Model):
+    """A subclassed model whose ``call`` runs ``make_layers(**options)`` in order."""
+
+    #: the input shape used when a builder is given none (without the batch axis)
+    default_input_shape: tuple[int, ...] = ()
+    registry_name: str = ""
+
+    # === Family hooks ===
+
+    @staticmethod
+    def make_layers(**options: Any) -> list[keras.layers.Layer]:
+        """Return the model's layers, input to output, each with a stable name."""
+        raise NotImplementedError
+
+    # === Layers ===
+
+    def __init__(self, input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
+                 **options: Any):
+        super().__init__(name=name or self.registry_name)
+        self.declared_input_shape = tuple(input_shape or self.default_input_shape)
+        self.options = options
+        self.chain = self.make_layers(**options)
+
+    def build(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.chain:
+            if not layer.built:
+                layer.build(shape)
+            shape = tuple(layer.compute_output_shape(shape))
+        self.built = True
+
+    def call(self, inputs):
+        x = inputs
+        for layer in self.chain:
+            x = layer(x)
+        return x
+
+    # === Config ===
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "input_shape": list(self.declared_input_shape), **self.options}
+
+    # === The three styles ===
+
+    @classmethod
+    def build_subclassed(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
+        model = cls(input_shape=input_shape, **options)
+        model.build((None, *model.declared_input_shape))
+        return model
+
+    @classmethod
+    def build_sequential(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
+        shape = tuple(input_shape or cls.default_input_shape)
+        return keras.Sequential([keras.Input(shape, name="input"), *cls.make_layers(**options)],
+                                name=cls.registry_name)
+
+    @classmethod
+    def build_functional(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
+        inputs = keras.Input(tuple(input_shape or cls.default_input_shape), name="input")
+        x = inputs
+        for layer in cls.make_layers(**options):
+            x = layer(x)
+        return keras.Model(inputs, x, name=cls.registry_name)
+
+
+def head_layers(num_classes: int, include_top: bool, pooling: Optional[str],
+                classifier_activation: Optional[str] = "softmax",
+                name: str = "predictions") -> list[keras.layers.Layer]:
+    """The end of a convolutional model: global pooling and/or the classifier.
+
+    With ``include_top`` the caller has already flattened or pooled, and this returns the
+    classifier; without it, ``pooling`` ("avg", "max" or None) chooses how the feature maps are
+    reduced, as in ``keras.applications``.
+    """
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"pooling must be None, 'avg' or 'max'; received: pooling={pooling!r}")
+    if include_top:
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be >= 1; received: num_classes={num_classes}")
+        return [keras.layers.Dense(num_classes, activation=classifier_activation, name=name)]
+    if pooling == "avg":
+        return [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
+    if pooling == "max":
+        return [keras.layers.GlobalMaxPooling2D(name="max_pool")]
+    return []

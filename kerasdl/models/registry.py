@@ -1,0 +1,88 @@
+"""The model registry: every architecture is one name, built in any of three Keras styles.
+
+``@register("lenet5")`` on a :class:`~kerasdl.models.base.ChainModel` subclass (or any class with
+``build_sequential``/``build_functional``/``build_subclassed`` class methods) makes the name
+available to :func:`build`, :func:`list_models`, experiment files and the registry-driven tests.
+
+:func:`kerasdl.catalog.catalog` lists the same names without importing TensorFlow.
+"""
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import inspect
+from typing import Any
+
+from kerasdl.catalog import FAMILY_MODULES
+from kerasdl.errors import ModelError, did_you_mean, unknown_name
+
+STYLES = ("sequential", "functional", "subclassed")
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(name: str):
+    """Class decorator: register a model family under ``name`` and make it Keras-serializable."""
+    def decorate(cls):
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"model name '{name}' is registered twice "
+                             f"({_REGISTRY[name].__module__} and {cls.__module__})")
+        import keras
+
+        cls = keras.saving.register_keras_serializable(package="kerasdl", name=cls.__name__)(cls)
+        cls.registry_name = name
+        _REGISTRY[name] = cls
+        return cls
+    return decorate
+
+
+def _load_families() -> None:
+    for module in FAMILY_MODULES:
+        importlib.import_module(f"kerasdl.models.{module}")
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Sorted names of the registered models that match the shell-style ``pattern``."""
+    _load_families()
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+
+
+def get_model_class(name: str) -> type:
+    _load_families()
+    if name not in _REGISTRY:
+        raise ModelError(unknown_name("model", name, _REGISTRY, "model.name"))
+    return _REGISTRY[name]
+
+
+def build(name: str, style: str = "functional", **kwargs: Any):
+    """Build the registered model ``name`` in ``style`` and return a plain ``keras.Model``.
+
+    Args:
+        name: a registered name (see :func:`list_models`).
+        style: "sequential", "functional" or "subclassed"; the three give the same layers, the same
+            parameter count and, with the same weights, the same outputs.
+        **kwargs: the family's arguments, e.g. ``input_shape``, ``num_classes``, ``include_top``,
+            ``pooling``; unknown ones are an error naming the valid ones.
+    """
+    cls = get_model_class(name)
+    if style not in STYLES:
+        raise ModelError(f"unknown model style '{style}'{did_you_mean(style, STYLES)}; "
+                         f"valid styles: {', '.join(STYLES)}")
+    check_kwargs(cls, kwargs)
+    return getattr(cls, f"build_{style}")(**kwargs)
+
+
+def builder_parameters(cls) -> dict[str, inspect.Parameter]:
+    """The arguments a family accepts: ``input_shape`` and those of its ``make_layers``."""
+    params = dict(inspect.signature(cls.make_layers).parameters)
+    params["input_shape"] = inspect.Parameter("input_shape", inspect.Parameter.KEYWORD_ONLY,
+                                              default=cls.default_input_shape)
+    return params
+
+
+def check_kwargs(cls, kwargs: dict[str, Any]) -> None:
+    valid = builder_parameters(cls)
+    for key in kwargs:
+        if key not in valid:
+            raise ModelError(f"model '{cls.registry_name}' has no argument '{key}'"
+                             f"{did_you_mean(key, valid)}; its arguments: {', '.join(valid)}")

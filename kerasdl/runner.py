@@ -1,0 +1,249 @@
+"""The one compile/fit/evaluate/save path, used by the CLI and by library users alike."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from kerasdl.config import LOSSES, OPTIMIZERS, Experiment
+from kerasdl.errors import ConfigError, DataError, KerasdlError
+
+#: files every finished run directory holds (besides tensorboard/ and checkpoints/)
+RUN_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "model.keras",
+             "summary.txt", "curves.png", "report.txt")
+
+
+@dataclass
+class RunResult:
+    """What a run produced; every path is inside ``run_dir`` except the published model."""
+
+    experiment: str
+    run_dir: Path
+    model_path: Path
+    tensorboard_dir: Optional[Path]
+    test_metrics: dict[str, float]
+    epochs_run: int
+    best_epoch: Optional[int]
+    history: dict[str, list[float]]
+    data_source: str
+    published: bool
+    published_path: Path
+    publish_reason: str
+    wall_time_s: float
+    model: Any = field(default=None, repr=False)   # the trained keras.Model (best weights restored)
+
+
+def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
+        log: Callable[[str], None] = print) -> RunResult:
+    """Run ``experiment`` end to end and return what it produced.
+
+    Seeds everything; builds the data pipeline and the model; checks that they fit each other and
+    that the monitored metric will exist; compiles; fits with the default callbacks; restores the
+    best weights; evaluates on the test split; saves to the run directory; publishes to
+    ``saved_models/`` under the rule in :mod:`kerasdl.saving`; writes curves and a manifest.
+
+    Args:
+        experiment: a validated :class:`~kerasdl.config.Experiment`.
+        workdir: folder that receives the run directory (default: ``experiment.output.runs_dir``).
+        log: receives one line per phase and the closing report.
+    """
+    started = time.time()
+    phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
+    run_dir = _make_run_dir(experiment, workdir)
+    _check_writable(Path(experiment.output.saved_models_dir), "output.saved_models_dir",
+                    create=experiment.output.publish != "never")
+    from kerasdl.saving import atomic_write_json, atomic_write_text
+
+    atomic_write_json(run_dir / "config.json", experiment.to_dict())
+    phase(f"run directory {run_dir}")
+
+    phase("importing TensorFlow")
+    import keras
+    import tensorflow as tf
+
+    from kerasdl.callbacks import TENSORBOARD, build_callbacks
+    from kerasdl.data import load_data
+    from kerasdl.devices import make_strategy, plan_devices, visible_gpus
+    from kerasdl.manifest import base_manifest
+
+    keras.utils.set_random_seed(experiment.trainer.seed)
+    if experiment.trainer.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    plan = plan_devices(experiment.device.policy, visible_gpus())
+    strategy = make_strategy(plan)
+    phase(f"devices: {plan.describe()}")
+
+    phase(f"loading data '{experiment.data.name}'")
+    loss_name, label_kind = LOSSES[experiment.trainer.loss]
+    data = load_data(experiment.data, label_kind, log=log)
+    phase(f"data: {data.source}: {data.description}; examples {data.counts}")
+
+    with strategy.scope():
+        phase(f"building model '{experiment.model.name}' ({experiment.model.style})")
+        model = _build_model(experiment, data)
+        model.compile(optimizer=_make_optimizer(experiment), loss=loss_name,
+                      metrics=list(experiment.trainer.metrics),
+                      steps_per_execution=experiment.trainer.steps_per_execution,
+                      jit_compile=experiment.trainer.jit_compile)
+    _preflight(experiment, model, data)
+    with open(run_dir / "summary.txt", "w") as handle:
+        model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
+    phase(f"model: {model.count_params():,} parameters")
+
+    callbacks = build_callbacks(experiment, run_dir)
+    verbose = experiment.trainer.verbose
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    phase(f"training for up to {experiment.trainer.epochs} epochs")
+    history = model.fit(data.train, validation_data=data.validation,
+                        epochs=experiment.trainer.epochs, callbacks=callbacks, verbose=verbose,
+                        shuffle=False)  # the pipeline shuffles, with its own seed
+    history = {k: [float(v) for v in values] for k, values in history.history.items()}
+    epochs_run = len(next(iter(history.values()), []))
+    if not all(all(map(_finite, values)) for values in history.values()):
+        raise KerasdlError(f"training stopped on a NaN/Inf loss after {epochs_run} epoch(s); "
+                           f"nothing was published; see {run_dir / 'history.csv'}")
+
+    phase("evaluating on the test split")
+    test_metrics = {k: float(v) for k, v in
+                    model.evaluate(data.test, verbose=0, return_dict=True).items()}
+    atomic_write_json(run_dir / "metrics.json", test_metrics)
+
+    from kerasdl.plots import plot_history
+    from kerasdl.saving import publish_model, save_model_atomically
+
+    model_path = run_dir / "model.keras"
+    save_model_atomically(model, model_path)
+    plot_history(history, run_dir / "curves.png", title=experiment.name)
+    fingerprint = {"name": experiment.data.name, "source": data.source,
+                   "test_split": experiment.data.test_split, "test_limit": experiment.data.test_limit,
+                   "split_seed": experiment.data.split_seed, "test_examples": data.counts["test"]}
+    publish = publish_model(model_path, experiment, test_metrics, fingerprint, run_dir)
+
+    monitor = experiment.callbacks.monitor
+    best_epoch = None
+    if monitor in history:
+        values = history[monitor]
+        pick = max if experiment.monitor_mode() == "max" else min
+        best_epoch = values.index(pick(values)) + 1
+    wall = time.time() - started
+    manifest = {**base_manifest(), "experiment": experiment.name, "seed": experiment.trainer.seed,
+                "devices": plan.describe(), "data": data.manifest(),
+                "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+                "wall_time_s": round(wall, 2), "epochs_run": epochs_run, "best_epoch": best_epoch,
+                "published": {"done": publish.published, "path": str(publish.path),
+                              "reason": publish.reason}}
+    atomic_write_json(run_dir / "manifest.json", manifest)
+    tensorboard_dir = run_dir / TENSORBOARD if experiment.callbacks.tensorboard.enabled else None
+    result = RunResult(experiment=experiment.name, run_dir=run_dir, model_path=model_path,
+                       tensorboard_dir=tensorboard_dir, test_metrics=test_metrics,
+                       epochs_run=epochs_run, best_epoch=best_epoch, history=history,
+                       data_source=data.source, published=publish.published,
+                       published_path=publish.path, publish_reason=publish.reason,
+                       wall_time_s=wall, model=model)
+    atomic_write_text(run_dir / "report.txt", format_report(result, experiment) + "\n")
+    log(format_report(result, experiment))
+    return result
+
+
+def format_report(result: RunResult, experiment: Experiment) -> str:
+    metrics = "   ".join(f"test {k} {v:.4f}" for k, v in result.test_metrics.items())
+    best = (f" (best epoch {result.best_epoch} by {experiment.callbacks.monitor})"
+            if result.best_epoch else "")
+    lines = [
+        f"[kerasdl] done in {result.wall_time_s:.1f} s: {experiment.name} "
+        f"({experiment.model.name}, {experiment.model.style}) on {experiment.data.name} "
+        f"[{result.data_source}]",
+        f"  {metrics}",
+        f"  epochs run     {result.epochs_run} of {experiment.trainer.epochs}{best}",
+        f"  run directory  {result.run_dir}",
+        f"  model          {result.model_path}",
+        f"  saved_models   {'published ' if result.published else 'not published: '}"
+        f"{result.publish_reason if not result.published else str(result.published_path) + ' (' + result.publish_reason + ')'}",
+    ]
+    if result.tensorboard_dir:
+        lines.append(f"  TensorBoard    tensorboard --logdir {result.tensorboard_dir}")
+    return "\n".join(lines)
+
+
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))
+
+
+def _make_run_dir(experiment: Experiment, workdir) -> Path:
+    parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
+    _check_writable(parent, "--workdir" if workdir is not None else "output.runs_dir", create=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = parent / f"{experiment.name}-{stamp}"
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = parent / f"{experiment.name}-{stamp}-{suffix}"
+    run_dir.mkdir()
+    return run_dir
+
+
+def _check_writable(directory: Path, key: str, create: bool) -> None:
+    try:
+        if create:
+            directory.mkdir(parents=True, exist_ok=True)
+        if directory.exists() and not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError(f"no write permission on {directory}")
+    except OSError as error:
+        raise ConfigError(f"cannot write to {key} = {directory}: {error}; choose a writable folder")
+
+
+def _make_optimizer(experiment: Experiment):
+    import keras
+
+    trainer = experiment.trainer
+    class_name, defaults = OPTIMIZERS[trainer.optimizer]
+    kwargs = {**defaults, **trainer.optimizer_kwargs}
+    try:
+        return getattr(keras.optimizers, class_name)(learning_rate=trainer.learning_rate, **kwargs)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"trainer.optimizer_kwargs {kwargs} do not fit optimizer "
+                          f"'{trainer.optimizer}' (keras.optimizers.{class_name}): {error}") from None
+
+
+def _build_model(experiment: Experiment, data):
+    """Build the registered model; input_shape and num_classes default to the dataset's."""
+    from kerasdl.models.registry import build, builder_parameters, get_model_class
+
+    kwargs = dict(experiment.model.kwargs)
+    accepted = builder_parameters(get_model_class(experiment.model.name))
+    features_shape = tuple(data.train.element_spec[0].shape[1:])
+    kwargs.setdefault("input_shape", features_shape)
+    if "num_classes" in accepted and data.num_classes and "num_classes" not in kwargs:
+        kwargs["num_classes"] = 1 if data.label_format == "raw" else data.num_classes
+    return build(experiment.model.name, style=experiment.model.style, **kwargs)
+
+
+def _preflight(experiment: Experiment, model, data) -> None:
+    """Check model, data and loss against each other, and that the monitor will be logged."""
+    import tensorflow as tf
+
+    from kerasdl.checks import check_model_fits_data, model_input_shape
+
+    x_spec, y_spec = data.train.element_spec
+    input_shape = model_input_shape(model)
+    output_shape = model.compute_output_shape((None, *input_shape) if input_shape else x_spec.shape)
+    check_model_fits_data(
+        model_name=experiment.model.name, input_shape=input_shape, output_shape=tuple(output_shape),
+        features_shape=tuple(x_spec.shape), labels_shape=tuple(y_spec.shape),
+        labels_are_integers=y_spec.dtype.is_integer, loss=experiment.trainer.loss,
+        num_classes=data.num_classes, dataset=experiment.data.name)
+    x, y = next(iter(data.train.take(1)))
+    try:
+        logs = model.test_on_batch(x, y, return_dict=True)
+    except (tf.errors.OpError, ValueError, TypeError) as error:
+        raise DataError(f"model '{experiment.model.name}' cannot evaluate a batch of "
+                        f"'{experiment.data.name}': {str(error).splitlines()[0]}") from error
+    logged = set(logs) | ({f"val_{k}" for k in logs} if data.validation is not None else set())
+    if experiment.callbacks.monitor not in logged:
+        raise ConfigError(f"callbacks.monitor={experiment.callbacks.monitor!r} will not be logged; "
+                          f"training logs: {', '.join(sorted(logged))}")

@@ -1,0 +1,143 @@
+"""Writing results safely: atomic files, and publishing a run's model under saved_models/.
+
+The publishing rule: ``saved_models/<experiment>.keras`` is replaced only by a model that scored
+strictly better on the same test data (same dataset, source, split and limits) by the experiment's
+selection metric (the monitored metric's test value, e.g. ``val_loss`` -> test ``loss``). A model
+there with no record of its score is never replaced under the default policy. With
+``output.publish='always'`` the previous file is kept as ``<experiment>.previous.keras``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from kerasdl.config import HIGHER_IS_BETTER, Experiment
+
+
+def _temporary_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file in ``path``'s folder, with the permissions a plain open() would give."""
+    fd, tmp = tempfile.mkstemp(dir=Path(path).parent, prefix=f".{Path(path).name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return fd, tmp
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, flush it, and rename it into place."""
+    fd, tmp = _temporary_beside(path)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def atomic_copy(source: Path, target: Path) -> None:
+    fd, tmp = _temporary_beside(target)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model_atomically(model, path: Path) -> None:
+    """``model.save(path)`` through a temporary ``.keras`` file renamed into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    try:
+        model.save(str(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_model(path: str | os.PathLike, safe_mode: bool = True, compile: bool = True):
+    """``keras.models.load_model`` with kerasdl's model classes registered first.
+
+    Subclassed kerasdl models load only after their classes are registered, which importing
+    ``kerasdl.models`` does; plain Keras code can do that itself: ``import kerasdl.models``.
+    """
+    import keras
+
+    from kerasdl.models.registry import list_models
+
+    list_models()                      # imports every family module, registering its classes
+    return keras.models.load_model(str(path), safe_mode=safe_mode, compile=compile)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    published: bool
+    path: Path
+    reason: str
+
+
+def selection_metric(experiment: Experiment, test_metrics: dict[str, float]) -> tuple[str, str]:
+    """(test metric name, "min"/"max") that ranks runs: the monitored metric's test value."""
+    monitor = experiment.callbacks.monitor
+    base = monitor[4:] if monitor.startswith("val_") else monitor
+    if base not in test_metrics:
+        base = "loss"
+    return base, "max" if base in HIGHER_IS_BETTER else "min"
+
+
+def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[str, float],
+                  data_fingerprint: dict[str, Any], run_dir: Path) -> PublishResult:
+    """Copy the run's model to saved_models/<experiment>.keras if the publishing rule allows it."""
+    saved_dir = Path(experiment.output.saved_models_dir)
+    target = saved_dir / f"{experiment.name}.keras"
+    record_path = saved_dir / f"{experiment.name}.json"
+    policy = experiment.output.publish
+    metric, mode = selection_metric(experiment, test_metrics)
+    new_score = float(test_metrics[metric])
+    if policy == "never":
+        return PublishResult(False, target, "output.publish='never' (the default of --smoke runs)")
+    if target.exists() and policy == "if_better":
+        old = _read_record(record_path)
+        if old is None:
+            return PublishResult(False, target, f"kept {target}: it has no readable record "
+                                 f"({record_path}) of its score; set output.publish='always' to replace it")
+        if old.get("data") != data_fingerprint:
+            return PublishResult(False, target, f"kept {target}: it was scored on other test data "
+                                 f"({old.get('data')}); set output.publish='always' to replace it")
+        old_score = old.get("test_metrics", {}).get(metric)
+        better = old_score is None or (new_score > old_score if mode == "max" else new_score < old_score)
+        if not better:
+            return PublishResult(False, target, f"kept {target}: its test {metric} {old_score:.4f} "
+                                 f"is as good or better than this run's {new_score:.4f}")
+        reason = f"test {metric} {new_score:.4f} beats the earlier {old_score}"
+    elif target.exists():
+        shutil.copyfile(target, target.with_name(f"{experiment.name}.previous.keras"))
+        reason = f"output.publish='always'; previous model kept as {experiment.name}.previous.keras"
+    else:
+        reason = "first model of this name"
+    atomic_copy(model_path, target)
+    atomic_write_json(record_path, {"experiment": experiment.name, "run_dir": str(run_dir),
+                                    "selection_metric": metric, "mode": mode,
+                                    "test_metrics": test_metrics, "data": data_fingerprint})
+    return PublishResult(True, target, reason)
+
+
+def _read_record(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None

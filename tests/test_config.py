@@ -1,0 +1,100 @@
+"""Experiment configs: typed, frozen, overridable; mistakes named with key path and did-you-mean."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from kerasdl.config import (Callbacks, Data, Experiment, Model, Trainer, parse_overrides,
+                            parse_value, with_overrides)
+from kerasdl.errors import ConfigError
+
+
+def test_defaults_validate_and_are_frozen():
+    experiment = Experiment(name="x")
+    assert experiment.trainer.optimizer == "adam"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        experiment.trainer.epochs = 3
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Trainer(optimzer="adam"),
+     "unknown config key 'trainer.optimzer' (did you mean 'optimizer'?)"),
+    (lambda: Experiment(name="x", trainr={}),
+     "unknown config key 'trainr' (did you mean 'trainer'?)"),
+    (lambda: Experiment(name="x", callbacks={"early_stopping": {"patiense": 3}}),
+     "unknown config key 'callbacks.early_stopping.patiense' (did you mean 'patience'?)"),
+    (lambda: Trainer(epochs="ten"), "config key 'trainer.epochs' must be int; got 'ten' (str)"),
+    (lambda: Trainer(epochs=True), "config key 'trainer.epochs' must be int"),
+    (lambda: Data(image_size=(32,)), "config key 'data.image_size' must be"),
+    (lambda: Model(style="funktional"), "(did you mean 'functional'?)"),
+    (lambda: Trainer(optimizer="adamm"), "unknown optimizer 'adamm' at 'trainer.optimizer' "
+                                         "(did you mean 'adam'?)"),
+    (lambda: Trainer(loss="sparse_crossentropy"), "unknown loss 'sparse_crossentropy'"),
+    (lambda: Trainer(metrics=("accuracyy",)), "(did you mean 'accuracy'?)"),
+    (lambda: Data(validation_fraction=1.0), "'data.validation_fraction' must be in [0, 1)"),
+    (lambda: Data(augment=("rotat",)), "(did you mean 'rotate'?)"),
+    (lambda: Experiment(name="x", callbacks=Callbacks(monitor="val_acuracy")),
+     "config key 'callbacks.monitor' is 'val_acuracy', but training logs only accuracy, loss"),
+    (lambda: Experiment(name="x", data=Data(validation_fraction=0.0)),
+     "data.validation_fraction is 0, so no validation metrics exist"),
+    (lambda: Experiment(name="has space"), "config key 'name' must use letters"),
+])
+def test_mistakes_are_named(make, message):
+    with pytest.raises(ConfigError) as error:
+        make()
+    assert message in str(error.value)
+
+
+def test_every_optimizer_and_loss_the_issue_names_is_known():
+    for optimizer in ("sgd", "momentum", "rmsprop", "adam", "adamw"):
+        Trainer(optimizer=optimizer)
+    for loss in ("mse", "msle", "mae", "binary_crossentropy", "categorical_crossentropy",
+                 "sparse_categorical_crossentropy", "hinge", "squared_hinge", "kl_divergence"):
+        Trainer(loss=loss)
+
+
+def test_values_are_normalised():
+    data = Data(image_size=[32, 32], rescale=1)
+    assert data.image_size == (32, 32) and isinstance(data.rescale, float)
+    nested = Experiment(name="x", trainer={"epochs": 2})
+    assert isinstance(nested.trainer, Trainer) and nested.trainer.epochs == 2
+
+
+def test_overrides_parse_and_apply():
+    experiment = Experiment(name="x")
+    changed = with_overrides(experiment, parse_overrides([
+        "trainer.epochs=3", "data.batch_size=64", "trainer.learning_rate=1e-2",
+        "data.image_size=(32, 32)", "data.name=cifar10", "model.kwargs.dropout=0.5",
+        "callbacks.early_stopping.enabled=false", "data.train_limit=None"]))
+    assert changed.trainer.epochs == 3 and changed.data.batch_size == 64
+    assert changed.trainer.learning_rate == 0.01 and changed.data.image_size == (32, 32)
+    assert changed.data.name == "cifar10" and changed.model.kwargs == {"dropout": 0.5}
+    assert changed.callbacks.early_stopping.enabled is False and changed.data.train_limit is None
+    assert experiment.trainer.epochs == 10          # the original is untouched
+
+
+@pytest.mark.parametrize("item, message", [
+    ("trainer.epoch=3", "unknown config key 'trainer.epoch' (did you mean 'epochs'?)"),
+    ("trainr.epochs=3", "unknown config key 'trainr' (did you mean 'trainer'?)"),
+    ("callbacks.early_stopping.patince=1",
+     "unknown config key 'callbacks.early_stopping.patince' (did you mean 'patience'?)"),
+    ("trainer.epochs=three", "config key 'trainer.epochs' must be int; got 'three'"),
+    ("trainer.epochs.x=3", "config key 'trainer.epochs' is a value, not a section"),
+    ("trainer.epochs", "--set expects KEY=VALUE"),
+])
+def test_override_mistakes_are_named(item, message):
+    with pytest.raises(ConfigError) as error:
+        with_overrides(Experiment(name="x"), parse_overrides([item]))
+    assert message in str(error.value)
+
+
+def test_parse_value():
+    assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("true") is True
+    assert parse_value("(1, 2)") == (1, 2) and parse_value("adam") == "adam"
+    assert parse_value("null") is None
+
+
+def test_monitor_mode_follows_the_metric():
+    assert Experiment(name="x").monitor_mode() == "min"
+    assert Experiment(name="x", callbacks=Callbacks(monitor="val_accuracy")).monitor_mode() == "max"

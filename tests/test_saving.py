@@ -1,0 +1,72 @@
+"""Publishing to saved_models/: never replaced by a worse or unscored model; atomic writes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kerasdl.config import Experiment, Output
+from kerasdl.saving import atomic_write_json, publish_model
+
+DATA = {"name": "mnist", "source": "embedded", "test_split": "test", "test_limit": None}
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    return Experiment(name="exp", output=Output(saved_models_dir=str(tmp_path / "saved")))
+
+
+def _model_file(tmp_path, content: str):
+    path = tmp_path / f"{content}.keras"
+    path.write_text(content)
+    return path
+
+
+def _publish(tmp_path, experiment, content, loss, data=DATA):
+    (tmp_path / "saved").mkdir(exist_ok=True)
+    return publish_model(_model_file(tmp_path, content), experiment,
+                         {"loss": loss, "accuracy": 1 - loss}, data, tmp_path / "run")
+
+
+def test_first_better_and_worse_runs(tmp_path, experiment):
+    target = tmp_path / "saved" / "exp.keras"
+    first = _publish(tmp_path, experiment, "first", loss=0.5)
+    assert first.published and target.read_text() == "first"
+    worse = _publish(tmp_path, experiment, "worse", loss=0.6)
+    assert not worse.published and "kept" in worse.reason and target.read_text() == "first"
+    tie = _publish(tmp_path, experiment, "tie", loss=0.5)
+    assert not tie.published and target.read_text() == "first"
+    better = _publish(tmp_path, experiment, "better", loss=0.4)
+    assert better.published and target.read_text() == "better"
+    record = json.loads((tmp_path / "saved" / "exp.json").read_text())
+    assert record["test_metrics"]["loss"] == 0.4 and record["selection_metric"] == "loss"
+
+
+def test_unscored_or_differently_scored_models_are_kept(tmp_path, experiment):
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "exp.keras").write_text("users own")
+    result = _publish(tmp_path, experiment, "new", loss=0.1)
+    assert not result.published and "no readable record" in result.reason
+    assert (tmp_path / "saved" / "exp.keras").read_text() == "users own"
+    atomic_write_json(tmp_path / "saved" / "exp.json", {"test_metrics": {"loss": 0.9},
+                                                        "data": {**DATA, "source": "tfds"}})
+    result = _publish(tmp_path, experiment, "new", loss=0.1)
+    assert not result.published and "scored on other test data" in result.reason
+
+
+def test_always_keeps_the_previous_and_never_publishes_nothing(tmp_path, experiment):
+    _publish(tmp_path, experiment, "first", loss=0.1)
+    import dataclasses
+    always = dataclasses.replace(experiment, output=dataclasses.replace(experiment.output,
+                                                                        publish="always"))
+    assert _publish(tmp_path, always, "second", loss=0.9).published
+    assert (tmp_path / "saved" / "exp.previous.keras").read_text() == "first"
+    never = dataclasses.replace(experiment, output=dataclasses.replace(experiment.output,
+                                                                       publish="never"))
+    assert not _publish(tmp_path, never, "third", loss=0.0).published
+    assert (tmp_path / "saved" / "exp.keras").read_text() == "second"
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    atomic_write_json(tmp_path / "m.json", {"a": 1})
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
