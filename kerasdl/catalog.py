@@ -10,14 +10,22 @@ import ast
 from pathlib import Path
 
 FAMILY_DIR = Path(__file__).parent / "models"
-#: modules of kerasdl.models holding registered models; each one family (one paper or seed chapter)
-FAMILY_MODULES = ("lenet", "mlp")
+#: modules of kerasdl.models that are machinery, not model families
+NOT_FAMILIES = frozenset({"__init__", "registry", "base"})
+
+
+def family_modules() -> list[str]:
+    """Every module of kerasdl.models that holds model families (one paper or seed chapter each).
+
+    A new family is a new file: nothing else needs to list it.
+    """
+    return sorted(p.stem for p in FAMILY_DIR.glob("*.py") if p.stem not in NOT_FAMILIES)
 
 
 def catalog() -> dict[str, str]:
     """``{name: one-line description}`` of every registered model, read from source (no TF import)."""
     found = {}
-    for module in FAMILY_MODULES:
+    for module in family_modules():
         tree = ast.parse((FAMILY_DIR / f"{module}.py").read_text())
         for node in ast.walk(tree):
             if not isinstance(node, ast.ClassDef):

@@ -11,6 +11,11 @@ def _fmt(shape: Sequence[Optional[int]]) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _same(a: Sequence[Optional[int]], b: Sequence[Optional[int]]) -> bool:
+    """Equal shapes, where None (unknown) matches any size."""
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
 def model_input_shape(model) -> Optional[tuple]:
     """The per-example input shape the model declares (without the batch axis), if it declares one."""
     inputs = getattr(model, "inputs", None)
@@ -34,40 +39,38 @@ def check_model_fits_data(*, model_name: str, input_shape: Optional[Sequence[Opt
     output_shape = tuple(output_shape)
     if input_shape is not None:
         expected = (None, *tuple(input_shape))
-        fits = len(expected) == len(features_shape) and all(
-            e is None or d is None or e == d for e, d in zip(expected, features_shape))
-        if not fits:
+        if not _same(expected, features_shape):
             raise DataError(
                 f"input shape mismatch: dataset '{dataset}' yields features of shape "
                 f"{_fmt(features_shape)} but model '{model_name}' expects {_fmt(expected)}; "
                 "resize the data (data.image_size=(H, W)) or build the model for the data "
                 "(remove model.kwargs.input_shape to take it from the dataset)")
     label_kind = LOSSES[loss][1]
-    classes = output_shape[-1] if len(output_shape) == 2 else None
+    classes = output_shape[-1] if len(output_shape) >= 2 else None
     if label_kind == "sparse":
-        if len(output_shape) != 2 or classes is None or classes < 2:
-            raise DataError(f"loss '{loss}' needs a model output of shape (None, classes) with "
+        if len(output_shape) < 2 or classes is None or classes < 2:
+            raise DataError(f"loss '{loss}' needs a model output of shape (None, ..., classes) with "
                             f"classes >= 2; model '{model_name}' outputs {_fmt(output_shape)}")
-        if not (len(labels_shape) == 1 or (len(labels_shape) == 2 and labels_shape[1] == 1)):
+        ids_shape = output_shape[:-1]
+        if not (_same(labels_shape, ids_shape) or _same(labels_shape, (*ids_shape, 1))):
             raise DataError(
-                f"loss '{loss}' needs integer class ids of shape (None,); the labels have shape "
-                f"{_fmt(labels_shape)} (one-hot?); use loss 'categorical_crossentropy' for one-hot "
-                "labels, or data.label_format='sparse'")
+                f"loss '{loss}' needs integer class ids of shape {_fmt(ids_shape)} for outputs "
+                f"{_fmt(output_shape)}; the labels have shape {_fmt(labels_shape)}"
+                + (" (one-hot?); use loss 'categorical_crossentropy' for one-hot labels, or "
+                   "data.label_format='sparse'" if _same(labels_shape, output_shape) else ""))
         if not labels_are_integers:
             raise DataError(f"loss '{loss}' needs integer class ids; the labels are floats; use "
                             "a loss for real-valued targets or integer labels")
     elif label_kind == "one_hot":
-        if labels_shape != output_shape[: len(labels_shape)] or len(labels_shape) != len(output_shape):
+        if not _same(labels_shape, output_shape):
             raise DataError(
                 f"loss '{loss}' needs one-hot labels of the output's shape {_fmt(output_shape)}; "
                 f"the labels have shape {_fmt(labels_shape)}"
-                + ("(class ids): use loss 'sparse_categorical_crossentropy', or "
-                   "data.label_format='one_hot'" if len(labels_shape) == 1 else ""))
+                + (" (class ids): use loss 'sparse_categorical_crossentropy', or "
+                   "data.label_format='one_hot'" if _same(labels_shape, output_shape[:-1]) else ""))
     else:
         squeeze = lambda s: s[:-1] if len(s) > 1 and s[-1] == 1 else s  # noqa: E731
-        if len(squeeze(labels_shape)) != len(squeeze(output_shape)) or any(
-                a is not None and b is not None and a != b
-                for a, b in zip(squeeze(labels_shape), squeeze(output_shape))):
+        if not _same(squeeze(labels_shape), squeeze(output_shape)):
             raise DataError(f"loss '{loss}' compares labels with outputs of the same shape; model "
                             f"'{model_name}' outputs {_fmt(output_shape)} but the labels have shape "
                             f"{_fmt(labels_shape)}")

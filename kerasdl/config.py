@@ -217,7 +217,7 @@ class Data:
     batch_size: int = 64                     # global batch (summed over replicas)
     image_size: Optional[tuple[int, int]] = None           # None: as the dataset has it
     resize_method: Literal["pad", "bilinear", "nearest"] = "pad"  # pad: zero-pad/crop around the centre
-    rescale: float = 1 / 255                 # multiplies the input features
+    rescale: Optional[float] = 1 / 255       # multiplies the features (cast to float32); None: as is
     label_format: Literal["auto", "sparse", "one_hot"] = "auto"   # auto: what the loss expects
     augment: tuple[str, ...] = ()            # of config.AUGMENTATIONS, on training batches only
     cache: bool = True

@@ -211,15 +211,11 @@ def _make_optimizer(experiment: Experiment):
 
 
 def _build_model(experiment: Experiment, data):
-    """Build the registered model; input_shape and num_classes default to the dataset's."""
-    from kerasdl.models.registry import build, builder_parameters, get_model_class
+    """Build the registered model, its arguments completed from the data (input_shape, ...)."""
+    from kerasdl.models.registry import build, get_model_class
 
-    kwargs = dict(experiment.model.kwargs)
-    accepted = builder_parameters(get_model_class(experiment.model.name))
-    features_shape = tuple(data.train.element_spec[0].shape[1:])
-    kwargs.setdefault("input_shape", features_shape)
-    if "num_classes" in accepted and data.num_classes and "num_classes" not in kwargs:
-        kwargs["num_classes"] = 1 if data.label_format == "raw" else data.num_classes
+    cls = get_model_class(experiment.model.name)
+    kwargs = cls.kwargs_from_data(dict(experiment.model.kwargs), data)
     return build(experiment.model.name, style=experiment.model.style, **kwargs)
 
 
@@ -231,12 +227,15 @@ def _preflight(experiment: Experiment, model, data) -> None:
 
     x_spec, y_spec = data.train.element_spec
     input_shape = model_input_shape(model)
-    output_shape = model.compute_output_shape((None, *input_shape) if input_shape else x_spec.shape)
-    check_model_fits_data(
-        model_name=experiment.model.name, input_shape=input_shape, output_shape=tuple(output_shape),
-        features_shape=tuple(x_spec.shape), labels_shape=tuple(y_spec.shape),
-        labels_are_integers=y_spec.dtype.is_integer, loss=experiment.trainer.loss,
-        num_classes=data.num_classes, dataset=experiment.data.name)
+    if hasattr(x_spec, "shape") and hasattr(y_spec, "shape"):   # single input and output
+        output_shape = model.compute_output_shape(
+            (None, *input_shape) if input_shape else tuple(x_spec.shape))
+        check_model_fits_data(
+            model_name=experiment.model.name, input_shape=input_shape,
+            output_shape=tuple(output_shape), features_shape=tuple(x_spec.shape),
+            labels_shape=tuple(y_spec.shape), labels_are_integers=y_spec.dtype.is_integer,
+            loss=experiment.trainer.loss, num_classes=data.num_classes,
+            dataset=experiment.data.name)
     x, y = next(iter(data.train.take(1)))
     try:
         logs = model.test_on_batch(x, y, return_dict=True)

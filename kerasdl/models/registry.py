@@ -13,7 +13,7 @@ import importlib
 import inspect
 from typing import Any
 
-from kerasdl.catalog import FAMILY_MODULES
+from kerasdl.catalog import family_modules
 from kerasdl.errors import ModelError, did_you_mean, unknown_name
 
 STYLES = ("sequential", "functional", "subclassed")
@@ -37,7 +37,7 @@ def register(name: str):
 
 
 def _load_families() -> None:
-    for module in FAMILY_MODULES:
+    for module in family_modules():
         importlib.import_module(f"kerasdl.models.{module}")
 
 
