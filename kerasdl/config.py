@@ -217,6 +217,7 @@ class Data:
     batch_size: int = 64                     # global batch (summed over replicas)
     image_size: Optional[tuple[int, int]] = None           # None: as the dataset has it
     resize_method: Literal["pad", "bilinear", "nearest"] = "pad"  # pad: zero-pad/crop around the centre
+    channels: Optional[int] = None           # 3: grey images repeated to RGB (1: RGB to grey); None: as is
     rescale: Optional[float] = 1 / 255       # multiplies the features (cast to float32); None: as is
     label_format: Literal["auto", "sparse", "one_hot"] = "auto"   # auto: what the loss expects
     augment: tuple[str, ...] = ()            # of config.AUGMENTATIONS, on training batches only
@@ -228,6 +229,8 @@ class Data:
         for name in self.augment:
             if name not in AUGMENTATIONS:
                 raise ConfigError(unknown_name("augmentation", name, AUGMENTATIONS, "data.augment"))
+        if self.channels not in (None, 1, 3):
+            raise ConfigError(f"config key 'data.channels' must be None, 1 or 3; got {self.channels}")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError("config key 'data.validation_fraction' must be in [0, 1); "
                               f"got {self.validation_fraction}")
@@ -258,7 +261,9 @@ class Trainer:
 
     optimizer: str = "adam"                  # one of config.OPTIMIZERS
     learning_rate: float = 1e-3
-    optimizer_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. clipnorm
+    optimizer_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. weight_decay
+    clipnorm: Optional[float] = None         # gradient clipping by norm (per variable), any model
+    clipvalue: Optional[float] = None        # gradient clipping by value
     loss: str = "sparse_categorical_crossentropy"          # one of config.LOSSES
     metrics: tuple[str, ...] = ("accuracy",)
     epochs: int = 10
@@ -278,6 +283,13 @@ class Trainer:
                 raise ConfigError(unknown_name("metric", metric, METRICS, "trainer.metrics"))
         if self.epochs < 1:
             raise ConfigError(f"config key 'trainer.epochs' must be >= 1; got {self.epochs}")
+        for key in ("clipnorm", "clipvalue"):
+            if getattr(self, key) is not None and getattr(self, key) <= 0:
+                raise ConfigError(f"config key 'trainer.{key}' must be > 0 or None; "
+                                  f"got {getattr(self, key)}")
+        if self.clipnorm is not None and self.clipvalue is not None:
+            raise ConfigError("set one of trainer.clipnorm and trainer.clipvalue, not both "
+                              "(Keras optimizers take one kind of clipping)")
         if self.learning_rate <= 0:
             raise ConfigError(f"config key 'trainer.learning_rate' must be > 0; got {self.learning_rate}")
         if self.steps_per_execution < 1:

@@ -202,7 +202,8 @@ def _make_optimizer(experiment: Experiment):
 
     trainer = experiment.trainer
     class_name, defaults = OPTIMIZERS[trainer.optimizer]
-    kwargs = {**defaults, **trainer.optimizer_kwargs}
+    clipping = {k: getattr(trainer, k) for k in ("clipnorm", "clipvalue") if getattr(trainer, k)}
+    kwargs = {**defaults, **clipping, **trainer.optimizer_kwargs}
     try:
         return getattr(keras.optimizers, class_name)(learning_rate=trainer.learning_rate, **kwargs)
     except (TypeError, ValueError) as error:

@@ -79,3 +79,11 @@ def test_pipeline_is_seeded_and_limited():
     first = [y.numpy().tolist() for _, y in load_data(cfg, "sparse").train]
     second = [y.numpy().tolist() for _, y in load_data(cfg, "sparse").train]
     assert first == second and sum(map(len, first)) == 48
+
+
+def test_grey_images_become_rgb_at_the_model_size():
+    bundle = load_data(Data(name="digits", source="embedded", image_size=(16, 16),
+                            resize_method="bilinear", channels=3, batch_size=4), "sparse")
+    x, _ = next(iter(bundle.train))
+    assert x.shape == (4, 16, 16, 3)
+    np.testing.assert_array_equal(x[..., 0], x[..., 2])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kerasdl.config import (Callbacks, Data, EarlyStopping, Model, Output, Trainer, with_overrides)
-from kerasdl.errors import DataError, KerasdlError
+from kerasdl.errors import ConfigError, DataError, KerasdlError
 from kerasdl.runner import RUN_FILES, run
 
 from conftest import REPO, run_cli, run_python, small_experiment
@@ -149,3 +149,13 @@ def test_every_experiment_file_runs_its_smoke_variant(tmp_path, path):
     result = run(experiment, log=lambda line: None)
     assert result.epochs_run == 1 and not result.published
     assert all(np.isfinite(v) for v in result.test_metrics.values())
+
+
+def test_gradient_clipping_is_a_trainer_option(tmp_path):
+    from kerasdl.runner import _make_optimizer
+
+    by_norm = _make_optimizer(small_experiment(tmp_path, trainer=Trainer(clipnorm=1.0)))
+    by_value = _make_optimizer(small_experiment(tmp_path, trainer=Trainer(clipvalue=0.5)))
+    assert by_norm.clipnorm == 1.0 and by_value.clipvalue == 0.5
+    with pytest.raises(ConfigError, match="set one of trainer.clipnorm and trainer.clipvalue"):
+        Trainer(clipnorm=1.0, clipvalue=0.5)

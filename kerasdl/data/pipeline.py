@@ -157,10 +157,10 @@ def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str
 
     x_spec, _ = element_spec
     nested = not hasattr(x_spec, "shape")          # tuple/dict features (e.g. seq2seq inputs)
-    if (cfg.image_size or cfg.augment) and (nested or x_spec.shape.rank != 3):
-        raise DataError(f"data.image_size and data.augment need images of shape (H, W, C); "
-                        f"dataset '{cfg.name}' has features {x_spec}; "
-                        "set data.image_size=None and data.augment=()")
+    if (cfg.image_size or cfg.augment or cfg.channels) and (nested or x_spec.shape.rank != 3):
+        raise DataError(f"data.image_size, data.channels and data.augment need images of shape "
+                        f"(H, W, C); dataset '{cfg.name}' has features {x_spec}; "
+                        "set data.image_size=None, data.channels=None and data.augment=()")
     if label_format == "one_hot" and not num_classes:
         raise DataError(f"one-hot labels need the number of classes, and dataset '{cfg.name}' "
                         "does not say it; use a sparse loss or set data.label_format='sparse'")
@@ -174,6 +174,10 @@ def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str
                 x = tf.image.resize_with_crop_or_pad(x, height, width)
             else:
                 x = tf.image.resize(x, (height, width), method=cfg.resize_method)
+        if cfg.channels == 3 and x.shape[-1] == 1:
+            x = tf.repeat(x, 3, axis=-1)
+        elif cfg.channels == 1 and x.shape[-1] == 3:
+            x = tf.image.rgb_to_grayscale(x)
         if label_format == "one_hot":
             y = tf.one_hot(tf.cast(y, tf.int32), num_classes)
         elif label_kind == "same":

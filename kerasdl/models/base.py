@@ -20,6 +20,8 @@ class ChainModel(keras.Model):
 
     #: the input shape used when a builder is given none (without the batch axis)
     default_input_shape: tuple[int, ...] = ()
+    #: dtype of the model input ("string" for models that take raw text, "int32" for token ids)
+    input_dtype: str = "float32"
     #: builder arguments of a small, fast configuration, used by the registry-driven tests
     test_kwargs: dict[str, Any] = {}
     registry_name: str = ""
@@ -94,12 +96,14 @@ class ChainModel(keras.Model):
     @classmethod
     def build_sequential(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
         shape = tuple(input_shape or cls.default_input_shape)
-        return keras.Sequential([keras.Input(shape, name="input"), *cls.make_layers(**options)],
+        return keras.Sequential([keras.Input(shape, dtype=cls.input_dtype, name="input"),
+                                 *cls.make_layers(**options)],
                                 name=cls.registry_name)
 
     @classmethod
     def build_functional(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
-        inputs = keras.Input(tuple(input_shape or cls.default_input_shape), name="input")
+        inputs = keras.Input(tuple(input_shape or cls.default_input_shape), dtype=cls.input_dtype,
+                             name="input")
         x = inputs
         for layer in cls.make_layers(**options):
             x = layer(x)
