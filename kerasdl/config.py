@@ -220,6 +220,7 @@ class Data:
     channels: Optional[int] = None           # 3: grey images repeated to RGB (1: RGB to grey); None: as is
     rescale: Optional[float] = 1 / 255       # multiplies the features (cast to float32); None: as is
     label_format: Literal["auto", "sparse", "one_hot"] = "auto"   # auto: what the loss expects
+    target: Literal["label", "features"] = "label"   # features: reconstruct the input (autoencoders)
     augment: tuple[str, ...] = ()            # of config.AUGMENTATIONS, on training batches only
     cache: bool = True
     train_limit: Optional[int] = None        # use only the first N train examples (smoke runs)

@@ -87,3 +87,10 @@ def test_grey_images_become_rgb_at_the_model_size():
     x, _ = next(iter(bundle.train))
     assert x.shape == (4, 16, 16, 3)
     np.testing.assert_array_equal(x[..., 0], x[..., 2])
+
+
+def test_reconstruction_targets_are_the_features():
+    bundle = load_data(Data(name="digits", source="embedded", target="features", batch_size=4),
+                       "same")
+    x, y = next(iter(bundle.train))
+    np.testing.assert_array_equal(x, y)

@@ -51,7 +51,8 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
     validation = train.skip(n_train - n_validation) if n_validation else None
     train = train.take(n_train - n_validation)
 
-    label_format = resolve_label_format(cfg.label_format, label_kind, num_classes)
+    label_format = ("raw" if cfg.target == "features" else
+                    resolve_label_format(cfg.label_format, label_kind, num_classes))
     preprocess = _make_preprocess(cfg, train.element_spec, label_format, label_kind, num_classes)
 
     def finish(ds, training: bool):
@@ -178,6 +179,8 @@ def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str
             x = tf.repeat(x, 3, axis=-1)
         elif cfg.channels == 1 and x.shape[-1] == 3:
             x = tf.image.rgb_to_grayscale(x)
+        if cfg.target == "features":
+            return x, x
         if label_format == "one_hot":
             y = tf.one_hot(tf.cast(y, tf.int32), num_classes)
         elif label_kind == "same":

@@ -20,6 +20,8 @@ class ChainModel(keras.Model):
 
     #: the input shape used when a builder is given none (without the batch axis)
     default_input_shape: tuple[int, ...] = ()
+    #: the Keras styles this family can be built in (a two-input model has no Sequential form)
+    styles: tuple[str, ...] = ("sequential", "functional", "subclassed")
     #: dtype of the model input ("string" for models that take raw text, "int32" for token ids)
     input_dtype: str = "float32"
     #: builder arguments of a small, fast configuration, used by the registry-driven tests

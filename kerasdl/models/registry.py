@@ -68,6 +68,9 @@ def build(name: str, style: str = "functional", **kwargs: Any):
     if style not in STYLES:
         raise ModelError(f"unknown model style '{style}'{did_you_mean(style, STYLES)}; "
                          f"valid styles: {', '.join(STYLES)}")
+    if style not in getattr(cls, "styles", STYLES):
+        raise ModelError(f"model '{name}' has no {style} style ({cls.__doc__.strip().splitlines()[0]}); "
+                         f"its styles: {', '.join(cls.styles)}")
     check_kwargs(cls, kwargs)
     return getattr(cls, f"build_{style}")(**kwargs)
 
