@@ -1,7 +1,12 @@
-"""The default callback set of every run, built from the experiment's ``callbacks`` section."""
+"""The default callback set of every run, built from the experiment's ``callbacks`` section,
+and the throughput monitor that every run reports from."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Optional
+
+import keras
 
 from kerasdl.config import Experiment
 
@@ -16,8 +21,6 @@ def build_callbacks(experiment: Experiment, run_dir: Path) -> list:
     The checkpoint and early stopping watch ``callbacks.monitor``; the runner has already checked
     that the compiled model logs it.
     """
-    import keras
-
     cfg = experiment.callbacks
     mode = experiment.monitor_mode()
     callbacks = []
@@ -45,3 +48,57 @@ def build_callbacks(experiment: Experiment, run_dir: Path) -> list:
             monitor=cfg.monitor, mode=mode, patience=es.patience, min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights, verbose=1))
     return callbacks
+
+
+def _peak_memory_mb() -> float:
+    """Peak memory of this process: the GPU's peak where one is used, else the host's max RSS."""
+    import resource
+
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        try:
+            return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
+        except (ValueError, RuntimeError):
+            pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+
+
+class ThroughputMonitor(keras.callbacks.Callback):
+    """Times the training part of each epoch (validation excluded) at epoch granularity.
+
+    No per-batch hooks, so it costs nothing per step. The summary skips the first epoch (tracing
+    and warm-up) when there are more.
+    """
+
+    def __init__(self, examples_per_epoch: int):
+        super().__init__()
+        self.examples_per_epoch = examples_per_epoch
+        self.train_times: list[float] = []
+        self.steps: Optional[int] = None
+        self._start: Optional[float] = None
+        self._train_end: Optional[float] = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._train_end = None
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        if self._start is not None and self._train_end is None:
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.train_times.append((self._train_end or time.perf_counter()) - self._start)
+        self.steps = self.params.get("steps") if self.params else None
+
+    def summary(self) -> dict[str, float]:
+        """samples/s, ms/step, s/epoch (steady state, training only) and peak memory in MB."""
+        if not self.train_times:
+            return {}
+        steady = sorted(self.train_times[1:] or self.train_times)
+        epoch_time = steady[len(steady) // 2]
+        return {"samples_per_s": round(self.examples_per_epoch / epoch_time, 1),
+                "step_time_ms": round(1000 * epoch_time / (self.steps or 1), 3),
+                "epoch_time_s": round(epoch_time, 3),
+                "first_epoch_s": round(self.train_times[0], 3),
+                "peak_memory_mb": round(_peak_memory_mb(), 1)}

@@ -30,6 +30,9 @@ def cli(debug: bool) -> None:
     kerasdl run experiments/lenet5.py --smoke    the tiny variant (1 epoch, a few batches)
     kerasdl show experiments/lenet5.py           the resolved config as JSON
     kerasdl list                                 registered models and experiment files
+    kerasdl bench experiments/lenet5.py          steady-state training throughput
+    kerasdl report runs/lenet5-...               redraw a run's figures, print its metrics
+    kerasdl compare runs/a runs/b                runs side by side
     """
 
 
@@ -63,6 +66,53 @@ def show(experiment_path: str, overrides: tuple[str, ...], smoke: bool) -> None:
 
     experiment = load_experiment(experiment_path, overrides=list(overrides), smoke=smoke)
     click.echo(json.dumps(experiment.to_dict(), indent=2))
+
+
+@cli.command()
+@click.argument("experiment_path")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+@click.option("--smoke", is_flag=True, help="Measure the smoke variant.")
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(2),
+              help="Epochs to time; the first (tracing, warm-up) is left out of the figures.")
+@click.option("--device", metavar="POLICY", help="auto, cpu, gpu or gpu:N (sets device.policy).")
+def bench(experiment_path: str, overrides: tuple[str, ...], smoke: bool, epochs: int,
+          device: str | None) -> None:
+    """Measure the steady-state training throughput of EXPERIMENT_PATH; writes nothing."""
+    from kerasdl.experiment import load_experiment
+
+    items = [*overrides, *([f"device.policy={device}"] if device else [])]
+    experiment = load_experiment(experiment_path, overrides=items, smoke=smoke)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kerasdl.bench import measure_throughput
+
+    summary = measure_throughput(experiment, epochs=epochs, log=lambda line: click.echo(line))
+    click.echo(f"[kerasdl] bench {experiment.name}: {summary['samples_per_s']:,.0f} samples/s, "
+               f"{summary['step_time_ms']:.2f} ms/step, {summary['epoch_time_s']:.2f} s/epoch, "
+               f"peak memory {summary['peak_memory_mb']:,.0f} MB "
+               f"(batch {experiment.data.batch_size}, median of epochs 2-{epochs})")
+
+
+@cli.command(name="report")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
+def report_command(run_dir: str) -> None:
+    """Redraw the figures of RUN_DIR and print its metrics."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kerasdl.reports import report
+
+    for path in report(Path(run_dir), log=lambda line: click.echo(line)):
+        click.echo(f"  wrote {path}")
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False))
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="Also draw the runs' validation curves into this PNG.")
+def compare(run_dirs: tuple[str, ...], output: str | None) -> None:
+    """Put several runs side by side."""
+    from kerasdl.reports import compare as compare_runs
+
+    click.echo(compare_runs([Path(d) for d in run_dirs], Path(output) if output else None))
 
 
 @cli.command(name="list")

@@ -1,16 +1,25 @@
-"""PNG figures of a run (matplotlib, headless)."""
+"""PNG figures of a run (matplotlib, headless): curves, sample grids, predictions, confusion, diagram."""
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
 
 
-def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -> Path:
-    """Training curves: one panel per metric, train and validation per epoch."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -> Path:
+    """Training curves: one panel per metric, train and validation per epoch."""
+    plt = _pyplot()
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -27,4 +36,84 @@ def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return path
+
+
+def _show_image(ax, image: np.ndarray) -> None:
+    image = np.asarray(image, dtype=np.float32)
+    low, high = float(image.min()), float(image.max())
+    image = (image - low) / (high - low) if high > low else image * 0
+    if image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap="gray")
+    else:
+        ax.imshow(image[..., :3])
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_grid(images: np.ndarray, titles: Sequence[str], path: Path, title: str = "",
+               wrong: Optional[Sequence[bool]] = None, columns: int = 8) -> Path:
+    """A grid of images with a title each; titles of ``wrong`` ones in red with a red frame."""
+    plt = _pyplot()
+    count = len(images)
+    rows = max(1, -(-count // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        if index >= count:
+            ax.axis("off")
+            continue
+        _show_image(ax, images[index])
+        bad = bool(wrong[index]) if wrong is not None else False
+        ax.set_title(titles[index], fontsize=8, color="red" if bad else "black")
+        if bad:
+            for spine in ax.spines.values():
+                spine.set_edgecolor("red")
+                spine.set_linewidth(2)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, path: Path,
+                   title: str = "confusion matrix (test)") -> Path:
+    """Confusion matrix: rows true class, columns predicted class, with counts."""
+    plt = _pyplot()
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (y_true.astype(int), y_pred.astype(int)), 1)
+    size = max(4.0, 0.45 * num_classes + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    for i in range(num_classes):
+        for j in range(num_classes):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(num_classes))
+    ax.set_yticks(range(num_classes))
+    ax.set_title(f"{title}: {np.trace(matrix)}/{matrix.sum()} right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_model_diagram(model, path: Path, log: Callable[[str], None] = print) -> Optional[Path]:
+    """``keras.utils.plot_model`` to ``path``; without Graphviz, say how to get it and return None."""
+    import keras
+
+    if shutil.which("dot") is None:
+        log("[kerasdl] model diagram skipped: Graphviz's `dot` program is not installed "
+            "(install it: apt-get install graphviz, brew install graphviz or conda install graphviz)")
+        return None
+    try:
+        keras.utils.plot_model(model, to_file=str(path), show_shapes=True, show_layer_names=True,
+                               expand_nested=False, dpi=80)
+    except (ImportError, OSError) as error:
+        log(f"[kerasdl] model diagram skipped: {error}")
+        return None
     return path

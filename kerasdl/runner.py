@@ -1,4 +1,9 @@
-"""The one compile/fit/evaluate/save path, used by the CLI and by library users alike."""
+"""The one compile/fit/evaluate/save path, used by the CLI and by library users alike.
+
+:func:`prepare` (seed, devices, data, model, compile, pre-flight checks) is shared by :func:`run`
+and by ``kerasdl bench``; :func:`run` adds the callbacks, the fit, evaluation, saving, figures,
+publishing and the report.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,9 +17,11 @@ from typing import Any, Callable, Optional
 from kerasdl.config import LOSSES, OPTIMIZERS, Experiment
 from kerasdl.errors import ConfigError, DataError, KerasdlError
 
-#: files every finished run directory holds (besides tensorboard/ and checkpoints/)
+#: files every finished run directory holds (besides tensorboard/, checkpoints/ and the figures)
 RUN_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "model.keras",
              "summary.txt", "curves.png", "report.txt")
+
+Log = Callable[[str], None]
 
 
 @dataclass
@@ -34,41 +41,30 @@ class RunResult:
     published_path: Path
     publish_reason: str
     wall_time_s: float
+    throughput: dict[str, float] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
     model: Any = field(default=None, repr=False)   # the trained keras.Model (best weights restored)
 
 
-def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
-        log: Callable[[str], None] = print) -> RunResult:
-    """Run ``experiment`` end to end and return what it produced.
+@dataclass
+class Prepared:
+    """A compiled model and its data, checked against each other, ready to fit."""
 
-    Seeds everything; builds the data pipeline and the model; checks that they fit each other and
-    that the monitored metric will exist; compiles; fits with the default callbacks; restores the
-    best weights; evaluates on the test split; saves to the run directory; publishes to
-    ``saved_models/`` under the rule in :mod:`kerasdl.saving`; writes curves and a manifest.
+    model: Any
+    data: Any                 # kerasdl.data.DataBundle
+    devices: str
 
-    Args:
-        experiment: a validated :class:`~kerasdl.config.Experiment`.
-        workdir: folder that receives the run directory (default: ``experiment.output.runs_dir``).
-        log: receives one line per phase and the closing report.
-    """
-    started = time.time()
+
+def prepare(experiment: Experiment, log: Log = print) -> Prepared:
+    """Seed everything, pick the devices, load the data, build and compile the model, and check
+    (before any training) that data, model, loss and monitored metric fit together."""
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
-    run_dir = _make_run_dir(experiment, workdir)
-    _check_writable(Path(experiment.output.saved_models_dir), "output.saved_models_dir",
-                    create=experiment.output.publish != "never")
-    from kerasdl.saving import atomic_write_json, atomic_write_text
-
-    atomic_write_json(run_dir / "config.json", experiment.to_dict())
-    phase(f"run directory {run_dir}")
-
     phase("importing TensorFlow")
     import keras
     import tensorflow as tf
 
-    from kerasdl.callbacks import TENSORBOARD, build_callbacks
     from kerasdl.data import load_data
     from kerasdl.devices import make_strategy, plan_devices, visible_gpus
-    from kerasdl.manifest import base_manifest
 
     keras.utils.set_random_seed(experiment.trainer.seed)
     if experiment.trainer.deterministic:
@@ -90,17 +86,46 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
                       steps_per_execution=experiment.trainer.steps_per_execution,
                       jit_compile=experiment.trainer.jit_compile)
     _preflight(experiment, model, data)
+    phase(f"model: {model.count_params():,} parameters")
+    return Prepared(model=model, data=data, devices=plan.describe())
+
+
+def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
+        log: Log = print) -> RunResult:
+    """Run ``experiment`` end to end and return what it produced.
+
+    Seeds everything; builds the data pipeline and the model; checks that they fit each other and
+    that the monitored metric will exist; compiles; fits with the default callbacks; restores the
+    best weights; evaluates on the test split; saves to the run directory; publishes to
+    ``saved_models/`` under the rule in :mod:`kerasdl.saving`; writes figures and a manifest.
+
+    Args:
+        experiment: a validated :class:`~kerasdl.config.Experiment`.
+        workdir: folder that receives the run directory (default: ``experiment.output.runs_dir``).
+        log: receives one line per phase and the closing report.
+    """
+    started = time.time()
+    phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
+    run_dir = _make_run_dir(experiment, workdir)
+    _check_writable(Path(experiment.output.saved_models_dir), "output.saved_models_dir",
+                    create=experiment.output.publish != "never")
+    from kerasdl.saving import atomic_write_json, atomic_write_text
+
+    atomic_write_json(run_dir / "config.json", experiment.to_dict())
+    phase(f"run directory {run_dir}")
+    prepared = prepare(experiment, log)
+    model, data = prepared.model, prepared.data
     with open(run_dir / "summary.txt", "w") as handle:
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
-    phase(f"model: {model.count_params():,} parameters")
 
-    callbacks = build_callbacks(experiment, run_dir)
-    verbose = experiment.trainer.verbose
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 2
+    from kerasdl.callbacks import TENSORBOARD, ThroughputMonitor, build_callbacks
+
+    throughput = ThroughputMonitor(examples_per_epoch=data.counts["train"])
+    callbacks = [*build_callbacks(experiment, run_dir), throughput]
     phase(f"training for up to {experiment.trainer.epochs} epochs")
     history = model.fit(data.train, validation_data=data.validation,
-                        epochs=experiment.trainer.epochs, callbacks=callbacks, verbose=verbose,
+                        epochs=experiment.trainer.epochs, callbacks=callbacks,
+                        verbose=_verbosity(experiment),
                         shuffle=False)  # the pipeline shuffles, with its own seed
     history = {k: [float(v) for v in values] for k, values in history.history.items()}
     epochs_run = len(next(iter(history.values()), []))
@@ -113,28 +138,24 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
                     model.evaluate(data.test, verbose=0, return_dict=True).items()}
     atomic_write_json(run_dir / "metrics.json", test_metrics)
 
-    from kerasdl.plots import plot_history
+    from kerasdl.figures import write_figures
+    from kerasdl.manifest import base_manifest
     from kerasdl.saving import publish_model, save_model_atomically
 
     model_path = run_dir / "model.keras"
     save_model_atomically(model, model_path)
-    plot_history(history, run_dir / "curves.png", title=experiment.name)
-    fingerprint = {"name": experiment.data.name, "source": data.source,
-                   "test_split": experiment.data.test_split, "test_limit": experiment.data.test_limit,
-                   "split_seed": experiment.data.split_seed, "test_examples": data.counts["test"]}
-    publish = publish_model(model_path, experiment, test_metrics, fingerprint, run_dir)
+    phase("writing figures")
+    figures = write_figures(model, data, history, run_dir, experiment.name, log=log)
+    publish = publish_model(model_path, experiment, test_metrics, _data_fingerprint(experiment, data),
+                            run_dir)
 
-    monitor = experiment.callbacks.monitor
-    best_epoch = None
-    if monitor in history:
-        values = history[monitor]
-        pick = max if experiment.monitor_mode() == "max" else min
-        best_epoch = values.index(pick(values)) + 1
+    best_epoch = _best_epoch(experiment, history)
     wall = time.time() - started
     manifest = {**base_manifest(), "experiment": experiment.name, "seed": experiment.trainer.seed,
-                "devices": plan.describe(), "data": data.manifest(),
+                "devices": prepared.devices, "data": data.manifest(),
                 "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
                 "wall_time_s": round(wall, 2), "epochs_run": epochs_run, "best_epoch": best_epoch,
+                "throughput": throughput.summary(),
                 "published": {"done": publish.published, "path": str(publish.path),
                               "reason": publish.reason}}
     atomic_write_json(run_dir / "manifest.json", manifest)
@@ -144,7 +165,8 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
                        epochs_run=epochs_run, best_epoch=best_epoch, history=history,
                        data_source=data.source, published=publish.published,
                        published_path=publish.path, publish_reason=publish.reason,
-                       wall_time_s=wall, model=model)
+                       wall_time_s=wall, throughput=throughput.summary(), figures=figures,
+                       model=model)
     atomic_write_text(run_dir / "report.txt", format_report(result, experiment) + "\n")
     log(format_report(result, experiment))
     return result
@@ -154,20 +176,50 @@ def format_report(result: RunResult, experiment: Experiment) -> str:
     metrics = "   ".join(f"test {k} {v:.4f}" for k, v in result.test_metrics.items())
     best = (f" (best epoch {result.best_epoch} by {experiment.callbacks.monitor})"
             if result.best_epoch else "")
+    if result.published:
+        published = f"published {result.published_path} ({result.publish_reason})"
+    else:
+        published = f"not published: {result.publish_reason}"
     lines = [
         f"[kerasdl] done in {result.wall_time_s:.1f} s: {experiment.name} "
         f"({experiment.model.name}, {experiment.model.style}) on {experiment.data.name} "
         f"[{result.data_source}]",
         f"  {metrics}",
         f"  epochs run     {result.epochs_run} of {experiment.trainer.epochs}{best}",
+    ]
+    if result.throughput:
+        t = result.throughput
+        lines.append(f"  throughput     {t['samples_per_s']:,.0f} samples/s, "
+                     f"{t['step_time_ms']:.1f} ms/step, {t['epoch_time_s']:.2f} s/epoch (training), "
+                     f"peak memory {t['peak_memory_mb']:,.0f} MB")
+    lines += [
         f"  run directory  {result.run_dir}",
         f"  model          {result.model_path}",
-        f"  saved_models   {'published ' if result.published else 'not published: '}"
-        f"{result.publish_reason if not result.published else str(result.published_path) + ' (' + result.publish_reason + ')'}",
+        f"  saved_models   {published}",
     ]
     if result.tensorboard_dir:
         lines.append(f"  TensorBoard    tensorboard --logdir {result.tensorboard_dir}")
     return "\n".join(lines)
+
+
+def _verbosity(experiment: Experiment) -> int:
+    verbose = experiment.trainer.verbose
+    return (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+
+
+def _best_epoch(experiment: Experiment, history: dict[str, list[float]]) -> Optional[int]:
+    values = history.get(experiment.callbacks.monitor)
+    if not values:
+        return None
+    pick = max if experiment.monitor_mode() == "max" else min
+    return values.index(pick(values)) + 1
+
+
+def _data_fingerprint(experiment: Experiment, data) -> dict[str, Any]:
+    """What makes two test scores comparable (the publishing rule compares only equal ones)."""
+    return {"name": experiment.data.name, "source": data.source,
+            "test_split": experiment.data.test_split, "test_limit": experiment.data.test_limit,
+            "split_seed": experiment.data.split_seed, "test_examples": data.counts["test"]}
 
 
 def _finite(value: float) -> bool:

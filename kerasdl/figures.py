@@ -1,0 +1,60 @@
+"""The figures of a run, written as PNGs into its run directory (``kerasdl report`` redraws them).
+
+* ``curves.png``: loss and metrics per epoch, train and validation;
+* ``samples.png``: training inputs with their labels (image datasets);
+* ``predictions.png``: test inputs with prediction and truth, wrong ones in red (image classifiers);
+* ``confusion.png``: the test confusion matrix (classifiers);
+* ``model.png``: the model diagram (keras.utils.plot_model; needs Graphviz's ``dot``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from kerasdl.plots import image_grid, plot_confusion, plot_history, plot_model_diagram
+
+GRID = 32          # images per grid
+
+
+def _is_image_batch(x) -> bool:
+    return hasattr(x, "shape") and len(x.shape) == 4 and x.shape[-1] in (1, 3)
+
+
+def _class_ids(y: np.ndarray) -> np.ndarray:
+    return y.argmax(-1) if y.ndim == 2 and y.shape[-1] > 1 else y.reshape(len(y)).astype(int)
+
+
+def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, title: str,
+                  log: Callable[[str], None] = print) -> list[Path]:
+    """Write every figure that fits this model and data; return their paths."""
+    run_dir = Path(run_dir)
+    written = [plot_history(history, run_dir / "curves.png", title)] if history else []
+    x_train, y_train = next(iter(data.train))
+    classifier = (data.label_format in ("sparse", "one_hot") and data.num_classes
+                  and hasattr(y_train, "shape") and len(model.outputs or [0]) == 1)
+    if _is_image_batch(x_train):
+        labels = (_class_ids(np.asarray(y_train))[:GRID] if classifier else
+                  [""] * min(GRID, len(x_train)))
+        written.append(image_grid(np.asarray(x_train)[:GRID], [str(v) for v in labels],
+                                  run_dir / "samples.png", f"{title}: training samples"))
+    if classifier:
+        truths, predictions, images = [], [], []
+        for x, y in data.test:
+            truths.append(_class_ids(np.asarray(y)))
+            predictions.append(model.predict_on_batch(x).argmax(-1).reshape(len(truths[-1])))
+            if _is_image_batch(x) and sum(map(len, images)) < GRID:
+                images.append(np.asarray(x))
+        truth, predicted = np.concatenate(truths), np.concatenate(predictions)
+        written.append(plot_confusion(truth, predicted, data.num_classes, run_dir / "confusion.png"))
+        if images:
+            shown = np.concatenate(images)[:GRID]
+            wrong = predicted[: len(shown)] != truth[: len(shown)]
+            titles = [f"{p} (true {t})" if w else str(p) for p, t, w in
+                      zip(predicted, truth, wrong)]
+            written.append(image_grid(shown, titles, run_dir / "predictions.png",
+                                      f"{title}: test predictions ({int(wrong.sum())} wrong shown)",
+                                      wrong=wrong))
+    diagram = plot_model_diagram(model, run_dir / "model.png", log=log)
+    return written + ([diagram] if diagram else [])

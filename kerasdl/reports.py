@@ -1,0 +1,97 @@
+"""Reading finished runs back: ``kerasdl report RUN_DIR`` and ``kerasdl compare RUN_DIR...``."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from kerasdl.errors import KerasdlError
+
+
+def read_run(run_dir: Path) -> dict:
+    """config, manifest, metrics and history of a finished run directory."""
+    run_dir = Path(run_dir)
+    needed = ("config.json", "manifest.json", "metrics.json")
+    missing = [name for name in needed if not (run_dir / name).is_file()]
+    if missing:
+        raise KerasdlError(f"{run_dir} is not a finished kerasdl run directory "
+                           f"(missing {', '.join(missing)})")
+    run = {name[:-5]: json.loads((run_dir / name).read_text()) for name in needed}
+    history: dict[str, list[float]] = {}
+    if (run_dir / "history.csv").is_file():
+        with open(run_dir / "history.csv") as handle:
+            for row in csv.DictReader(handle):
+                for key, value in row.items():
+                    if key != "epoch":
+                        history.setdefault(key, []).append(float(value))
+    run["history"] = history
+    run["dir"] = run_dir
+    return run
+
+
+def metrics_table(runs: Sequence[dict]) -> str:
+    """Runs side by side: model, data, epochs, test metrics, wall time, throughput."""
+    metric_names = sorted({k for run in runs for k in run["metrics"]})
+    header = ["run", "model", "data", "epochs", *(f"test {m}" for m in metric_names), "wall s",
+              "samples/s"]
+    rows = [header]
+    for run in runs:
+        config, manifest = run["config"], run["manifest"]
+        throughput = manifest.get("throughput") or {}
+        rows.append([
+            Path(run["dir"]).name,
+            f"{config['model']['name']} ({config['model']['style']})",
+            f"{config['data']['name']} [{manifest['data']['source']}]",
+            str(manifest.get("epochs_run", "")),
+            *(f"{run['metrics'][m]:.4f}" if m in run["metrics"] else "-" for m in metric_names),
+            f"{manifest.get('wall_time_s', 0):.1f}",
+            f"{throughput['samples_per_s']:,.0f}" if throughput else "-",
+        ])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in rows)
+
+
+def report(run_dir: Path, log: Callable[[str], None] = print) -> list[Path]:
+    """Redraw the figures of ``run_dir`` from its saved model, config and history."""
+    from kerasdl.config import LOSSES, Experiment, with_overrides
+    from kerasdl.data import load_data
+    from kerasdl.figures import write_figures
+    from kerasdl.saving import load_model
+
+    run = read_run(run_dir)
+    # the same data as the run: the source it actually used (e.g. the offline fallback)
+    experiment = with_overrides(Experiment(**run["config"]),
+                                {"data.source": run["manifest"]["data"]["source"]})
+    model = load_model(Path(run_dir) / "model.keras")
+    data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1], log=lambda line: None)
+    figures = write_figures(model, data, run["history"], Path(run_dir), experiment.name, log=log)
+    log(metrics_table([run]))
+    return figures
+
+
+def compare(run_dirs: Sequence[Path], output: Optional[Path] = None) -> str:
+    """The metrics table of several runs; with ``output``, their validation curves in one PNG."""
+    runs = [read_run(Path(d)) for d in run_dirs]
+    if output is not None:
+        from kerasdl.plots import _pyplot
+
+        plt = _pyplot()
+        names = sorted({k for run in runs for k in run["history"] if k.startswith("val_")}) or \
+            sorted({k for run in runs for k in run["history"]})
+        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+        for ax, name in zip(axes[0], names):
+            for run in runs:
+                if name in run["history"]:
+                    values = run["history"][name]
+                    ax.plot(range(1, len(values) + 1), values, marker="o",
+                            label=Path(run["dir"]).name)
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(output, dpi=100)
+        plt.close(fig)
+    return metrics_table(runs)
