@@ -9,14 +9,14 @@ Importing kerasdl does not import TensorFlow; ``build`` and ``run`` do, when fir
 from __future__ import annotations
 
 from kerasdl.config import (Callbacks, Checkpoint, Data, Device, EarlyStopping, Experiment, Model,
-                            Output, TensorBoard, Trainer, with_overrides)
+                            Output, ReduceLR, TensorBoard, Trainer, with_overrides)
 from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
 from kerasdl.experiment import load_experiment
 
 __version__ = "0.1.0"
 
 __all__ = ["build", "list_models", "load_model", "load_experiment", "run", "RunResult", "Experiment", "Data",
-           "Model", "Trainer", "Callbacks", "EarlyStopping", "Checkpoint", "TensorBoard", "Device",
+           "Model", "Trainer", "Callbacks", "EarlyStopping", "Checkpoint", "TensorBoard", "ReduceLR", "Device",
            "Output", "with_overrides", "KerasdlError", "ConfigError", "DataError", "ModelError"]
 
 

@@ -42,13 +42,26 @@ def cli(debug: bool) -> None:
 @click.option("--smoke", is_flag=True, help="Run the experiment's smoke variant (tiny data, 1 epoch).")
 @click.option("--workdir", type=click.Path(file_okay=False),
               help="Folder that receives the run directory (default: output.runs_dir, 'runs').")
-@click.option("--device", metavar="POLICY", help="auto, cpu, gpu or gpu:N (sets device.policy).")
+@click.option("--device", metavar="POLICY", help="auto, cpu, gpu, gpu:N, prefer:gpu, mirrored or "
+              "multiworker (sets device.policy).")
+@click.option("--workers", metavar="HOST:PORT,...",
+              help="Multi-worker cluster, the same list on every worker (sets TF_CONFIG and "
+                   "device.policy=multiworker).")
+@click.option("--worker-index", type=int, default=None, help="This worker's index in --workers.")
 def run(experiment_path: str, overrides: tuple[str, ...], smoke: bool, workdir: str | None,
-        device: str | None) -> None:
+        device: str | None, workers: str | None, worker_index: int | None) -> None:
     """Run EXPERIMENT_PATH (a file under experiments/, or its name) end to end."""
     from kerasdl.experiment import load_experiment
 
     items = [*overrides, *([f"device.policy={device}"] if device else [])]
+    if workers or worker_index is not None:
+        if not workers or worker_index is None:
+            raise click.UsageError("--workers and --worker-index go together")
+        from kerasdl.devices import cluster_from_workers
+
+        cluster = cluster_from_workers(workers.split(","), worker_index)
+        os.environ["TF_CONFIG"] = json.dumps(cluster)
+        items.append("device.policy=multiworker")
     experiment = load_experiment(experiment_path, overrides=items, smoke=smoke)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from kerasdl.runner import run as run_experiment

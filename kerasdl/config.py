@@ -72,7 +72,7 @@ HIGHER_IS_BETTER: frozenset[str] = frozenset({
 #: train-time augmentations (keras preprocessing layers applied to training batches only)
 AUGMENTATIONS: frozenset[str] = frozenset({"translate", "rotate", "zoom", "flip"})
 
-DEVICE_POLICY = re.compile(r"^(auto|cpu|gpu|gpu:\d+)$")
+DEVICE_POLICY = re.compile(r"^(auto|cpu|gpu|gpu:\d+|prefer:gpu|mirrored|multiworker)$")
 
 #: applied by ``--smoke`` before the user's ``--set`` overrides: tiny data, one epoch
 DEFAULT_SMOKE: dict[str, Any] = {
@@ -270,6 +270,7 @@ class Trainer:
     epochs: int = 10
     seed: int = 42                           # Python, NumPy and TensorFlow seeds
     deterministic: bool = False              # TF op determinism (slower; exact repeats)
+    scale_learning_rate: bool = False        # multiply learning_rate by the number of replicas
     steps_per_execution: int = 1
     jit_compile: Union[bool, Literal["auto"]] = "auto"
     verbose: Literal["auto", 0, 1, 2] = "auto"   # auto: progress bar on a terminal, a line per epoch elsewhere
@@ -353,14 +354,31 @@ class Callbacks:
 
 @section("device")
 class Device:
-    """Where the model runs: auto (all GPUs, else CPU), cpu, gpu (one; error if none) or gpu:N."""
+    """Where and how precisely the model runs (see kerasdl/devices.py and the README).
+
+    policy: auto (all GPUs, mirrored if several; else the CPU), cpu, gpu, gpu:N, prefer:gpu,
+    mirrored (``devices`` or all GPUs), multiworker (TF_CONFIG, or ``--workers``/``--worker-index``).
+    A GPU asked for and missing is an error, never a silent CPU run (``prefer:gpu`` falls back).
+    """
 
     policy: str = "auto"
+    devices: tuple[str, ...] = ()            # for mirrored, e.g. ("/gpu:0", "/gpu:1")
+    logical_cpus: int = 0                    # split the CPU into N logical devices (N >= 2)
+    memory_limit_mb: Optional[int] = None    # cap each GPU; None: grow as needed
+    precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
 
     def _validate(self):
         if not DEVICE_POLICY.match(self.policy):
-            raise ConfigError(f"config key 'device.policy' must be auto, cpu, gpu or gpu:N; "
-                              f"got {self.policy!r}{did_you_mean(self.policy, ['auto', 'cpu', 'gpu'])}")
+            choices = ["auto", "cpu", "gpu", "prefer:gpu", "mirrored", "multiworker"]
+            raise ConfigError(f"config key 'device.policy' must be auto, cpu, gpu, gpu:N, "
+                              f"prefer:gpu, mirrored or multiworker; got {self.policy!r}"
+                              f"{did_you_mean(self.policy, choices)}")
+        if self.devices and self.policy != "mirrored":
+            raise ConfigError("config key 'device.devices' is used only with "
+                              f"device.policy='mirrored'; the policy is {self.policy!r}")
+        if self.logical_cpus == 1 or self.logical_cpus < 0:
+            raise ConfigError(f"config key 'device.logical_cpus' must be 0 (off) or >= 2; "
+                              f"got {self.logical_cpus}")
 
 
 @section("output")

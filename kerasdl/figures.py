@@ -40,13 +40,13 @@ def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, t
         written.append(image_grid(np.asarray(x_train)[:GRID], [str(v) for v in labels],
                                   run_dir / "samples.png", f"{title}: training samples"))
     if classifier:
-        truths, predictions, images = [], [], []
+        truths, images = [], []
         for x, y in data.test:
             truths.append(_class_ids(np.asarray(y)))
-            predictions.append(model.predict_on_batch(x).argmax(-1).reshape(len(truths[-1])))
             if _is_image_batch(x) and sum(map(len, images)) < GRID:
                 images.append(np.asarray(x))
-        truth, predicted = np.concatenate(truths), np.concatenate(predictions)
+        truth = np.concatenate(truths)
+        predicted = model.predict(data.test, verbose=0).argmax(-1).reshape(len(truth))
         written.append(plot_confusion(truth, predicted, data.num_classes, run_dir / "confusion.png"))
         if images:
             shown = np.concatenate(images)[:GRID]

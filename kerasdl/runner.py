@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from kerasdl.config import LOSSES, OPTIMIZERS, Experiment
+from kerasdl.config import LOSSES, OPTIMIZERS, Experiment, with_overrides
 from kerasdl.errors import ConfigError, DataError, KerasdlError
 
 #: files every finished run directory holds (besides tensorboard/, checkpoints/ and the figures)
@@ -52,7 +54,7 @@ class Prepared:
 
     model: Any
     data: Any                 # kerasdl.data.DataBundle
-    devices: str
+    devices: Any              # kerasdl.devices.DeviceSetup
 
 
 def prepare(experiment: Experiment, log: Log = print) -> Prepared:
@@ -64,30 +66,39 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     import tensorflow as tf
 
     from kerasdl.data import load_data
-    from kerasdl.devices import make_strategy, plan_devices, visible_gpus
+    from kerasdl.devices import setup_devices
 
+    devices = setup_devices(experiment.device)          # before TensorFlow makes any tensor
     keras.utils.set_random_seed(experiment.trainer.seed)
     if experiment.trainer.deterministic:
         tf.config.experimental.enable_op_determinism()
-    plan = plan_devices(experiment.device.policy, visible_gpus())
-    strategy = make_strategy(plan)
-    phase(f"devices: {plan.describe()}")
+    phase(f"devices: {devices.plan.describe()}; {devices.replicas} replica(s)"
+          + ("" if devices.chief else "; a non-chief worker: its files go to a temporary folder"))
 
     phase(f"loading data '{experiment.data.name}'")
     loss_name, label_kind = LOSSES[experiment.trainer.loss]
     data = load_data(experiment.data, label_kind, log=log)
     phase(f"data: {data.source}: {data.description}; examples {data.counts}")
 
-    with strategy.scope():
+    with devices.strategy.scope():
         phase(f"building model '{experiment.model.name}' ({experiment.model.style})")
         model = _build_model(experiment, data)
-        model.compile(optimizer=_make_optimizer(experiment), loss=loss_name,
+        model.compile(optimizer=_make_optimizer(experiment, devices.replicas), loss=loss_name,
                       metrics=list(experiment.trainer.metrics),
                       steps_per_execution=experiment.trainer.steps_per_execution,
                       jit_compile=experiment.trainer.jit_compile)
-    _preflight(experiment, model, data)
+    multiworker = devices.plan.strategy == "multiworker"
+    _preflight(experiment, model, data, run_a_batch=not multiworker)
+    if multiworker:
+        from kerasdl.compat import prepare_for_multiworker
+
+        prepare_for_multiworker(model, devices.strategy, next(iter(data.train)))
+    output_dtype = model.layers[-1].compute_dtype if model.layers else "float32"
+    if output_dtype != "float32":
+        log(f"WARNING: under {devices.plan.precision} the model's output is {output_dtype}; "
+            "give its last layer dtype='float32' (kerasdl's heads do) for exact probabilities")
     phase(f"model: {model.count_params():,} parameters")
-    return Prepared(model=model, data=data, devices=plan.describe())
+    return Prepared(model=model, data=data, devices=devices)
 
 
 def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
@@ -105,10 +116,27 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
         log: receives one line per phase and the closing report.
     """
     started = time.time()
+    from kerasdl.devices import is_chief, tf_config_from_env
+
+    # in a multi-worker cluster only the chief writes the run directory and saved_models/;
+    # the other workers write into a temporary folder, removed at the end (TF's multi-worker rule)
+    chief = experiment.device.policy != "multiworker" or is_chief(tf_config_from_env())
+    if chief:
+        run_dir = _make_run_dir(experiment, workdir)
+        _check_writable(Path(experiment.output.saved_models_dir), "output.saved_models_dir",
+                        create=experiment.output.publish != "never")
+    else:
+        run_dir = Path(tempfile.mkdtemp(prefix=f"kerasdl-worker-{experiment.name}-"))
+        experiment = with_overrides(experiment, {"output.publish": "never"})
+    try:
+        return _run_in(experiment, run_dir, started, log)
+    finally:
+        if not chief:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log) -> RunResult:
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
-    run_dir = _make_run_dir(experiment, workdir)
-    _check_writable(Path(experiment.output.saved_models_dir), "output.saved_models_dir",
-                    create=experiment.output.publish != "never")
     from kerasdl.saving import atomic_write_json, atomic_write_text
 
     atomic_write_json(run_dir / "config.json", experiment.to_dict())
@@ -152,7 +180,7 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
     best_epoch = _best_epoch(experiment, history)
     wall = time.time() - started
     manifest = {**base_manifest(), "experiment": experiment.name, "seed": experiment.trainer.seed,
-                "devices": prepared.devices, "data": data.manifest(),
+                "devices": prepared.devices.manifest(), "data": data.manifest(),
                 "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
                 "wall_time_s": round(wall, 2), "epochs_run": epochs_run, "best_epoch": best_epoch,
                 "throughput": throughput.summary(),
@@ -249,15 +277,16 @@ def _check_writable(directory: Path, key: str, create: bool) -> None:
         raise ConfigError(f"cannot write to {key} = {directory}: {error}; choose a writable folder")
 
 
-def _make_optimizer(experiment: Experiment):
+def _make_optimizer(experiment: Experiment, replicas: int = 1):
     import keras
 
     trainer = experiment.trainer
+    learning_rate = trainer.learning_rate * (replicas if trainer.scale_learning_rate else 1)
     class_name, defaults = OPTIMIZERS[trainer.optimizer]
     clipping = {k: getattr(trainer, k) for k in ("clipnorm", "clipvalue") if getattr(trainer, k)}
     kwargs = {**defaults, **clipping, **trainer.optimizer_kwargs}
     try:
-        return getattr(keras.optimizers, class_name)(learning_rate=trainer.learning_rate, **kwargs)
+        return getattr(keras.optimizers, class_name)(learning_rate=learning_rate, **kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"trainer.optimizer_kwargs {kwargs} do not fit optimizer "
                           f"'{trainer.optimizer}' (keras.optimizers.{class_name}): {error}") from None
@@ -272,8 +301,13 @@ def _build_model(experiment: Experiment, data):
     return build(experiment.model.name, style=experiment.model.style, **kwargs)
 
 
-def _preflight(experiment: Experiment, model, data) -> None:
-    """Check model, data and loss against each other, and that the monitor will be logged."""
+def _preflight(experiment: Experiment, model, data, run_a_batch: bool = True) -> None:
+    """Check model, data and loss against each other, and that the monitor will be logged.
+
+    Shapes are compared first; then (``run_a_batch``) one batch is evaluated, which catches what
+    shapes cannot and names the logged metrics. A multi-worker cluster skips that batch: a
+    single-batch evaluation outside fit() is not supported there.
+    """
     import tensorflow as tf
 
     from kerasdl.checks import check_model_fits_data, model_input_shape
@@ -289,6 +323,8 @@ def _preflight(experiment: Experiment, model, data) -> None:
             labels_shape=tuple(y_spec.shape), labels_are_integers=y_spec.dtype.is_integer,
             loss=experiment.trainer.loss, num_classes=data.num_classes,
             dataset=experiment.data.name)
+    if not run_a_batch:
+        return
     x, y = next(iter(data.train.take(1)))
     try:
         logs = model.test_on_batch(x, y, return_dict=True)

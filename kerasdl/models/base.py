@@ -126,7 +126,9 @@ def head_layers(num_classes: int, include_top: bool, pooling: Optional[str],
     if include_top:
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1; received: num_classes={num_classes}")
-        return [keras.layers.Dense(num_classes, activation=classifier_activation, name=name)]
+        # float32 even under mixed precision: probabilities and logits keep their precision
+        return [keras.layers.Dense(num_classes, activation=classifier_activation, name=name,
+                                   dtype="float32")]
     if pooling == "avg":
         return [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
     if pooling == "max":

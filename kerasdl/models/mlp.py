@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import keras
 from keras import layers
 
-from kerasdl.models.base import ChainModel
+from kerasdl.models.base import ChainModel, head_layers
 from kerasdl.models.registry import register
 
 
@@ -45,6 +45,5 @@ class MLP(ChainModel):
             if dropout:
                 stack.append(layers.Dropout(dropout, name=f"dropout{index}"))
         if include_top:
-            stack.append(layers.Dense(num_classes, activation=classifier_activation,
-                                      name="predictions"))
+            stack.extend(head_layers(num_classes, True, None, classifier_activation))
         return stack
