@@ -271,8 +271,8 @@ class Trainer:
     seed: int = 42                           # Python, NumPy and TensorFlow seeds
     deterministic: bool = False              # TF op determinism (slower; exact repeats)
     scale_learning_rate: bool = False        # multiply learning_rate by the number of replicas
-    steps_per_execution: int = 1
-    jit_compile: Union[bool, Literal["auto"]] = "auto"
+    steps_per_execution: Union[int, Literal["auto"]] = "auto"   # auto: 32 on one device, else 1
+    jit_compile: Union[bool, Literal["auto"]] = "auto"   # auto: XLA on GPUs, not on CPUs
     verbose: Literal["auto", 0, 1, 2] = "auto"   # auto: progress bar on a terminal, a line per epoch elsewhere
 
     def _validate(self):
@@ -294,7 +294,7 @@ class Trainer:
                               "(Keras optimizers take one kind of clipping)")
         if self.learning_rate <= 0:
             raise ConfigError(f"config key 'trainer.learning_rate' must be > 0; got {self.learning_rate}")
-        if self.steps_per_execution < 1:
+        if self.steps_per_execution != "auto" and self.steps_per_execution < 1:
             raise ConfigError("config key 'trainer.steps_per_execution' must be >= 1; "
                               f"got {self.steps_per_execution}")
 

@@ -93,6 +93,22 @@ def resolve_precision(requested: str, on_gpu: bool,
     return "mixed_float16" if lowest >= (7, 0) else "float32"
 
 
+def resolve_jit(requested, plan: DevicePlan) -> bool:
+    """jit_compile="auto": XLA on GPUs; not on CPUs, where it measured slower (bench/README.md)."""
+    if requested != "auto":
+        return bool(requested)
+    return any(d.startswith("/gpu") for d in plan.devices)
+
+
+def resolve_steps_per_execution(requested, plan: DevicePlan) -> int:
+    """steps_per_execution="auto": 32 on one device (one tf.function call runs 32 steps, so small
+    models stop paying Python per step); 1 under mirrored/multi-worker strategies, where Keras 3
+    (3.15, TF 2.21) fails to run several steps per call ("You must feed a value for placeholder")."""
+    if requested != "auto":
+        return requested
+    return 32 if plan.strategy == "one_device" else 1
+
+
 # === Multi-worker clusters ===
 
 def cluster_from_workers(workers: Sequence[str], index: int) -> dict[str, Any]:

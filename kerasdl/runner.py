@@ -66,7 +66,7 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     import tensorflow as tf
 
     from kerasdl.data import load_data
-    from kerasdl.devices import setup_devices
+    from kerasdl.devices import resolve_jit, resolve_steps_per_execution, setup_devices
 
     devices = setup_devices(experiment.device)          # before TensorFlow makes any tensor
     keras.utils.set_random_seed(experiment.trainer.seed)
@@ -85,8 +85,9 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
         model = _build_model(experiment, data)
         model.compile(optimizer=_make_optimizer(experiment, devices.replicas), loss=loss_name,
                       metrics=list(experiment.trainer.metrics),
-                      steps_per_execution=experiment.trainer.steps_per_execution,
-                      jit_compile=experiment.trainer.jit_compile)
+                      steps_per_execution=resolve_steps_per_execution(
+                          experiment.trainer.steps_per_execution, devices.plan),
+                      jit_compile=resolve_jit(experiment.trainer.jit_compile, devices.plan))
     multiworker = devices.plan.strategy == "multiworker"
     _preflight(experiment, model, data, run_a_batch=not multiworker)
     if multiworker:

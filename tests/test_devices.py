@@ -55,6 +55,22 @@ def test_missing_gpu_is_an_error_not_a_silent_cpu_run(policy, gpus, message):
     assert message in str(error.value)
 
 
+def test_jit_auto_is_on_for_gpus_only():
+    from kerasdl.devices import resolve_jit
+
+    assert resolve_jit("auto", plan_devices("auto", ["/gpu:0"])) is True
+    assert resolve_jit("auto", plan_devices("auto", [])) is False
+    assert resolve_jit(True, plan_devices("cpu", [])) is True
+
+
+def test_steps_per_execution_auto():
+    from kerasdl.devices import resolve_steps_per_execution
+
+    assert resolve_steps_per_execution("auto", plan_devices("cpu", [])) == 32
+    assert resolve_steps_per_execution("auto", plan_devices("auto", TWO_GPUS)) == 1
+    assert resolve_steps_per_execution(4, plan_devices("auto", TWO_GPUS)) == 4
+
+
 def test_prefer_says_it_fell_back():
     assert "fell back to the CPU" in plan_devices("prefer:gpu", []).describe()
 
