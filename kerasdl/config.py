@@ -390,6 +390,44 @@ class Output:
     publish: Literal["if_better", "always", "never"] = "if_better"
 
 
+#: transfer-learning recipes (kerasdl/transfer): seed 002's four situations, plus two-phase
+RECIPES = ("linear_probe", "finetune_all", "cut_and_probe", "retrain_all", "two_phase")
+
+
+@section("finetune")
+class Finetune:
+    """Transfer learning from a pretrained backbone (kerasdl/transfer); off while recipe is None.
+
+    linear_probe: small data, similar domain - freeze the backbone, train a linear head;
+    finetune_all: large data, similar domain - train everything at a low learning rate;
+    cut_and_probe: small data, different domain - cut at ``cut_at``, train a head on those features;
+    retrain_all: large data, different domain - start from the pretrained weights, train everything;
+    two_phase: head first with the backbone frozen, then unfreeze ``unfreeze`` and continue at
+    ``second_learning_rate`` with BatchNorm kept in inference mode.
+    """
+
+    recipe: Optional[Literal["linear_probe", "finetune_all", "cut_and_probe", "retrain_all",
+                             "two_phase"]] = None
+    backbone: str = ""          # "keras:ResNet50", "kerasdl:resnet18", or a saved .keras / run dir
+    weights: Optional[str] = "imagenet"      # keras.applications weights: imagenet, a file, None
+    cut_at: Optional[str] = None             # layer name where the backbone is cut
+    unfreeze: Union[int, Literal["all"]] = "all"     # two_phase: top N layers, or all
+    head_epochs: int = 5                     # two_phase: epochs of phase 1 (head only)
+    second_learning_rate: Optional[float] = None     # phase 2; None: learning_rate / 10
+    layer_lr_decay: Optional[float] = None   # discriminative learning rates, per layer downwards
+    cache_features: bool = False             # linear_probe: compute backbone features once
+
+    def _validate(self):
+        if self.recipe and not self.backbone:
+            raise ConfigError(f"finetune.recipe={self.recipe!r} needs finetune.backbone, e.g. "
+                              "'keras:ResNet50', 'kerasdl:resnet18' or saved_models/x.keras")
+        if self.recipe == "cut_and_probe" and not self.cut_at:
+            raise ConfigError("finetune.recipe='cut_and_probe' needs finetune.cut_at, the name of "
+                              "the layer where the backbone is cut")
+        if self.layer_lr_decay is not None and not 0 < self.layer_lr_decay <= 1:
+            raise ConfigError(f"finetune.layer_lr_decay must be in (0, 1]; got {self.layer_lr_decay}")
+
+
 @section("")
 class Experiment:
     """A whole experiment: what ``kerasdl run`` and ``kerasdl.run`` execute."""
@@ -402,6 +440,7 @@ class Experiment:
     callbacks: Callbacks = dataclasses.field(default_factory=Callbacks)
     device: Device = dataclasses.field(default_factory=Device)
     output: Output = dataclasses.field(default_factory=Output)
+    finetune: Finetune = dataclasses.field(default_factory=Finetune)
     smoke: dict[str, Any] = dataclasses.field(default_factory=lambda: dict(DEFAULT_SMOKE))
 
     def _validate(self):
