@@ -218,7 +218,7 @@ class Data:
     image_size: Optional[tuple[int, int]] = None           # None: as the dataset has it
     resize_method: Literal["pad", "bilinear", "nearest"] = "pad"  # pad: zero-pad/crop around the centre
     channels: Optional[int] = None           # 3: grey images repeated to RGB (1: RGB to grey); None: as is
-    rescale: Optional[float] = 1 / 255       # multiplies the features (cast to float32); None: as is
+    rescale: Optional[float] = 1 / 255       # multiplies uint8 (pixel) features, cast to float32
     label_format: Literal["auto", "sparse", "one_hot"] = "auto"   # auto: what the loss expects
     target: Literal["label", "features"] = "label"   # features: reconstruct the input (autoencoders)
     augment: tuple[str, ...] = ()            # of config.AUGMENTATIONS, on training batches only

@@ -167,8 +167,9 @@ def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str
                         "does not say it; use a sparse loss or set data.label_format='sparse'")
 
     def preprocess(x, y):
-        if cfg.rescale is not None:
-            x = tf.nest.map_structure(lambda t: tf.cast(t, tf.float32) * cfg.rescale, x)
+        if cfg.rescale is not None:   # pixel values (uint8) only: token ids and floats pass as is
+            x = tf.nest.map_structure(
+                lambda t: tf.cast(t, tf.float32) * cfg.rescale if t.dtype == tf.uint8 else t, x)
         if cfg.image_size:
             height, width = cfg.image_size
             if cfg.resize_method == "pad":

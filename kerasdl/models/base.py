@@ -66,7 +66,20 @@ class ChainModel(keras.Model):
         super().__init__(name=name or self.registry_name)
         self.declared_input_shape = tuple(input_shape or self.default_input_shape)
         self.options = options
-        self.chain = self.make_layers(**options)
+        self.chain = self._make_chain(self.declared_input_shape, options)
+
+    @classmethod
+    def _make_chain(cls, input_shape, options):
+        """make_layers(**options), plus input_shape for families whose layers depend on it."""
+        if "input_shape" in inspect.signature(cls.make_layers).parameters:
+            return cls.make_layers(input_shape=tuple(input_shape), **options)
+        return cls.make_layers(**options)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.chain:
+            shape = tuple(layer.compute_output_shape(shape))
+        return shape
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -99,15 +112,15 @@ class ChainModel(keras.Model):
     def build_sequential(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
         shape = tuple(input_shape or cls.default_input_shape)
         return keras.Sequential([keras.Input(shape, dtype=cls.input_dtype, name="input"),
-                                 *cls.make_layers(**options)],
+                                 *cls._make_chain(shape, options)],
                                 name=cls.registry_name)
 
     @classmethod
     def build_functional(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
-        inputs = keras.Input(tuple(input_shape or cls.default_input_shape), dtype=cls.input_dtype,
-                             name="input")
+        shape = tuple(input_shape or cls.default_input_shape)
+        inputs = keras.Input(shape, dtype=cls.input_dtype, name="input")
         x = inputs
-        for layer in cls.make_layers(**options):
+        for layer in cls._make_chain(shape, options):
             x = layer(x)
         return keras.Model(inputs, x, name=cls.registry_name)
 
