@@ -1,10 +1,15 @@
-"""The default callback set of every run, built from the experiment's ``callbacks`` section,
-and the throughput monitor that every run reports from."""
+"""The callback set of every run, built from the experiment's ``callbacks`` section.
+
+kerasdl's own NaN guard, best checkpoint, history writer and epoch backup (kerasdl/resume.py) take
+the places of Keras's TerminateOnNaN, ModelCheckpoint, CSVLogger and BackupAndRestore, whose
+state does not survive a restart; EarlyStopping, ReduceLROnPlateau and TensorBoard are Keras's.
+"""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import keras
 
@@ -15,19 +20,47 @@ TENSORBOARD = Path("tensorboard")
 HISTORY = Path("history.csv")
 
 
-def build_callbacks(experiment: Experiment, run_dir: Path) -> list:
-    """TerminateOnNaN, CSV history, TensorBoard, the best checkpoint, ReduceLROnPlateau, EarlyStopping.
+@dataclass
+class CallbackSet:
+    """The run's callbacks in order, and the ones the runner talks to."""
+
+    callbacks: list
+    guard: Any                      # kerasdl.resume.NaNGuard
+    throughput: "ThroughputMonitor"
+
+
+class DataEpoch(keras.callbacks.Callback):
+    """Tells the data pipeline which epoch starts, so its order and augmentation follow from
+    (seed, epoch) alone: an epoch looks the same in a resumed run as in an uninterrupted one."""
+
+    def __init__(self, data):
+        super().__init__()
+        self.data = data
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.data.set_epoch(epoch)
+
+
+def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Optional[dict] = None,
+                    resume_state: Optional[dict] = None,
+                    best_weights: Optional[list] = None) -> CallbackSet:
+    """The data epoch setter, NaN guard, history.csv, TensorBoard, the best checkpoint, ReduceLROnPlateau, EarlyStopping,
+    the throughput monitor and the epoch backup, in that order.
 
     The checkpoint and early stopping watch ``callbacks.monitor``; the runner has already checked
-    that the compiled model logs it.
+    that the compiled model logs it. With ``resume_state`` (from kerasdl.resume.read_backup) the
+    stateful callbacks continue where the interrupted run left them.
     """
+    from kerasdl.resume import (BestCheckpoint, EpochBackup, HistoryWriter, NaNGuard,
+                                RestoreCallbackState)
+
     cfg = experiment.callbacks
     mode = experiment.monitor_mode()
-    callbacks = []
-    if cfg.terminate_on_nan:
-        callbacks.append(keras.callbacks.TerminateOnNaN())
+    history = history or {}
+    guard = NaNGuard(stop=cfg.terminate_on_nan)
+    callbacks: list = [DataEpoch(data), guard]
     if cfg.csv_logger:
-        callbacks.append(keras.callbacks.CSVLogger(str(run_dir / HISTORY)))
+        callbacks.append(HistoryWriter(run_dir / HISTORY, history))
     if cfg.tensorboard.enabled:
         tb = cfg.tensorboard
         callbacks.append(keras.callbacks.TensorBoard(
@@ -35,9 +68,8 @@ def build_callbacks(experiment: Experiment, run_dir: Path) -> list:
             update_freq=tb.update_freq, profile_batch=tb.profile_batch, write_graph=tb.write_graph))
     if cfg.checkpoint.enabled:
         (run_dir / CHECKPOINT).parent.mkdir(parents=True, exist_ok=True)
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            str(run_dir / CHECKPOINT), monitor=cfg.monitor, mode=mode,
-            save_best_only=cfg.checkpoint.save_best_only, verbose=0))
+        callbacks.append(BestCheckpoint(run_dir / CHECKPOINT, cfg.monitor, mode,
+                                        cfg.checkpoint.save_best_only, guard))
     if cfg.reduce_lr.enabled:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=cfg.monitor, mode=mode, factor=cfg.reduce_lr.factor,
@@ -47,7 +79,13 @@ def build_callbacks(experiment: Experiment, run_dir: Path) -> list:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=cfg.monitor, mode=mode, patience=es.patience, min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights, verbose=1))
-    return callbacks
+    throughput = ThroughputMonitor(data.counts["train"])
+    callbacks.append(throughput)
+    if cfg.backup:
+        callbacks.append(EpochBackup(run_dir, list(callbacks), guard, history))
+    if resume_state:
+        callbacks.append(RestoreCallbackState(list(callbacks), resume_state, best_weights))
+    return CallbackSet(callbacks, guard, throughput)
 
 
 def _peak_memory_mb() -> float:

@@ -48,8 +48,11 @@ def cli(debug: bool) -> None:
               help="Multi-worker cluster, the same list on every worker (sets TF_CONFIG and "
                    "device.policy=multiworker).")
 @click.option("--worker-index", type=int, default=None, help="This worker's index in --workers.")
+@click.option("--resume", metavar="RUN_DIR|latest",
+              help="Continue an interrupted run of this experiment from its last epoch backup.")
 def run(experiment_path: str, overrides: tuple[str, ...], smoke: bool, workdir: str | None,
-        device: str | None, workers: str | None, worker_index: int | None) -> None:
+        device: str | None, workers: str | None, worker_index: int | None,
+        resume: str | None) -> None:
     """Run EXPERIMENT_PATH (a file under experiments/, or its name) end to end."""
     from kerasdl.experiment import load_experiment
 
@@ -63,10 +66,16 @@ def run(experiment_path: str, overrides: tuple[str, ...], smoke: bool, workdir: 
         os.environ["TF_CONFIG"] = json.dumps(cluster)
         items.append("device.policy=multiworker")
     experiment = load_experiment(experiment_path, overrides=items, smoke=smoke)
+    from kerasdl.runner import _check_resumable, latest_run_dir
+
+    if resume == "latest":
+        resume = str(latest_run_dir(experiment, workdir))
+    if resume:
+        _check_resumable(experiment, Path(resume))      # before TensorFlow is imported
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from kerasdl.runner import run as run_experiment
 
-    run_experiment(experiment, workdir=workdir, log=lambda line: click.echo(line))
+    run_experiment(experiment, workdir=workdir, log=lambda line: click.echo(line), resume=resume)
 
 
 @cli.command()

@@ -348,8 +348,9 @@ class Callbacks:
     checkpoint: Checkpoint = dataclasses.field(default_factory=Checkpoint)
     tensorboard: TensorBoard = dataclasses.field(default_factory=TensorBoard)
     reduce_lr: ReduceLR = dataclasses.field(default_factory=ReduceLR)
-    csv_logger: bool = True
-    terminate_on_nan: bool = True
+    csv_logger: bool = True                  # history.csv
+    terminate_on_nan: bool = True            # stop at the first NaN/Inf loss (never saved either way)
+    backup: bool = True                      # epoch backups in backup/, for --resume
 
 
 @section("device")

@@ -32,8 +32,13 @@ def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, t
     run_dir = Path(run_dir)
     written = [plot_history(history, run_dir / "curves.png", title)] if history else []
     x_train, y_train = next(iter(data.train))
+    # one label per example (not per token, as seq2seq and taggers have); subclassed models
+    # have no ``outputs``
+    per_example = hasattr(y_train, "shape") and (
+        len(y_train.shape) == 1 or (len(y_train.shape) == 2 and (
+            data.label_format == "one_hot" or y_train.shape[-1] == 1)))
     classifier = (data.label_format in ("sparse", "one_hot") and data.num_classes
-                  and hasattr(y_train, "shape") and len(model.outputs or [0]) == 1)
+                  and per_example and len(getattr(model, "outputs", None) or [0]) == 1)
     if _is_image_batch(x_train):
         labels = (_class_ids(np.asarray(y_train))[:GRID] if classifier else
                   [""] * min(GRID, len(x_train)))

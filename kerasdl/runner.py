@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from kerasdl.config import LOSSES, OPTIMIZERS, Experiment, with_overrides
-from kerasdl.errors import ConfigError, DataError, KerasdlError
+from kerasdl.errors import ConfigError, DataError
 
 #: files every finished run directory holds (besides tensorboard/, checkpoints/ and the figures)
 RUN_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "model.keras",
@@ -103,7 +103,7 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
 
 
 def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
-        log: Log = print) -> RunResult:
+        log: Log = print, resume: Optional[str | os.PathLike] = None) -> RunResult:
     """Run ``experiment`` end to end and return what it produced.
 
     Seeds everything; builds the data pipeline and the model; checks that they fit each other and
@@ -115,8 +115,13 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
         experiment: a validated :class:`~kerasdl.config.Experiment`.
         workdir: folder that receives the run directory (default: ``experiment.output.runs_dir``).
         log: receives one line per phase and the closing report.
+        resume: a run directory of this experiment to continue from its last epoch backup; the
+            result equals that of a run that was never interrupted (see kerasdl.resume).
     """
     started = time.time()
+    if resume is not None:
+        return _run_in(experiment, _check_resumable(experiment, Path(resume)), started, log,
+                       resuming=True)
     from kerasdl.devices import is_chief, tf_config_from_env
 
     # in a multi-worker cluster only the chief writes the run directory and saved_models/;
@@ -136,31 +141,50 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log) -> RunResult:
+def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log,
+            resuming: bool = False) -> RunResult:
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
     from kerasdl.saving import atomic_write_json, atomic_write_text
 
-    atomic_write_json(run_dir / "config.json", experiment.to_dict())
+    if not resuming:
+        atomic_write_json(run_dir / "config.json", experiment.to_dict())
     phase(f"run directory {run_dir}")
     prepared = prepare(experiment, log)
     model, data = prepared.model, prepared.data
     with open(run_dir / "summary.txt", "w") as handle:
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
 
-    from kerasdl.callbacks import TENSORBOARD, ThroughputMonitor, build_callbacks
+    from kerasdl.callbacks import TENSORBOARD, build_callbacks
+    from kerasdl.resume import (BACKUP_DIR, TrainingDiverged, best_weights, read_backup,
+                                restore_variables)
 
-    throughput = ThroughputMonitor(examples_per_epoch=data.counts["train"])
-    callbacks = [*build_callbacks(experiment, run_dir), throughput]
+    first_epoch, history_so_far, state, saved_best = 0, {}, None, None
+    if resuming:
+        state, arrays = read_backup(run_dir, log)
+        restore_variables(model, arrays)
+        first_epoch, history_so_far = state["epoch"], state["history"]
+        state, saved_best = state["callbacks"], best_weights(arrays)
+        phase(f"resuming after epoch {first_epoch} from {run_dir / BACKUP_DIR}")
+    callback_set = build_callbacks(experiment, run_dir, data, history_so_far, state, saved_best)
     phase(f"training for up to {experiment.trainer.epochs} epochs")
-    history = model.fit(data.train, validation_data=data.validation,
-                        epochs=experiment.trainer.epochs, callbacks=callbacks,
-                        verbose=_verbosity(experiment),
-                        shuffle=False)  # the pipeline shuffles, with its own seed
-    history = {k: [float(v) for v in values] for k, values in history.history.items()}
+    history = dict(history_so_far)
+    if first_epoch < experiment.trainer.epochs:
+        fitted = model.fit(data.train, initial_epoch=first_epoch, epochs=experiment.trainer.epochs,
+                           validation_data=data.validation, callbacks=callback_set.callbacks,
+                           verbose=_verbosity(experiment),
+                           shuffle=False)  # the pipeline shuffles, per epoch, with its own seed
+        for key, values in fitted.history.items():
+            history[key] = [*history.get(key, []), *map(float, values)]
     epochs_run = len(next(iter(history.values()), []))
-    if not all(all(map(_finite, values)) for values in history.values()):
-        raise KerasdlError(f"training stopped on a NaN/Inf loss after {epochs_run} epoch(s); "
-                           f"nothing was published; see {run_dir / 'history.csv'}")
+    if callback_set.guard.tripped:
+        trip = callback_set.guard.tripped
+        where = f"epoch {trip['epoch']}" + (f", at or before batch {trip['batch']}"
+                                            if trip["batch"] else "")
+        raise TrainingDiverged(
+            f"training stopped: {trip['metric']} became {trip['value']} in {where}; the last "
+            f"good checkpoint ({run_dir / 'checkpoints'}) and backup ({run_dir / BACKUP_DIR}) are "
+            "kept, no NaN weights were saved and nothing was published; lower "
+            "trainer.learning_rate or set trainer.clipnorm")
 
     phase("evaluating on the test split")
     test_metrics = {k: float(v) for k, v in
@@ -184,7 +208,7 @@ def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log) -> 
                 "devices": prepared.devices.manifest(), "data": data.manifest(),
                 "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
                 "wall_time_s": round(wall, 2), "epochs_run": epochs_run, "best_epoch": best_epoch,
-                "throughput": throughput.summary(),
+                "throughput": callback_set.throughput.summary(),
                 "published": {"done": publish.published, "path": str(publish.path),
                               "reason": publish.reason}}
     atomic_write_json(run_dir / "manifest.json", manifest)
@@ -194,9 +218,11 @@ def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log) -> 
                        epochs_run=epochs_run, best_epoch=best_epoch, history=history,
                        data_source=data.source, published=publish.published,
                        published_path=publish.path, publish_reason=publish.reason,
-                       wall_time_s=wall, throughput=throughput.summary(), figures=figures,
+                       wall_time_s=wall, throughput=callback_set.throughput.summary(),
+                       figures=figures,
                        model=model)
     atomic_write_text(run_dir / "report.txt", format_report(result, experiment) + "\n")
+    shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)   # finished: nothing to resume
     log(format_report(result, experiment))
     return result
 
@@ -229,6 +255,47 @@ def format_report(result: RunResult, experiment: Experiment) -> str:
     if result.tensorboard_dir:
         lines.append(f"  TensorBoard    tensorboard --logdir {result.tensorboard_dir}")
     return "\n".join(lines)
+
+
+def _check_resumable(experiment: Experiment, run_dir: Path) -> Path:
+    """``run_dir`` if it is an unfinished run of exactly this experiment, else a clear error."""
+    import json
+
+    config_path = run_dir / "config.json"
+    if not config_path.is_file():
+        raise ConfigError(f"--resume {run_dir}: not a kerasdl run directory (no config.json)")
+    saved = json.loads(config_path.read_text())
+    current = json.loads(json.dumps(experiment.to_dict(), default=str))
+    changed = sorted(_differences(saved, current))
+    if changed:
+        raise ConfigError(f"--resume {run_dir}: the experiment differs from the interrupted run at "
+                          f"{', '.join(changed)}; a resumed run must be the same experiment "
+                          "(drop those --set overrides, or start a new run)")
+    if (run_dir / "metrics.json").exists():
+        raise ConfigError(f"--resume {run_dir}: that run already finished "
+                          f"(see {run_dir / 'report.txt'})")
+    return run_dir
+
+
+def _differences(a, b, prefix: str = ""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in set(a) | set(b):
+            yield from _differences(a.get(key), b.get(key), f"{prefix}{key}.")
+    elif a != b:
+        yield prefix.rstrip(".")
+
+
+def latest_run_dir(experiment: Experiment, workdir: Optional[str | os.PathLike] = None
+                   ) -> Path:
+    """The newest unfinished run directory of ``experiment`` (for ``--resume latest``)."""
+    parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
+    candidates = sorted((d for d in parent.glob(f"{experiment.name}-*")
+                         if (d / "backup").is_dir() and not (d / "metrics.json").exists()),
+                        key=lambda d: d.stat().st_mtime)
+    if not candidates:
+        raise ConfigError(f"--resume latest: no unfinished run of '{experiment.name}' with a "
+                          f"backup under {parent}")
+    return candidates[-1]
 
 
 def _verbosity(experiment: Experiment) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,12 +58,20 @@ def atomic_copy(source: Path, target: Path) -> None:
         raise
 
 
-def save_model_atomically(model, path: Path) -> None:
+def kill_point(name: str, epoch: int) -> None:
+    """Test instrumentation: SIGKILL this process here if ``KERASDL_KILL_AT=name:epoch``."""
+    if os.environ.get("KERASDL_KILL_AT") == f"{name}:{epoch}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def save_model_atomically(model, path: Path, kill_epoch: Optional[int] = None) -> None:
     """``model.save(path)`` through a temporary ``.keras`` file renamed into place."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     try:
         model.save(str(tmp))
+        if kill_epoch is not None:
+            kill_point("checkpoint-write", kill_epoch)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -109,7 +118,7 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
     metric, mode = selection_metric(experiment, test_metrics)
     new_score = float(test_metrics[metric])
     if policy == "never":
-        return PublishResult(False, target, "output.publish='never' (the default of --smoke runs)")
+        return PublishResult(False, target, "output.publish='never' (as in every --smoke run)")
     if target.exists() and policy == "if_better":
         old = _read_record(record_path)
         if old is None:

@@ -95,3 +95,40 @@ def test_reconstruction_targets_are_the_features():
                        "same")
     x, y = next(iter(bundle.train))
     np.testing.assert_array_equal(x, y)
+
+
+def test_each_epoch_is_a_function_of_seed_and_epoch_alone():
+    """What resuming relies on: epoch k's order and augmentation, whatever ran before it."""
+    cfg = Data(name="digits", source="embedded", batch_size=32, augment=("translate", "rotate"),
+               shuffle_seed=5)
+
+    def epoch_batches(bundle, epoch):
+        bundle.set_epoch(epoch)
+        return [(x.numpy(), y.numpy()) for x, y in bundle.train]
+
+    first, second = load_data(cfg, "sparse"), load_data(cfg, "sparse")
+    epoch_batches(first, 0)
+    epoch_batches(first, 1)
+    late = epoch_batches(first, 2)               # after two epochs in this pipeline
+    fresh = epoch_batches(second, 2)             # straight to epoch 2 in a new one
+    assert len(late) == len(fresh) == first.train.cardinality()
+    for (x1, y1), (x2, y2) in zip(late, fresh):
+        np.testing.assert_array_equal(y1, y2)
+        np.testing.assert_array_equal(x1, x2)
+    other = epoch_batches(second, 3)
+    assert not np.array_equal(other[0][1], fresh[0][1])           # a new order each epoch
+    assert first.train.element_spec[0].shape[1:] == (8, 8, 1)       # static shape kept
+
+
+def test_augmentation_moves_pixels_and_keeps_shapes():
+    from kerasdl.data.augment import augment_batch
+
+    images = np.zeros((4, 16, 16, 1), np.float32)
+    images[:, 6:10, 6:10] = 1.0
+    images[:, 3, 2] = 1.0                        # off-centre, so that a mirror shows too
+    for names in (("translate",), ("rotate",), ("zoom",), ("flip",)):
+        out = augment_batch(images, np.array([1, 2]), names).numpy()
+        assert out.shape == images.shape
+        moved = [not np.allclose(o, i) for o, i in zip(out, images)]
+        assert any(moved), names
+        np.testing.assert_array_equal(out, augment_batch(images, np.array([1, 2]), names).numpy())

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from kerasdl.config import Data
+from kerasdl.data.augment import augment_batch
 from kerasdl.data.embedded import embedded_datasets
 from kerasdl.data.tfds_source import DownloadUnavailable, default_data_dir, load_tfds
 from kerasdl.errors import DataError, did_you_mean
@@ -22,6 +23,11 @@ class DataBundle:
     source: str                         # "tfds" or "embedded"
     description: str                    # exactly what was loaded
     counts: dict[str, int] = field(default_factory=dict)
+    epoch_variable: Optional["object"] = None   # tf.Variable: the epoch ``train`` yields
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration of ``train`` yield epoch ``epoch``'s order and augmentation."""
+        self.epoch_variable.assign(epoch)
 
     def manifest(self) -> dict:
         return {"source": self.source, "description": self.description, "counts": self.counts,
@@ -55,40 +61,40 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
                     resolve_label_format(cfg.label_format, label_kind, num_classes))
     preprocess = _make_preprocess(cfg, train.element_spec, label_format, label_kind, num_classes)
 
-    def finish(ds, training: bool):
+    def prepared(ds):
         ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)
-        if cfg.cache:
-            ds = ds.cache()
-        if training:
-            ds = ds.shuffle(min(cfg.shuffle_buffer, n_train), seed=cfg.shuffle_seed,
-                            reshuffle_each_iteration=True)
-        ds = ds.batch(cfg.batch_size)
-        if training and cfg.augment:
-            augment = make_augmentation(cfg.augment, seed=cfg.shuffle_seed)
-            ds = ds.map(lambda x, y: (augment(x, training=True), y),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        return ds.cache() if cfg.cache else ds
+
+    def evaluation(ds):
+        return prepared(ds).batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    train_examples = prepared(train)
+    epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
+    steps = -(-(n_train - n_validation) // cfg.batch_size)
+
+    def epoch(_):
+        """The current epoch's batches: order and augmentation depend on (shuffle_seed, epoch)
+        alone, read from ``epoch_variable`` each time the dataset is iterated."""
+        seed = cfg.shuffle_seed * 100_003 + epoch_variable.read_value()
+        ds = train_examples.shuffle(min(cfg.shuffle_buffer, n_train), seed=seed,
+                                    reshuffle_each_iteration=False).batch(cfg.batch_size)
+        if cfg.augment:
+            ds = ds.enumerate().map(
+                lambda index, batch: (augment_batch(batch[0], tf.stack([seed, index]), cfg.augment),
+                                      batch[1]), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds
+
+    train_epoch = tf.data.Dataset.range(1).flat_map(epoch).apply(
+        tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
 
     return DataBundle(
-        train=finish(train, True),
-        validation=finish(validation, False) if validation is not None else None,
-        test=finish(test, False),
+        train=train_epoch,
+        validation=evaluation(validation) if validation is not None else None,
+        test=evaluation(test),
         num_classes=num_classes, label_format=label_format, source=source,
         description=description,
-        counts={"train": n_train - n_validation, "validation": n_validation, "test": n_test})
-
-
-def make_augmentation(names, seed: int):
-    """A keras.Sequential of the named random augmentations (image batches, zeros filled in)."""
-    import keras
-
-    factories = {
-        "translate": lambda: keras.layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
-        "rotate": lambda: keras.layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
-        "zoom": lambda: keras.layers.RandomZoom(0.1, fill_mode="constant", seed=seed),
-        "flip": lambda: keras.layers.RandomFlip("horizontal", seed=seed),
-    }
-    return keras.Sequential([factories[name]() for name in names], name="augment")
+        counts={"train": n_train - n_validation, "validation": n_validation, "test": n_test},
+        epoch_variable=epoch_variable)
 
 
 def _load_splits(cfg: Data, log):

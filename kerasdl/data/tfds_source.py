@@ -13,6 +13,21 @@ DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 PROBE_TIMEOUT_S = 3.0
 
 
+#: TFDS datasets fed through an adapter instead of ``as_supervised`` (they have no supervised keys,
+#: e.g. tagging sets): name -> an object with ``to_supervised(example) -> (features, label)`` and
+#: ``num_classes(info) -> Optional[int]``. Modules of kerasdl.data register theirs with
+#: :func:`register_tfds_adapter` (see kerasdl.data.sequences).
+TFDS_ADAPTERS: dict[str, object] = {}
+
+
+def register_tfds_adapter(name: str):
+    """Decorator/registrar: feed the TFDS dataset ``name`` through ``adapter``."""
+    def decorate(adapter):
+        TFDS_ADAPTERS[name] = adapter
+        return adapter
+    return decorate
+
+
 class DownloadUnavailable(DataError):
     """The dataset is not in the TFDS data dir and cannot be downloaded."""
 
@@ -56,10 +71,16 @@ def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[s
         DownloadUnavailable: the data is not prepared in ``data_dir`` and the download host
             cannot be reached (checked in seconds, before TFDS's own minutes of retries).
     """
+    import tensorflow as tf
     import tensorflow_datasets as tfds
 
+    from kerasdl.data.embedded import embedded_datasets
+
+    embedded_datasets()                              # imports the modules that register adapters
+    adapter = TFDS_ADAPTERS.get(name)
+
     def load(download: bool):
-        return tfds.load(name, split=[train_split, test_split], as_supervised=True,
+        return tfds.load(name, split=[train_split, test_split], as_supervised=adapter is None,
                          data_dir=data_dir, download=download, shuffle_files=False, with_info=True)
 
     try:
@@ -73,8 +94,13 @@ def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[s
                 f"TFDS dataset '{name}' is not in the data dir {default_data_dir(data_dir)} and "
                 f"cannot be downloaded ({DOWNLOAD_HOST[0]} is unreachable)") from None
         (train, test), info = load(download=True)
-    label = info.features[info.supervised_keys[1]] if info.supervised_keys else None
-    num_classes = getattr(label, "num_classes", None)
+    if adapter is not None:
+        train, test = (ds.map(adapter.to_supervised, num_parallel_calls=tf.data.AUTOTUNE)
+                       for ds in (train, test))
+        num_classes = adapter.num_classes(info)
+    else:
+        label = info.features[info.supervised_keys[1]] if info.supervised_keys else None
+        num_classes = getattr(label, "num_classes", None)
     return TfdsSplits(train, test, num_classes,
                       f"tfds.load('{name}', split=['{train_split}', '{test_split}']) "
                       f"from {default_data_dir(data_dir)}")

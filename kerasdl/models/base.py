@@ -53,6 +53,12 @@ class ChainModel(keras.Model):
         return kwargs
 
     @classmethod
+    def input_dtype_for(cls, options: dict[str, Any]) -> str:
+        """The input dtype of a model built with ``options`` (default: the class's input_dtype);
+        a family whose input depends on an option (token ids with ``vocab_size``) overrides it."""
+        return cls.input_dtype
+
+    @classmethod
     def example_inputs(cls, batch_size: int = 2, input_shape: Optional[Sequence[int]] = None,
                        seed: int = 0) -> np.ndarray:
         """A batch the model accepts (uniform floats in [0, 1); token models override this)."""
@@ -111,14 +117,14 @@ class ChainModel(keras.Model):
     @classmethod
     def build_sequential(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
         shape = tuple(input_shape or cls.default_input_shape)
-        return keras.Sequential([keras.Input(shape, dtype=cls.input_dtype, name="input"),
+        return keras.Sequential([keras.Input(shape, dtype=cls.input_dtype_for(options), name="input"),
                                  *cls._make_chain(shape, options)],
                                 name=cls.registry_name)
 
     @classmethod
     def build_functional(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
         shape = tuple(input_shape or cls.default_input_shape)
-        inputs = keras.Input(shape, dtype=cls.input_dtype, name="input")
+        inputs = keras.Input(shape, dtype=cls.input_dtype_for(options), name="input")
         x = inputs
         for layer in cls._make_chain(shape, options):
             x = layer(x)
