@@ -10,6 +10,7 @@ This module imports no TensorFlow: ``kerasdl show``, ``kerasdl list`` and config
 from __future__ import annotations
 
 import ast
+import contextvars
 import dataclasses
 import functools
 import re
@@ -85,6 +86,11 @@ DEFAULT_SMOKE: dict[str, Any] = {
 
 # === Sections: frozen dataclasses that check their fields ===
 
+#: set while several overrides are applied: the experiment's cross-field checks (the monitor
+#: against the metrics, ...) wait for the last one, so their order does not matter
+_DEFER_CROSS_CHECKS: contextvars.ContextVar[bool] = contextvars.ContextVar("defer", default=False)
+
+
 def section(path: str):
     """Make ``cls`` a frozen, keyword-only config section living at ``path`` in the experiment.
 
@@ -110,7 +116,7 @@ def section(path: str):
                 value = _check(getattr(self, f.name), _hints(cls)[f.name], _join(path, f.name))
                 object.__setattr__(self, f.name, value)
             validate = getattr(self, "_validate", None)
-            if validate:
+            if validate and not (path == "" and _DEFER_CROSS_CHECKS.get()):
                 validate()
 
         cls.__init__ = __init__
@@ -262,6 +268,8 @@ class Trainer:
 
     optimizer: str = "adam"                  # one of config.OPTIMIZERS
     learning_rate: float = 1e-3
+    lr_schedule: Literal["constant", "exponential", "cosine"] = "constant"   # per optimizer step
+    lr_decay_rate: float = 0.9               # exponential: factor per epoch
     optimizer_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)  # e.g. weight_decay
     clipnorm: Optional[float] = None         # gradient clipping by norm (per variable), any model
     clipvalue: Optional[float] = None        # gradient clipping by value
@@ -506,9 +514,13 @@ def with_overrides(config, overrides: Mapping[str, Any]):
     Values given as strings (from the command line) are parsed with :func:`parse_value`, except
     where the key expects a string. Keys inside dict fields (``model.kwargs.dropout``) are allowed.
     """
-    for key, value in overrides.items():
-        config = _override(config, key.split("."), value, key)
-    return config
+    token = _DEFER_CROSS_CHECKS.set(True)
+    try:
+        for key, value in overrides.items():
+            config = _override(config, key.split("."), value, key)
+    finally:
+        _DEFER_CROSS_CHECKS.reset(token)
+    return dataclasses.replace(config)        # every check again, cross-field ones included
 
 
 def _override(node, parts: list[str], value: Any, full_key: str):

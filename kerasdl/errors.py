@@ -29,6 +29,16 @@ class ModelError(KerasdlError, ValueError):
     """A model name, style or builder argument is invalid."""
 
 
+class CorruptFileError(KerasdlError):
+    """A checkpoint, backup or model file exists but cannot be read (not the same as missing)."""
+
+
+class TrainingDiverged(KerasdlError):
+    """The loss became NaN or infinite; the run stopped and saved no NaN weights."""
+
+    exit_code = 3
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """Return ' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
     close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)

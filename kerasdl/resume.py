@@ -31,21 +31,11 @@ from typing import Any, Callable, Optional
 import keras
 import numpy as np
 
-from kerasdl.errors import KerasdlError
+from kerasdl.errors import CorruptFileError, KerasdlError
 from kerasdl.saving import atomic_write_text, kill_point, save_model_atomically
 
 BACKUP_DIR = "backup"
 KEEP = 2
-
-
-class CorruptFileError(KerasdlError):
-    """A checkpoint, backup or model file exists but cannot be read."""
-
-
-class TrainingDiverged(KerasdlError):
-    """The loss became NaN or infinite."""
-
-    exit_code = 3
 
 
 def _finite(value) -> bool:

@@ -83,7 +83,9 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     with devices.strategy.scope():
         phase(f"building model '{experiment.model.name}' ({experiment.model.style})")
         model = _build_model(experiment, data)
-        model.compile(optimizer=_make_optimizer(experiment, devices.replicas), loss=loss_name,
+        steps = int(data.train.cardinality())
+        model.compile(optimizer=_make_optimizer(experiment, devices.replicas, steps),
+                      loss=loss_name,
                       metrics=list(experiment.trainer.metrics),
                       steps_per_execution=resolve_steps_per_execution(
                           experiment.trainer.steps_per_execution, devices.plan),
@@ -155,8 +157,8 @@ def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log,
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
 
     from kerasdl.callbacks import TENSORBOARD, build_callbacks
-    from kerasdl.resume import (BACKUP_DIR, TrainingDiverged, best_weights, read_backup,
-                                restore_variables)
+    from kerasdl.errors import TrainingDiverged
+    from kerasdl.resume import BACKUP_DIR, best_weights, read_backup, restore_variables
 
     first_epoch, history_so_far, state, saved_best = 0, {}, None, None
     if resuming:
@@ -345,11 +347,20 @@ def _check_writable(directory: Path, key: str, create: bool) -> None:
         raise ConfigError(f"cannot write to {key} = {directory}: {error}; choose a writable folder")
 
 
-def _make_optimizer(experiment: Experiment, replicas: int = 1):
+def _make_optimizer(experiment: Experiment, replicas: int = 1, steps_per_epoch: int = 1):
+    """The optimizer by name, with clipping and the learning-rate schedule (whose position is the
+    optimizer's step count, so it survives a resume with the optimizer's state)."""
     import keras
 
     trainer = experiment.trainer
     learning_rate = trainer.learning_rate * (replicas if trainer.scale_learning_rate else 1)
+    if trainer.lr_schedule == "exponential":
+        learning_rate = keras.optimizers.schedules.ExponentialDecay(
+            learning_rate, decay_steps=max(1, steps_per_epoch), decay_rate=trainer.lr_decay_rate,
+            staircase=True)
+    elif trainer.lr_schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=max(1, steps_per_epoch * trainer.epochs))
     class_name, defaults = OPTIMIZERS[trainer.optimizer]
     clipping = {k: getattr(trainer, k) for k in ("clipnorm", "clipvalue") if getattr(trainer, k)}
     kwargs = {**defaults, **clipping, **trainer.optimizer_kwargs}

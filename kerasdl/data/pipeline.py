@@ -116,6 +116,13 @@ def _load_splits(cfg: Data, log):
                         f"embedded datasets: {', '.join(sorted(embedded))}; set data.source='tfds' "
                         "or 'auto' to use TFDS")
     arrays = embedded[cfg.name](cfg.split_seed)
+    for split, x, y in (("train", arrays.x_train, arrays.y_train),
+                        ("test", arrays.x_test, arrays.y_test)):
+        n_x = len(tf.nest.flatten(x)[0])
+        if n_x != len(tf.nest.flatten(y)[0]):
+            raise DataError(f"embedded dataset '{cfg.name}': its {split} split has {n_x} examples "
+                            f"but {len(tf.nest.flatten(y)[0])} labels; features and labels must "
+                            "pair up one to one")
     if isinstance(tfds_error, DownloadUnavailable):
         log(f"WARNING: {tfds_error}.\nWARNING: OFFLINE FALLBACK - using the embedded copy instead: "
             f"{arrays.description}. Results are NOT comparable with the full TFDS '{cfg.name}'.")

@@ -95,10 +95,12 @@ class ChainModel(keras.Model):
             shape = tuple(layer.compute_output_shape(shape))
         self.built = True
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        # Keras's train_step passes training=True only to a call() that accepts it; BatchNorm and
+        # Dropout need it (layers whose call() takes no training argument get none)
         x = inputs
         for layer in self.chain:
-            x = layer(x)
+            x = layer(x, training=training)
         return x
 
     # === Config ===
