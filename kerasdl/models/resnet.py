@@ -145,6 +145,8 @@ class ImageNetResNet(ChainModel):
     test_kwargs = {"input_shape": (32, 32, 3), "num_classes": 10}
     block: type = BasicBlock
     depths: tuple[int, ...] = (2, 2, 2, 2)
+    #: extra arguments of imagenet_resnet_layers (ResNet-50 follows keras.applications)
+    layer_options: dict = {}
 
     @classmethod
     def make_layers(cls, num_classes: int = 1000, include_top: bool = True,
@@ -158,7 +160,7 @@ class ImageNetResNet(ChainModel):
             classifier_activation: of the output layer; None gives logits.
         """
         return imagenet_resnet_layers(cls.block, cls.depths, num_classes, include_top, pooling,
-                                      classifier_activation)
+                                      classifier_activation, **cls.layer_options)
 
 
 @register("resnet20")
@@ -214,18 +216,4 @@ class ResNet50(ImageNetResNet):
 
     block = BottleneckBlock
     depths = (3, 4, 6, 3)
-
-    @classmethod
-    def make_layers(cls, num_classes: int = 1000, include_top: bool = True,
-                    pooling: Optional[str] = None,
-                    classifier_activation: Optional[str] = "softmax") -> list[keras.layers.Layer]:
-        """Args:
-            num_classes: classes of the classifier (include_top only).
-            include_top: end with global average pooling and the classifier; otherwise with
-                conv5_x (+ ``pooling``).
-            pooling: with include_top=False, None (the 4-D feature maps), "avg" or "max".
-            classifier_activation: of the output layer; None gives logits.
-        """
-        return imagenet_resnet_layers(cls.block, cls.depths, num_classes, include_top, pooling,
-                                      classifier_activation, use_bias=True, epsilon=1.001e-5,
-                                      momentum=0.99)
+    layer_options = {"use_bias": True, "epsilon": 1.001e-5, "momentum": 0.99}
