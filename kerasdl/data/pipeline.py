@@ -72,12 +72,21 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
     epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
     steps = -(-(n_train - n_validation) // cfg.batch_size)
 
+    in_memory = _materialize(train_examples, n_train - n_validation) if cfg.cache else None
+
     def epoch(_):
         """The current epoch's batches: order and augmentation depend on (shuffle_seed, epoch)
         alone, read from ``epoch_variable`` each time the dataset is iterated."""
         seed = cfg.shuffle_seed * 100_003 + epoch_variable.read_value()
-        ds = train_examples.shuffle(min(cfg.shuffle_buffer, n_train), seed=seed,
-                                    reshuffle_each_iteration=False).batch(cfg.batch_size)
+        if in_memory is not None:      # a permutation of indices, then whole-batch gathers
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(n_train - n_validation), seed=tf.stack([seed, tf.constant(7, tf.int64)]))
+            ds = tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).map(
+                lambda indices: tf.nest.map_structure(lambda t: tf.gather(t, indices), in_memory),
+                num_parallel_calls=tf.data.AUTOTUNE)
+        else:                          # too big to hold: a shuffle buffer over the cached stream
+            ds = train_examples.shuffle(min(cfg.shuffle_buffer, n_train), seed=seed,
+                                        reshuffle_each_iteration=False).batch(cfg.batch_size)
         if cfg.augment:
             ds = ds.enumerate().map(
                 lambda index, batch: (augment_batch(batch[0], tf.stack([seed, index]), cfg.augment),
@@ -150,6 +159,25 @@ def _count(ds, split: str, cfg: Data) -> int:
         raise DataError(f"the {split} split of dataset '{cfg.name}' is empty "
                         f"(data.{split}_split={getattr(cfg, split + '_split')!r})")
     return n
+
+
+#: training splits up to this size (after preprocessing) are held as tensors for fast batching
+IN_MEMORY_LIMIT_BYTES = 256 * 2**20
+
+
+def _materialize(examples, count: int):
+    """The preprocessed training examples as in-memory tensors, or None when they are larger than
+    IN_MEMORY_LIMIT_BYTES or not of fixed shape."""
+    import tensorflow as tf
+
+    spec = examples.element_spec
+    flat = tf.nest.flatten(spec)
+    if not all(s.shape.is_fully_defined() for s in flat):
+        return None
+    size = sum(count * s.shape.num_elements() * s.dtype.size for s in flat)
+    if size > IN_MEMORY_LIMIT_BYTES:
+        return None
+    return next(iter(examples.batch(count)))
 
 
 def resolve_label_format(requested: str, label_kind: str, num_classes: Optional[int]) -> str:
