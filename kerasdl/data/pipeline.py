@@ -84,9 +84,9 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
             ds = tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size).map(
                 lambda indices: tf.nest.map_structure(lambda t: tf.gather(t, indices), in_memory),
                 num_parallel_calls=tf.data.AUTOTUNE)
-        else:                          # too big to hold: a shuffle buffer over the cached stream
-            ds = train_examples.shuffle(min(cfg.shuffle_buffer, n_train), seed=seed,
-                                        reshuffle_each_iteration=False).batch(cfg.batch_size)
+        else:                          # too big to hold: shuffle windows of shuffle_buffer examples
+            ds = _window_shuffle(train_examples, min(cfg.shuffle_buffer, n_train), seed)
+            ds = ds.batch(cfg.batch_size)
         if cfg.augment:
             ds = ds.enumerate().map(
                 lambda index, batch: (augment_batch(batch[0], tf.stack([seed, index]), cfg.augment),
@@ -159,6 +159,21 @@ def _count(ds, split: str, cfg: Data) -> int:
         raise DataError(f"the {split} split of dataset '{cfg.name}' is empty "
                         f"(data.{split}_split={getattr(cfg, split + '_split')!r})")
     return n
+
+
+def _window_shuffle(examples, size: int, seed):
+    """Shuffle within consecutive windows of ``size`` examples, with stateless ops seeded by
+    ``seed`` (a tensor) and the window index: deterministic per epoch, no hidden random state."""
+    import tensorflow as tf
+
+    def shuffled(index, window):
+        count = tf.shape(tf.nest.flatten(window)[0])[0]
+        order = tf.random.experimental.stateless_shuffle(tf.range(count),
+                                                         seed=tf.stack([seed, index]))
+        return tf.data.Dataset.from_tensor_slices(
+            tf.nest.map_structure(lambda t: tf.gather(t, order), window))
+
+    return examples.batch(size).enumerate().flat_map(shuffled)
 
 
 #: training splits up to this size (after preprocessing) are held as tensors for fast batching
