@@ -66,7 +66,7 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     import tensorflow as tf
 
     from kerasdl.data import load_data
-    from kerasdl.devices import resolve_jit, resolve_steps_per_execution, setup_devices
+    from kerasdl.devices import setup_devices
 
     devices = setup_devices(experiment.device)          # before TensorFlow makes any tensor
     keras.utils.set_random_seed(experiment.trainer.seed)
@@ -76,20 +76,21 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
           + ("" if devices.chief else "; a non-chief worker: its files go to a temporary folder"))
 
     phase(f"loading data '{experiment.data.name}'")
-    loss_name, label_kind = LOSSES[experiment.trainer.loss]
+    _, label_kind = LOSSES[experiment.trainer.loss]
     data = load_data(experiment.data, label_kind, log=log)
     phase(f"data: {data.source}: {data.description}; examples {data.counts}")
 
     with devices.strategy.scope():
-        phase(f"building model '{experiment.model.name}' ({experiment.model.style})")
-        model = _build_model(experiment, data)
-        steps = int(data.train.cardinality())
-        model.compile(optimizer=_make_optimizer(experiment, devices.replicas, steps),
-                      loss=loss_name,
-                      metrics=list(experiment.trainer.metrics),
-                      steps_per_execution=resolve_steps_per_execution(
-                          experiment.trainer.steps_per_execution, devices.plan),
-                      jit_compile=resolve_jit(experiment.trainer.jit_compile, devices.plan))
+        if experiment.finetune.recipe:
+            from kerasdl.transfer import build_transfer_model
+
+            phase(f"building transfer model: recipe {experiment.finetune.recipe} on backbone "
+                  f"'{experiment.finetune.backbone}'")
+            model = build_transfer_model(experiment, data)
+        else:
+            phase(f"building model '{experiment.model.name}' ({experiment.model.style})")
+            model = _build_model(experiment, data)
+    compile_model(experiment, model, data, devices)
     multiworker = devices.plan.strategy == "multiworker"
     _preflight(experiment, model, data, run_a_batch=not multiworker)
     if multiworker:
@@ -102,6 +103,25 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
             "give its last layer dtype='float32' (kerasdl's heads do) for exact probabilities")
     phase(f"model: {model.count_params():,} parameters")
     return Prepared(model=model, data=data, devices=devices)
+
+
+def compile_model(experiment: Experiment, model, data, devices,
+                  learning_rate: Optional[float] = None) -> None:
+    """Compile ``model`` as ``experiment`` says (at ``learning_rate`` if given): the one compile
+    of prepare() and of every phase of a transfer recipe."""
+    from kerasdl.devices import resolve_jit, resolve_steps_per_execution
+
+    if learning_rate is not None:
+        experiment = with_overrides(experiment, {"trainer.learning_rate": learning_rate})
+    loss_name, _ = LOSSES[experiment.trainer.loss]
+    steps = int(data.train.cardinality())
+    with devices.strategy.scope():
+        model.compile(optimizer=_make_optimizer(experiment, devices.replicas, steps),
+                      loss=loss_name,
+                      metrics=list(experiment.trainer.metrics),
+                      steps_per_execution=resolve_steps_per_execution(
+                          experiment.trainer.steps_per_execution, devices.plan),
+                      jit_compile=resolve_jit(experiment.trainer.jit_compile, devices.plan))
 
 
 def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
@@ -171,11 +191,21 @@ def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log,
     phase(f"training for up to {experiment.trainer.epochs} epochs")
     history = dict(history_so_far)
     if first_epoch < experiment.trainer.epochs:
-        fitted = model.fit(data.train, initial_epoch=first_epoch, epochs=experiment.trainer.epochs,
-                           validation_data=data.validation, callbacks=callback_set.callbacks,
-                           verbose=_verbosity(experiment),
-                           shuffle=False)  # the pipeline shuffles, per epoch, with its own seed
-        for key, values in fitted.history.items():
+        fit_kwargs = dict(verbose=_verbosity(experiment),
+                          shuffle=False)  # the pipeline shuffles, per epoch, with its own seed
+        if experiment.finetune.recipe:
+            from kerasdl.transfer import fit_transfer
+
+            fitted = fit_transfer(
+                experiment, model, data, callback_set.callbacks,
+                compile_fn=lambda m, rate: compile_model(experiment, m, data, prepared.devices, rate),
+                fit_kwargs=fit_kwargs, log=log, initial_epoch=first_epoch)
+        else:
+            fitted = model.fit(data.train, initial_epoch=first_epoch,
+                               epochs=experiment.trainer.epochs,
+                               validation_data=data.validation, callbacks=callback_set.callbacks,
+                               **fit_kwargs).history
+        for key, values in fitted.items():
             history[key] = [*history.get(key, []), *map(float, values)]
     epochs_run = len(next(iter(history.values()), []))
     if callback_set.guard.tripped:

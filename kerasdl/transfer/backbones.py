@@ -1,0 +1,232 @@
+"""Backbones for transfer learning: keras.applications, kerasdl builders, and saved kerasdl models.
+
+:func:`load_backbone` takes one string and returns a :class:`Backbone` (a functional
+``keras.Model`` without a classifier, and the preprocessing its weights expect):
+
+* ``"keras:<Name>"``: any ``keras.applications`` model (``ResNet50``, ``VGG16``, ``MobileNetV2``,
+  ``EfficientNetB0``, ...) built with ``include_top=False``. ``weights="imagenet"`` goes through
+  Keras's own download path (``keras.utils.get_file``, cached in ``$KERAS_HOME/models``, default
+  ``~/.keras/models``, so an offline machine uses a file placed there); a file path loads that
+  file (``.weights.h5``, or the legacy ``.h5`` that Keras downloads); ``None`` is random.
+  Its preprocessing is ``keras.applications.<family>.preprocess_input`` (:data:`APPLICATIONS`).
+* ``"kerasdl:<name>"``: a kerasdl builder with ``include_top=False`` (random, or ``weights`` =
+  a ``.weights.h5`` file). kerasdl models take the pipeline's inputs as they are.
+* a path: a ``.keras`` file (e.g. ``saved_models/lenet5.keras``) or a run directory (its
+  ``model.keras``), cut at ``cut_at`` (a layer name); by default just below its classifier (the
+  input of its last layer with weights).
+
+Any backbone may be cut at a named layer (``cut_at``), the "cut the backbone at an earlier
+layer" of the small-data, different-domain recipe: lower layers hold more general features.
+
+Reference:
+    Yosinski, Clune, Bengio, Lipson. "How transferable are features in deep neural networks?"
+    NIPS 2014 (features go from general to specific with depth).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from kerasdl.errors import ModelError, did_you_mean, unknown_name
+
+#: keras.applications model name -> its module (which holds its ``preprocess_input``)
+APPLICATIONS: dict[str, str] = {
+    **{f"ConvNeXt{size}": "convnext" for size in ("Tiny", "Small", "Base", "Large", "XLarge")},
+    **{f"DenseNet{depth}": "densenet" for depth in (121, 169, 201)},
+    **{f"EfficientNetB{i}": "efficientnet" for i in range(8)},
+    **{f"EfficientNetV2{v}": "efficientnet_v2" for v in ("B0", "B1", "B2", "B3", "S", "M", "L")},
+    "InceptionResNetV2": "inception_resnet_v2",
+    "InceptionV3": "inception_v3",
+    "MobileNet": "mobilenet",
+    "MobileNetV2": "mobilenet_v2",
+    "MobileNetV3Small": "mobilenet_v3",
+    "MobileNetV3Large": "mobilenet_v3",
+    "NASNetMobile": "nasnet",
+    "NASNetLarge": "nasnet",
+    **{f"ResNet{depth}": "resnet" for depth in (50, 101, 152)},
+    **{f"ResNet{depth}V2": "resnet_v2" for depth in (50, 101, 152)},
+    "VGG16": "vgg16",
+    "VGG19": "vgg19",
+    "Xception": "xception",
+}
+
+SOURCES = ("keras", "kerasdl", "saved")
+
+
+@dataclass
+class Backbone:
+    """A feature extractor and what its weights expect.
+
+    Attributes:
+        model: a functional ``keras.Model`` from the image to the features (no classifier).
+        source: "keras", "kerasdl" or "saved".
+        family: the ``keras.applications`` module whose ``preprocess_input`` the weights expect
+            (``None``: the inputs are used as the pipeline gives them).
+        description: what was loaded, for logs and reports.
+    """
+
+    model: Any
+    source: str
+    family: Optional[str]
+    description: str
+
+    def preprocessing(self, input_scale: float = 1.0):
+        """The preprocessing layer the weights expect (``None`` where there is none)."""
+        if self.family is None:
+            return None
+        from kerasdl.transfer.layers import ApplicationPreprocessing
+
+        return ApplicationPreprocessing(self.family, input_scale=input_scale, name="preprocess")
+
+
+def load_backbone(spec: str, input_shape: Optional[Sequence[int]] = None,
+                  weights: Optional[str] = "imagenet", cut_at: Optional[str] = None,
+                  builder_kwargs: Optional[dict[str, Any]] = None) -> Backbone:
+    """Load the backbone ``spec`` names; see the module docstring for the three forms.
+
+    Args:
+        spec: ``"keras:ResNet50"``, ``"kerasdl:resnet18"``, or a ``.keras`` file / run directory.
+        input_shape: ``(H, W, C)`` of the images (keras: and kerasdl: backbones; a saved model
+            has its own).
+        weights: keras: "imagenet", a weights file or None; kerasdl: None or a ``.weights.h5``
+            file; saved models keep their weights ("imagenet", the config default, and None are
+            accepted and ignored).
+        cut_at: name of the layer whose output are the features; None: the whole backbone
+            (a saved model: just below its classifier).
+        builder_kwargs: more arguments of the application or builder (e.g. ``{"alpha": 0.35}``).
+    """
+    builder_kwargs = dict(builder_kwargs or {})
+    if spec.startswith("keras:"):
+        backbone = _keras_application(spec[len("keras:"):], input_shape, weights, builder_kwargs)
+    elif spec.startswith("kerasdl:"):
+        backbone = _kerasdl_builder(spec[len("kerasdl:"):], input_shape, weights, builder_kwargs)
+    else:
+        backbone = _saved_model(spec, weights)
+    if cut_at is not None or backbone.source == "saved":
+        model = cut(backbone.model, cut_at, spec)
+        where = f"cut at '{cut_at}'" if cut_at else "cut below its classifier"
+        backbone = Backbone(model, backbone.source, backbone.family,
+                            f"{backbone.description}, {where}: features {tuple(model.output.shape[1:])}")
+    return backbone
+
+
+def _keras_application(name: str, input_shape, weights, builder_kwargs) -> Backbone:
+    import keras
+
+    if name not in APPLICATIONS:
+        raise ModelError(unknown_name("keras.applications model", name, APPLICATIONS,
+                                      "finetune.backbone") + " (spell it as keras:<Name>)")
+    if weights not in (None, "imagenet"):
+        _require_file(weights, "finetune.weights", "a weights file (.weights.h5 or .h5)")
+    if weights == "imagenet" and input_shape is not None and input_shape[-1] != 3:
+        raise ModelError(f"keras:{name} with ImageNet weights needs 3-channel (RGB) images; the "
+                         f"data have shape {tuple(input_shape)}: set data.channels=3 (grey images "
+                         "are repeated to RGB)")
+    for reserved in ("include_top", "weights", "input_shape"):
+        if reserved in builder_kwargs:
+            raise ModelError(f"'{reserved}' is set by kerasdl.transfer for keras:{name}; remove it "
+                             "from model.kwargs")
+    application = getattr(keras.applications, name)
+    try:
+        model = application(include_top=False, weights=weights,
+                            input_shape=tuple(input_shape) if input_shape else None,
+                            **builder_kwargs)
+    except (ValueError, TypeError) as error:
+        raise ModelError(f"keras.applications.{name}(include_top=False, weights={weights!r}, "
+                         f"input_shape={input_shape}) failed: {error}") from error
+    weights_text = {None: "random weights", "imagenet": "ImageNet weights"}.get(weights, weights)
+    return Backbone(model, "keras", APPLICATIONS[name],
+                    f"keras.applications.{name} ({weights_text}), preprocessing "
+                    f"keras.applications.{APPLICATIONS[name]}.preprocess_input")
+
+
+def _kerasdl_builder(name: str, input_shape, weights, builder_kwargs) -> Backbone:
+    from kerasdl.models.registry import build
+
+    if weights == "imagenet":
+        raise ModelError(f"kerasdl:{name} has no ImageNet weights; set finetune.weights=None "
+                         "(random initialisation) or to a .weights.h5 file, or use a "
+                         "keras.applications backbone such as 'keras:ResNet50'")
+    kwargs = {k: v for k, v in builder_kwargs.items() if k not in ("num_classes", "include_top")}
+    kwargs.update(include_top=False, pooling=kwargs.get("pooling"))
+    if input_shape is not None:
+        kwargs["input_shape"] = tuple(input_shape)
+    model = build(name, style="functional", **kwargs)
+    if weights is not None:
+        _require_file(weights, "finetune.weights", "a .weights.h5 file")
+        model.load_weights(weights)
+    return Backbone(model, "kerasdl", None,
+                    f"kerasdl '{name}' ({'random weights' if weights is None else weights})")
+
+
+def _saved_model(spec: str, weights) -> Backbone:
+    from kerasdl.saving import load_model
+
+    path = Path(spec)
+    if path.is_dir():
+        model_path = path / "model.keras"
+        if not model_path.is_file():
+            found = sorted(p.name for p in path.iterdir())
+            raise ModelError(f"run directory {path} has no model.keras (it holds: "
+                             f"{', '.join(found) or 'nothing'}); give the .keras file itself or "
+                             "a finished run directory")
+        path = model_path
+    elif not path.is_file():
+        kind = "keras.applications model" if spec[:1].isupper() else "file"
+        hint = (f"; did you mean 'keras:{spec}'?" if spec in APPLICATIONS else "")
+        raise ModelError(f"backbone '{spec}' not found: no such {kind}{hint}. A backbone is "
+                         "'keras:<Name>' (keras.applications), 'kerasdl:<name>' (a kerasdl builder), "
+                         "or a path to a .keras file or a run directory")
+    elif path.suffix != ".keras":
+        raise ModelError(f"backbone file {path} is not a .keras model; save models with "
+                         "model.save('x.keras') (weights files go in finetune.weights)")
+    if weights not in (None, "imagenet"):
+        raise ModelError(f"finetune.weights={weights!r} applies to keras: and kerasdl: backbones; "
+                         f"the saved model {path} has its own weights (set finetune.weights=None)")
+    model = load_model(path, compile=False)
+    return Backbone(model, "saved", None, f"saved model {path} ({model.name})")
+
+
+def _require_file(path: str, key: str, what: str) -> None:
+    if not os.path.isfile(str(path)):
+        raise ModelError(f"{key}={path!r}: no such file; expected 'imagenet', None or {what}")
+
+
+def cut(model, layer_name: Optional[str], where: str = "the backbone"):
+    """A functional model from ``model``'s input to the output of its layer ``layer_name``.
+
+    ``layer_name=None`` cuts just below the classifier: the features are the input of the last
+    layer that has weights. Works for functional, Sequential and kerasdl subclassed (chain)
+    models; the layers (and their weights) are shared with ``model``.
+    """
+    import keras
+
+    chain = getattr(model, "chain", None)
+    layers = list(chain) if chain is not None else [
+        layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    names = [layer.name for layer in layers]
+    if layer_name is None:
+        with_weights = [i for i, layer in enumerate(layers) if layer.weights]
+        if not with_weights or with_weights[-1] == 0:
+            raise ModelError(f"{where} has no layers with weights below a classifier to cut at; "
+                             f"set finetune.cut_at to one of its layers: {', '.join(names)}")
+        classifier = layers[with_weights[-1]]
+        index = with_weights[-1] - 1
+        name = f"{model.name}_below_{classifier.name}"
+    elif layer_name not in names:
+        raise ModelError(f"no layer '{layer_name}' in {where}{did_you_mean(layer_name, names)}; "
+                         f"its layers: {', '.join(names)}")
+    else:
+        classifier = None
+        index = names.index(layer_name)
+        name = f"{model.name}_to_{layer_name}"
+    if chain is not None:                     # a subclassed chain: re-apply its layers
+        inputs = keras.Input(tuple(model.declared_input_shape), name="input")
+        x = inputs
+        for layer in layers[:index + 1]:
+            x = layer(x)
+        return keras.Model(inputs, x, name=name)
+    features = classifier.input if classifier is not None else layers[index].output
+    return keras.Model(model.inputs, features, name=name)

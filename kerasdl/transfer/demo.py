@@ -1,0 +1,266 @@
+"""The offline demonstration that transfer learning works: MNIST digits 0-4 -> digits 5-9.
+
+    python -m kerasdl.transfer.demo                         # pretrain, then every recipe (~2.5 min)
+    python -m kerasdl.transfer.demo --seeds 0 1 2           # mean of 3 seeds (~5 min on 2 cores)
+    python -m kerasdl.transfer.demo --pretrained saved_models/transfer_pretrain.keras
+
+1. Pretrain LeNet-5 on digits 0-4 (``experiments/transfer_pretrain.py``, through
+   ``kerasdl.run``), or load a pretrained ``.keras``.
+2. For 10 and 50 training images per digit 5-9 (``mnist_5to9_10``, ``mnist_5to9_50``), train
+   ``experiments/transfer_finetune.py`` with each recipe, and the same LeNet-5 from scratch on the
+   same images (``finetune.recipe=None``), for the same number of epochs, at the same learning
+   rate. No model selection on the test set: every model is scored once, after its last epoch,
+   on all 500 held-out test images of 5-9.
+3. Write ``results.csv``, ``results.md`` (accuracy per recipe and data size, wall time) and
+   ``accuracy.png`` into the demo's run directory.
+
+Reference:
+    Yosinski, Clune, Bengio, Lipson. "How transferable are features in deep neural networks?"
+    NIPS 2014.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+PRETRAIN = EXPERIMENTS / "transfer_pretrain.py"
+FINETUNE = EXPERIMENTS / "transfer_finetune.py"
+
+#: label -> overrides of experiments/transfer_finetune.py; "scratch" is the baseline
+VARIANTS: dict[str, dict[str, Any]] = {
+    "scratch": {"finetune.recipe": None},
+    "linear_probe": {"finetune.recipe": "linear_probe"},
+    "linear_probe (cached)": {"finetune.recipe": "linear_probe", "finetune.cache_features": True},
+    "cut_and_probe (s4)": {"finetune.cut_at": "s4", "finetune.recipe": "cut_and_probe"},
+    "finetune_all": {"finetune.recipe": "finetune_all"},
+    "retrain_all": {"finetune.recipe": "retrain_all"},
+    "two_phase": {"finetune.recipe": "two_phase"},
+    # ULMFiT-style discriminative rates: the head at the full rate, each layer below at half
+    "retrain_all + layer LR x0.5": {"finetune.recipe": "retrain_all", "finetune.layer_lr_decay": 0.5},
+}
+SIZES = (10, 50)
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Row:
+    variant: str
+    per_class: int
+    seed: int
+    test_accuracy: float
+    test_loss: float
+    train_images: int
+    epochs: int
+    wall_s: float
+
+
+@dataclass
+class DemoResult:
+    run_dir: Path
+    pretrained: Path
+    pretrain_accuracy: Optional[float]
+    rows: list[Row] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def mean_accuracy(self, variant: str, per_class: int) -> float:
+        values = [r.test_accuracy for r in self.rows if r.variant == variant and r.per_class == per_class]
+        return sum(values) / len(values)
+
+    def best_transfer(self, per_class: int) -> tuple[str, float]:
+        """(variant, mean test accuracy) of the best transfer variant at ``per_class``."""
+        scores = {v: self.mean_accuracy(v, per_class) for v in {r.variant for r in self.rows}
+                  if v != "scratch"}
+        best = max(scores, key=scores.get)
+        return best, scores[best]
+
+    def margin(self, per_class: int) -> float:
+        """Best transfer accuracy minus the from-scratch accuracy at ``per_class``."""
+        return self.best_transfer(per_class)[1] - self.mean_accuracy("scratch", per_class)
+
+
+def run_demo(workdir: str | Path = "runs", pretrained: Optional[str | Path] = None,
+             sizes: Sequence[int] = SIZES, seeds: Sequence[int] = (0,),
+             variants: Sequence[str] = tuple(VARIANTS), overrides: Optional[dict] = None,
+             log: Log = print) -> DemoResult:
+    """Pretrain (unless ``pretrained``), fine-tune every variant at every size, write the results.
+
+    Args:
+        workdir: receives the run directory ``transfer_demo-<stamp>/``.
+        pretrained: a pretrained ``.keras`` (or run directory); None: pretrain now.
+        sizes: training images per digit (10 and 50 exist as datasets).
+        seeds: trainer seeds; each (variant, size) is trained once per seed.
+        variants: labels of :data:`VARIANTS`.
+        overrides: more overrides of the fine-tuning experiment (e.g. ``{"trainer.epochs": 5}``).
+        log: receives progress lines.
+    """
+    from kerasdl.experiment import load_experiment
+    from kerasdl.runner import run
+
+    started = time.time()
+    run_dir = Path(workdir) / f"transfer_demo-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    run_dir.mkdir(parents=True, exist_ok=False)
+    pretrain_accuracy = None
+    if pretrained is None:
+        log(f"[demo] pretraining LeNet-5 on digits 0-4 ({PRETRAIN.name})")
+        experiment = load_experiment(PRETRAIN, overrides={"output.publish": "never"})
+        result = run(experiment, workdir=run_dir, log=lambda line: None)
+        pretrained = result.model_path
+        pretrain_accuracy = result.test_metrics.get("accuracy")
+        log(f"[demo] pretrained: test accuracy {pretrain_accuracy:.4f} on digits 0-4 "
+            f"({result.epochs_run} epochs, {result.wall_time_s:.0f} s): {pretrained}")
+    demo = DemoResult(run_dir=run_dir, pretrained=Path(pretrained),
+                      pretrain_accuracy=pretrain_accuracy)
+    for per_class in sizes:
+        for seed in seeds:
+            for variant in variants:
+                experiment = load_experiment(FINETUNE, overrides={
+                    **VARIANTS[variant], "finetune.backbone": str(pretrained),
+                    "data.name": f"mnist_5to9_{per_class}", "trainer.seed": seed,
+                    "trainer.verbose": 0, **(overrides or {})})
+                row = train_and_test(experiment, variant, per_class)
+                demo.rows.append(row)
+                log(f"[demo] {per_class:>3} per digit, seed {seed}, {variant:<26} "
+                    f"test accuracy {row.test_accuracy:.4f}  ({row.wall_s:.1f} s)")
+    demo.wall_s = time.time() - started
+    write_results(demo, sizes)
+    for per_class in sizes:
+        best, accuracy = demo.best_transfer(per_class)
+        log(f"[demo] {per_class} per digit: best transfer {best} {accuracy:.4f} vs scratch "
+            f"{demo.mean_accuracy('scratch', per_class):.4f}: margin {demo.margin(per_class):+.4f}")
+    log(f"[demo] done in {demo.wall_s:.0f} s: {run_dir / 'results.md'}, {run_dir / 'accuracy.png'}")
+    return demo
+
+
+def train_and_test(experiment, variant: str, per_class: int) -> Row:
+    """Train ``experiment`` (a transfer recipe, or from scratch) and score it on the test split.
+
+    The same steps as the runner: data pipeline, model, compile, fit (through
+    :func:`kerasdl.transfer.fit_transfer` for a recipe), evaluate; without its files.
+    """
+    import keras
+
+    from kerasdl.config import LOSSES, with_overrides
+    from kerasdl.data import load_data
+    from kerasdl.runner import _build_model, _make_optimizer
+    from kerasdl.transfer.recipes import build_transfer_model, fit_transfer
+
+    started = time.time()
+    loss, label_kind = LOSSES[experiment.trainer.loss]
+    data = load_data(experiment.data, label_kind, log=lambda line: None)
+    keras.utils.set_random_seed(experiment.trainer.seed)       # initialisation and training
+
+    def compile_fn(model, learning_rate: float) -> None:
+        at_rate = with_overrides(experiment, {"trainer.learning_rate": learning_rate})
+        model.compile(optimizer=_make_optimizer(at_rate), loss=loss,
+                      metrics=list(experiment.trainer.metrics), steps_per_execution=8)
+
+    fit_kwargs = {"verbose": 0, "shuffle": False}
+    if experiment.finetune.recipe:
+        model = build_transfer_model(experiment, data)
+        fit_transfer(experiment, model, data, [], compile_fn, fit_kwargs, log=lambda line: None)
+    else:
+        model = _build_model(experiment, data)
+        compile_fn(model, experiment.trainer.learning_rate)
+        model.fit(data.train, epochs=experiment.trainer.epochs, **fit_kwargs)
+    metrics = model.evaluate(data.test, verbose=0, return_dict=True)
+    return Row(variant=variant, per_class=per_class, seed=experiment.trainer.seed,
+               test_accuracy=float(metrics["accuracy"]), test_loss=float(metrics["loss"]),
+               train_images=data.counts["train"], epochs=experiment.trainer.epochs,
+               wall_s=round(time.time() - started, 2))
+
+
+def write_results(demo: DemoResult, sizes: Sequence[int]) -> None:
+    """results.csv (one row per training), results.md (the table), accuracy.png, demo.json."""
+    with open(demo.run_dir / "results.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(demo.rows[0])))
+        writer.writeheader()
+        writer.writerows(asdict(row) for row in demo.rows)
+    (demo.run_dir / "results.md").write_text(markdown_table(demo, sizes))
+    plot_results(demo, sizes, demo.run_dir / "accuracy.png")
+    (demo.run_dir / "demo.json").write_text(json.dumps({
+        "pretrained": str(demo.pretrained), "pretrain_test_accuracy_0to4": demo.pretrain_accuracy,
+        "wall_time_s": round(demo.wall_s, 1),
+        "margin_over_scratch": {str(n): round(demo.margin(n), 4) for n in sizes},
+        "best_transfer": {str(n): demo.best_transfer(n)[0] for n in sizes}}, indent=2) + "\n")
+
+
+def _variants(demo: DemoResult) -> list[str]:
+    return list(dict.fromkeys(r.variant for r in demo.rows))
+
+
+def markdown_table(demo: DemoResult, sizes: Sequence[int]) -> str:
+    """Test accuracy on digits 5-9 per variant (rows) and images per digit (columns)."""
+    seeds = sorted({r.seed for r in demo.rows})
+    header = "| variant | " + " | ".join(f"{n} per digit" for n in sizes) + " | wall s |"
+    lines = [f"Test accuracy on the 500 held-out images of digits 5-9 (mean over seeds {seeds}); "
+             f"pretrained backbone: {demo.pretrained}"
+             + (f" (test accuracy {demo.pretrain_accuracy:.4f} on digits 0-4)"
+                if demo.pretrain_accuracy is not None else "") + ".", "",
+             header, "|" + "---|" * (len(sizes) + 2)]
+    for variant in _variants(demo):
+        wall = sum(r.wall_s for r in demo.rows if r.variant == variant)
+        lines.append(f"| {variant} | " + " | ".join(
+            f"{demo.mean_accuracy(variant, n):.4f}" for n in sizes) + f" | {wall:.1f} |")
+    lines.append("")
+    for n in sizes:
+        best, accuracy = demo.best_transfer(n)
+        lines.append(f"{n} per digit: best transfer `{best}` {accuracy:.4f} vs from scratch "
+                     f"{demo.mean_accuracy('scratch', n):.4f}: margin {demo.margin(n):+.4f}.")
+    lines.append(f"\nWall time of the whole demonstration: {demo.wall_s:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_results(demo: DemoResult, sizes: Sequence[int], path: Path) -> Path:
+    """Test accuracy against training images per digit, one line per variant (mean and the
+    spread over seeds); training from scratch is the dashed black line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for variant in _variants(demo):
+        runs = [[r.test_accuracy for r in demo.rows if r.variant == variant and r.per_class == n]
+                for n in sizes]
+        mean = [float(np.mean(values)) for values in runs]
+        spread = [float(np.std(values)) for values in runs]
+        style = dict(color="black", linestyle="--", linewidth=2) if variant == "scratch" else {}
+        ax.errorbar(sizes, mean, yerr=spread, marker="o", capsize=3, label=variant, **style)
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes), [str(n) for n in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("training images per digit (log scale)")
+    ax.set_ylabel("test accuracy, digits 5-9 (500 images)")
+    seeds = sorted({r.seed for r in demo.rows})
+    ax.set_title(f"LeNet-5 pretrained on digits 0-4, transferred to 5-9 (seeds {seeds})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kerasdl.transfer.demo",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", default="runs", help="parent of the demo's run directory")
+    parser.add_argument("--pretrained", default=None, help="a pretrained .keras (skip pretraining)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), choices=SIZES)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    args = parser.parse_args(argv)
+    run_demo(args.workdir, args.pretrained, sizes=args.sizes, seeds=args.seeds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

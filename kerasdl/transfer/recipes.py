@@ -1,0 +1,518 @@
+"""Fine-tuning recipes: which layers train, in which mode, at which learning rate, in which order.
+
+The four situations of the seed (section 10.9-10.10), plus the two-phase recipe:
+
+=================  ==========================  ==========================================================
+recipe             situation                   what trains
+=================  ==========================  ==========================================================
+``linear_probe``   small data, similar domain  a linear head on the frozen backbone's features
+                                               (``cache_features``: the features are computed once)
+``cut_and_probe``  small data, other domain    a linear head on an earlier layer's features
+                                               (``finetune.cut_at``): lower layers are more general
+``finetune_all``   large data, similar domain  everything, at the fine-tuning rate
+                                               (``second_learning_rate``, default learning_rate / 10)
+``retrain_all``    large data, other domain    everything at the full rate, from the pretrained
+                                               weights, BatchNorm in training mode
+``two_phase``      the common default          the head for ``head_epochs`` (backbone frozen), then
+                                               the top ``unfreeze`` layers too (or all), recompiled
+                                               at the fine-tuning rate
+=================  ==========================  ==========================================================
+
+Every recipe but ``retrain_all`` runs the backbone in inference mode (BatchNormalization on its
+moving statistics, Dropout off) through :class:`~kerasdl.transfer.layers.FrozenMode`; in Keras 3
+``base(x, training=False)`` alone does not pin it (see that module). A change of ``trainable``
+takes effect only when the model is compiled again, so every phase compiles (``compile_fn``).
+``layer_lr_decay`` gives the backbone discriminative learning rates (ULMFiT) in the phases that
+train it (:mod:`kerasdl.transfer.optimizers`).
+
+The runner calls :func:`build_transfer_model` and :func:`fit_transfer`; library users call
+:func:`make_transfer_model` and :func:`train_recipe` (the same code, without an Experiment).
+
+Reference:
+    Yosinski, Clune, Bengio, Lipson. "How transferable are features in deep neural networks?"
+    NIPS 2014.
+    Howard, Ruder. "Universal Language Model Fine-tuning for Text Classification." ACL 2018
+    (gradual unfreezing, discriminative fine-tuning).
+    Kornblith, Shlens, Le. "Do Better ImageNet Models Transfer Better?" CVPR 2019 (linear probes
+    on frozen features vs fine-tuning).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, Union
+
+import keras
+import numpy as np
+
+from kerasdl.config import RECIPES, ConfigError, Experiment
+from kerasdl.errors import unknown_name
+
+#: names of the parts of a transfer model (``model.get_layer(name)``)
+PREPROCESS, BACKBONE, FEATURES, CLASSIFIER = "preprocess", "backbone", "features", "classifier"
+#: head_pooling="auto" flattens feature maps of at most this many values, and averages larger ones
+FLATTEN_MAX_VALUES = 4096
+
+Log = Callable[[str], None]
+CompileFn = Callable[[Any, float], None]
+
+
+@dataclass(frozen=True)
+class RecipeSpec:
+    """What a recipe does at build time; the phases come from :func:`plan_phases`."""
+
+    name: str
+    starts_frozen: bool            # the backbone is frozen when the model is built
+    backbone_inference: bool       # the backbone always runs in inference mode
+    trains_backbone: bool          # some phase trains the backbone (layer_lr_decay applies)
+    summary: str
+
+
+RECIPE_SPECS: dict[str, RecipeSpec] = {
+    "linear_probe": RecipeSpec("linear_probe", True, True, False,
+                               "frozen backbone, linear head (small data, similar domain)"),
+    "cut_and_probe": RecipeSpec("cut_and_probe", True, True, False,
+                                "backbone cut at an earlier layer, frozen; linear head "
+                                "(small data, different domain)"),
+    "finetune_all": RecipeSpec("finetune_all", False, True, True,
+                               "everything at the fine-tuning rate, BatchNorm in inference mode "
+                               "(large data, similar domain)"),
+    "retrain_all": RecipeSpec("retrain_all", False, False, True,
+                              "everything at the full rate from the pretrained weights, BatchNorm "
+                              "in training mode (large data, different domain)"),
+    "two_phase": RecipeSpec("two_phase", True, True, True,
+                            "head first on the frozen backbone, then the top layers too at the "
+                            "fine-tuning rate, BatchNorm in inference mode"),
+}
+assert set(RECIPE_SPECS) == set(RECIPES), "kerasdl.config.RECIPES and RECIPE_SPECS disagree"
+
+
+def recipe_spec(recipe: str) -> RecipeSpec:
+    if recipe not in RECIPE_SPECS:
+        raise ConfigError(unknown_name("recipe", recipe, RECIPE_SPECS, "finetune.recipe"))
+    return RECIPE_SPECS[recipe]
+
+
+# === Building: backbone + preprocessing + head ===
+
+def make_transfer_model(backbone, num_classes: int, recipe: str = "linear_probe",
+                        input_shape: Optional[Sequence[int]] = None, input_scale: float = 1.0,
+                        head_pooling: str = "auto",
+                        classifier_activation: Optional[str] = "softmax"):
+    """``inputs -> [preprocess] -> backbone -> features -> classifier``, frozen as ``recipe`` says.
+
+    Args:
+        backbone: a :class:`~kerasdl.transfer.backbones.Backbone` (see ``load_backbone``).
+        num_classes: units of the new classifier.
+        recipe: one of :data:`RECIPE_SPECS`; decides whether the backbone starts frozen and
+            whether it runs in inference mode.
+        input_shape: the images' shape; default: the backbone's.
+        input_scale: multiplies the inputs before a keras.applications preprocessing (255 for
+            pipelines that rescale pixels to [0, 1]).
+        head_pooling: how feature maps become a vector: "avg", "max", "flatten", or "auto"
+            (flatten maps of at most 4,096 values, keeping their layout for a linear head;
+            average larger ones, as keras.applications' ``pooling="avg"``).
+        classifier_activation: of the classifier (None: logits).
+
+    Returns:
+        A functional ``keras.Model`` with layers named ``preprocess`` (where the backbone needs
+        one), ``backbone`` (a FrozenMode around the backbone), ``features``, ``classifier``.
+    """
+    from kerasdl.transfer.layers import FrozenMode
+
+    spec = recipe_spec(recipe)
+    expected = tuple(backbone.model.input_shape[1:])
+    shape = tuple(input_shape) if input_shape is not None else expected
+    if any(e is not None and e != s for e, s in zip(expected, shape)) or len(expected) != len(shape):
+        raise ConfigError(f"the backbone ({backbone.description}) takes inputs of shape "
+                          f"{expected}; the data have {shape}: set data.image_size and "
+                          "data.channels to match")
+    inputs = keras.Input(shape, name="image")
+    x = inputs
+    preprocessing = backbone.preprocessing(input_scale)
+    if preprocessing is not None:
+        x = preprocessing(x)
+    wrapper = FrozenMode(backbone.model, inference=spec.backbone_inference, name=BACKBONE)
+    x = wrapper(x)
+    x = _features_layer(tuple(x.shape[1:]), head_pooling)(x)
+    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, dtype="float32",
+                                 name=CLASSIFIER)(x)
+    model = keras.Model(inputs, outputs, name=f"transfer_{recipe}")
+    if spec.starts_frozen:
+        wrapper.trainable = False
+    return model
+
+
+def _features_layer(shape: tuple, head_pooling: str):
+    if head_pooling not in ("auto", "avg", "max", "flatten"):
+        raise ConfigError(f"head_pooling must be 'auto', 'avg', 'max' or 'flatten'; "
+                          f"got {head_pooling!r}")
+    if len(shape) == 1 or head_pooling == "flatten":
+        return keras.layers.Flatten(name=FEATURES)
+    if head_pooling == "auto":
+        head_pooling = "flatten" if int(np.prod(shape)) <= FLATTEN_MAX_VALUES else "avg"
+        if head_pooling == "flatten":
+            return keras.layers.Flatten(name=FEATURES)
+    pooling = {(2, "avg"): keras.layers.GlobalAveragePooling1D,
+               (2, "max"): keras.layers.GlobalMaxPooling1D,
+               (3, "avg"): keras.layers.GlobalAveragePooling2D,
+               (3, "max"): keras.layers.GlobalMaxPooling2D}.get((len(shape), head_pooling))
+    if pooling is None:
+        raise ConfigError(f"cannot pool backbone features of shape {shape}; use head_pooling="
+                          "'flatten'")
+    return pooling(name=FEATURES)
+
+
+def backbone_of(model):
+    """The backbone ``keras.Model`` inside a transfer model."""
+    return model.get_layer(BACKBONE).backbone
+
+
+def layers_with_weights(model) -> list:
+    """The backbone's top-level layers that hold weights, input to output."""
+    return [layer for layer in backbone_of(model).layers if layer.weights]
+
+
+def freeze_backbone(model) -> None:
+    """Freeze the whole backbone (its BatchNorm layers included). Compile again afterwards."""
+    model.get_layer(BACKBONE).trainable = False
+
+
+def unfreeze_backbone(model, top: Union[int, str] = "all") -> list[str]:
+    """Make the top ``top`` layers with weights of the backbone trainable (or "all").
+
+    Layers without weights (activations, pooling) do not count. Compile again afterwards.
+
+    Returns:
+        The names of the backbone layers that are now trainable.
+    """
+    layers = layers_with_weights(model)
+    check_unfreeze(top, len(layers))
+    model.get_layer(BACKBONE).trainable = True          # sets every layer inside trainable
+    if top != "all":
+        for layer in layers[:len(layers) - top]:
+            layer.trainable = False
+    return [layer.name for layer in layers if layer.trainable]
+
+
+def check_unfreeze(top: Union[int, str], available: int) -> None:
+    """A ConfigError unless ``top`` is "all" or a number of layers in 1..``available``."""
+    if top != "all" and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise ConfigError(f"finetune.unfreeze must be 'all' or a number of layers >= 1; got {top!r}")
+    if top != "all" and top > available:
+        raise ConfigError(f"finetune.unfreeze={top}, but the backbone has only {available} "
+                          "layers with weights; use 'all' or a smaller number")
+
+
+def discriminative_optimizer(model, optimizer, decay: float):
+    """Wrap ``optimizer`` so that the backbone's k-th layer from the top trains at
+    ``decay ** k`` times its learning rate (the head at 1)."""
+    from kerasdl.transfer.optimizers import LayerwiseLearningRate, layer_multipliers
+
+    head = [model.get_layer(CLASSIFIER)]
+    return LayerwiseLearningRate(optimizer, layer_multipliers(head, backbone_of(model).layers, decay))
+
+
+def _use_layerwise_learning_rates(model, decay: float) -> None:
+    """Recompile ``model`` (as compiled) with its optimizer wrapped for ``decay``."""
+    config = model.get_compile_config()
+    config["optimizer"] = keras.saving.serialize_keras_object(
+        discriminative_optimizer(model, model.optimizer, decay))
+    model.compile_from_config(config)
+
+
+# === Training: phases ===
+
+@dataclass(frozen=True)
+class Phase:
+    """One fit of a recipe: ``epochs`` epochs at ``learning_rate`` with ``unfreeze`` trainable."""
+
+    name: str
+    epochs: int
+    learning_rate: float
+    unfreeze: Union[None, int, str]          # None: backbone frozen; N: its top N layers; "all"
+    layer_lr_decay: Optional[float] = None
+
+
+def plan_phases(recipe: str, epochs: int, learning_rate: float, head_epochs: int = 5,
+                unfreeze: Union[int, str] = "all", second_learning_rate: Optional[float] = None,
+                layer_lr_decay: Optional[float] = None) -> list[Phase]:
+    """The phases of ``recipe`` within ``epochs`` epochs in all (empty phases dropped)."""
+    spec = recipe_spec(recipe)
+    fine_rate = second_learning_rate if second_learning_rate is not None else learning_rate / 10
+    if recipe in ("linear_probe", "cut_and_probe"):
+        phases = [Phase("head", epochs, learning_rate, None)]
+    elif recipe == "finetune_all":
+        phases = [Phase("all", epochs, fine_rate, "all", layer_lr_decay)]
+    elif recipe == "retrain_all":
+        phases = [Phase("all", epochs, learning_rate, "all", layer_lr_decay)]
+    else:
+        first = min(head_epochs, epochs)
+        phases = [Phase("head", first, learning_rate, None),
+                  Phase(f"top {unfreeze}" if unfreeze != "all" else "all", epochs - first,
+                        fine_rate, unfreeze, layer_lr_decay)]
+    assert spec.name == recipe
+    return [phase for phase in phases if phase.epochs > 0]
+
+
+def check_options(recipe: str, layer_lr_decay: Optional[float], cache_features: bool,
+                  augment: Sequence[str] = ()) -> None:
+    """Options that do not fit the recipe are errors, before anything is built or trained."""
+    spec = recipe_spec(recipe)
+    if layer_lr_decay is not None and not spec.trains_backbone:
+        raise ConfigError(f"finetune.layer_lr_decay applies to recipes that train the backbone "
+                          f"(finetune_all, retrain_all, two_phase); '{recipe}' trains only the head")
+    if cache_features and recipe not in ("linear_probe", "cut_and_probe"):
+        raise ConfigError(f"finetune.cache_features needs a backbone that stays frozen "
+                          f"(linear_probe, cut_and_probe); '{recipe}' trains it")
+    if cache_features and augment:
+        raise ConfigError(f"finetune.cache_features computes the features once, so data.augment="
+                          f"{tuple(augment)} would be applied once and frozen; set data.augment=() "
+                          "or finetune.cache_features=False")
+
+
+def compile_with(optimizer: str = "adam", loss: str = "sparse_categorical_crossentropy",
+                 metrics: Sequence[str] = ("accuracy",), **compile_kwargs) -> CompileFn:
+    """A ``compile_fn(model, learning_rate)`` for :func:`train_recipe` (library use).
+
+    ``optimizer`` is a ``keras.optimizers`` class name or alias ("adam", "sgd", ...).
+    """
+    def compile_fn(model, learning_rate: float) -> None:
+        config = {"class_name": optimizer, "config": {"learning_rate": learning_rate}}
+        model.compile(optimizer=keras.optimizers.get(config), loss=loss, metrics=list(metrics),
+                      **compile_kwargs)
+
+    return compile_fn
+
+
+def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
+                 learning_rate: float, compile_fn: Optional[CompileFn] = None,
+                 callbacks: Sequence = (), fit_kwargs: Optional[dict] = None, head_epochs: int = 5,
+                 unfreeze: Union[int, str] = "all", second_learning_rate: Optional[float] = None,
+                 layer_lr_decay: Optional[float] = None, cache_features: bool = False,
+                 batch_size: int = 32, shuffle_seed: int = 0, initial_epoch: int = 0,
+                 after_compile: Optional[Callable[[Any], None]] = None, log: Log = print
+                 ) -> dict[str, list[float]]:
+    """Train a model from :func:`make_transfer_model` with ``recipe``; return the history.
+
+    Every phase sets what trains, compiles through ``compile_fn(model, learning_rate)`` (a change
+    of ``trainable`` counts only after a compile) and fits for its epochs, continuing the epoch
+    count; the histories are concatenated. With ``cache_features`` (frozen-backbone recipes) the
+    backbone runs once over ``train`` and ``validation`` and the head trains on those features.
+
+    Args:
+        model: a transfer model (:func:`make_transfer_model`).
+        train, validation: batched ``tf.data`` datasets of (images, labels) (validation: or None).
+        recipe, epochs, learning_rate: the recipe, the epochs of all phases together, and the
+            full learning rate (the head's).
+        compile_fn: compiles a model at a learning rate; default :func:`compile_with` ().
+        callbacks: Keras callbacks, shared by the phases (a ModelCheckpoint always saves the
+            whole model, also when the head trains on cached features).
+        fit_kwargs: more ``model.fit`` arguments (verbose, ...).
+        head_epochs, unfreeze, second_learning_rate, layer_lr_decay, cache_features: as in
+            :class:`kerasdl.config.Finetune`.
+        batch_size, shuffle_seed: batches of the cached features.
+        initial_epoch: epochs already done (a resumed run): earlier phases are skipped, and the
+            phase it falls in starts there with its trainable layers and learning rate.
+        after_compile: called with the model about to be fit after each phase's compile (a
+            resumed run restores the optimizer's state there).
+        log: receives one line per phase.
+    """
+    check_options(recipe, layer_lr_decay, cache_features)
+    compile_fn = compile_fn or compile_with()
+    phases = plan_phases(recipe, epochs, learning_rate, head_epochs, unfreeze,
+                         second_learning_rate, layer_lr_decay)
+    callbacks = list(callbacks)
+    fit_kwargs = {"shuffle": False, **(fit_kwargs or {})}     # datasets shuffle themselves
+    if cache_features:
+        (phase,) = phases
+        return _fit_on_cached_features(model, train, validation, phase, compile_fn, callbacks,
+                                       fit_kwargs, batch_size, shuffle_seed, initial_epoch,
+                                       after_compile, log)
+    history: dict[str, list[float]] = {}
+    done = 0
+    for index, phase in enumerate(phases):
+        if done + phase.epochs <= initial_epoch:          # finished before a resume
+            done += phase.epochs
+            continue
+        start = max(done, initial_epoch)
+        if phase.unfreeze is None:
+            freeze_backbone(model)
+            trained = "the head (backbone frozen)"
+        else:
+            names = unfreeze_backbone(model, phase.unfreeze)
+            trained = (f"the head and {len(names)} backbone layers"
+                       f" ({names[0]} .. {names[-1]})" if names else "the head")
+        compile_fn(model, phase.learning_rate)
+        if phase.layer_lr_decay is not None:
+            _use_layerwise_learning_rates(model, phase.layer_lr_decay)
+            trained += f", layer-wise rates x{phase.layer_lr_decay:g} per layer downwards"
+        if after_compile is not None:
+            after_compile(model)
+        if start > 0:
+            _continue_csv_logs(callbacks)
+        log(f"[kerasdl] transfer {recipe}, phase {index + 1}/{len(phases)} '{phase.name}': "
+            f"epochs {start + 1}-{done + phase.epochs} at learning rate {phase.learning_rate:g}, "
+            f"training {trained}; {len(model.trainable_weights)} trainable weight tensors")
+        fitted = model.fit(train, validation_data=validation, initial_epoch=start,
+                           epochs=done + phase.epochs,
+                           callbacks=[_LogLearningRate(), *callbacks], **fit_kwargs)
+        _extend(history, fitted.history)
+        done += phase.epochs
+    return history
+
+
+def _extend(history: dict[str, list[float]], more: dict[str, list]) -> None:
+    for key, values in more.items():
+        history.setdefault(key, []).extend(float(v) for v in values)
+
+
+def _continue_csv_logs(callbacks) -> None:
+    """A later phase appends to the CSV history instead of overwriting it."""
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.CSVLogger):
+            callback.append = True
+
+
+def extract_features(model, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """One pass of the frozen part of a transfer model over ``dataset``: (features, labels)."""
+    extractor = keras.Model(model.inputs, model.get_layer(FEATURES).output,
+                            name=f"{model.name}_features")
+    features, labels = [], []
+    for x, y in dataset:
+        features.append(np.asarray(extractor.predict_on_batch(x)))
+        labels.append(np.asarray(y))
+    return np.concatenate(features), np.concatenate(labels)
+
+
+def _fit_on_cached_features(model, train, validation, phase: Phase, compile_fn, callbacks,
+                            fit_kwargs, batch_size: int, shuffle_seed: int, initial_epoch: int,
+                            after_compile, log: Log):
+    import tensorflow as tf
+
+    freeze_backbone(model)
+    x_train, y_train = extract_features(model, train)
+    cached_validation = None
+    if validation is not None:
+        x_val, y_val = extract_features(model, validation)
+        cached_validation = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size)
+    log(f"[kerasdl] transfer: cached features of {len(x_train)} training"
+        + (f" and {len(x_val)} validation" if validation is not None else "")
+        + f" examples, shape {x_train.shape[1:]} (one pass of the backbone)")
+    cached_train = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
+                    .shuffle(len(x_train), seed=shuffle_seed, reshuffle_each_iteration=True)
+                    .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    features = keras.Input(x_train.shape[1:], name="features")
+    head = keras.Model(features, model.get_layer(CLASSIFIER)(features), name=f"{model.name}_head")
+    compile_fn(head, phase.learning_rate)
+    compile_fn(model, phase.learning_rate)   # the whole model: evaluated and saved afterwards
+    if after_compile is not None:
+        after_compile(head)
+    log(f"[kerasdl] transfer: training the head on cached features: epochs {initial_epoch + 1}-"
+        f"{phase.epochs} at "
+        f"learning rate {phase.learning_rate:g}")
+    fitted = head.fit(cached_train, validation_data=cached_validation, epochs=phase.epochs,
+                      initial_epoch=initial_epoch,
+                      callbacks=[_LogLearningRate(), *[_on_whole_model(c, model) for c in callbacks]],
+                      **fit_kwargs)
+    return {key: [float(v) for v in values] for key, values in fitted.history.items()}
+
+
+def _on_whole_model(callback, model):
+    """A ModelCheckpoint saves the whole transfer model while the head trains alone."""
+    if isinstance(callback, keras.callbacks.ModelCheckpoint):
+        return _RedirectModel(callback, model)
+    return callback
+
+
+class _LogLearningRate(keras.callbacks.Callback):
+    """Adds the optimizer's learning rate to each epoch's logs (history and CSV)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self.model is not None and getattr(self.model, "optimizer", None):
+            logs.setdefault("learning_rate", float(np.asarray(self.model.optimizer.learning_rate)))
+
+
+class _RedirectModel(keras.callbacks.Callback):
+    """Forwards every hook to ``inner``, which sees ``model`` instead of the model being fit."""
+
+    def __init__(self, inner, model):
+        super().__init__()
+        self.inner = inner
+        self.target = model
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.inner.set_model(self.target)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.inner.set_params(params)
+
+
+for _hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+              "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+              "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
+              "on_predict_batch_begin", "on_predict_batch_end"):
+    setattr(_RedirectModel, _hook,
+            (lambda name: lambda self, *args, **kwargs: getattr(self.inner, name)(*args, **kwargs))(_hook))
+
+
+# === The runner's entry points ===
+
+def build_transfer_model(experiment: Experiment, data):
+    """The transfer model of ``experiment.finetune`` for ``data`` (not compiled).
+
+    The backbone is ``finetune.backbone`` (built with ``model.kwargs`` for keras:/kerasdl:
+    backbones, cut at ``finetune.cut_at``); the head has ``data.num_classes`` units; the input
+    scale undoes ``data.rescale`` for keras.applications' preprocessing.
+    """
+    from kerasdl.transfer.backbones import load_backbone
+
+    ft = experiment.finetune
+    if not ft.recipe:
+        raise ConfigError("build_transfer_model needs finetune.recipe; this experiment has none")
+    check_options(ft.recipe, ft.layer_lr_decay, ft.cache_features, experiment.data.augment)
+    if not data.num_classes:
+        raise ConfigError(f"transfer recipes train a classifier, and dataset "
+                          f"'{experiment.data.name}' has no classes")
+    x_spec = data.train.element_spec[0]
+    input_shape = tuple(x_spec.shape[1:])
+    backbone = load_backbone(ft.backbone, input_shape=input_shape, weights=ft.weights,
+                             cut_at=ft.cut_at, builder_kwargs=dict(experiment.model.kwargs))
+    rescale = experiment.data.rescale
+    model = make_transfer_model(backbone, data.num_classes, recipe=ft.recipe,
+                                input_shape=input_shape, input_scale=1 / rescale if rescale else 1.0)
+    if ft.recipe == "two_phase":             # fail now, not after the head's epochs
+        check_unfreeze(ft.unfreeze, len(layers_with_weights(model)))
+    return model
+
+
+def fit_transfer(experiment: Experiment, model, data, callbacks, compile_fn: CompileFn,
+                 fit_kwargs: Optional[dict] = None, log: Log = print, initial_epoch: int = 0,
+                 after_compile: Optional[Callable[[Any], None]] = None
+                 ) -> dict[str, list[float]]:
+    """Run ``experiment.finetune.recipe`` on ``model`` (from :func:`build_transfer_model`).
+
+    Args:
+        experiment: its ``trainer`` (epochs, learning_rate) and ``finetune`` sections drive it.
+        model: the transfer model, compiled or not (every phase compiles it again).
+        data: the :class:`kerasdl.data.DataBundle` (train, validation).
+        callbacks: the run's callbacks, shared by the phases.
+        compile_fn: ``compile_fn(model, learning_rate)``: the runner's compile at that rate.
+        fit_kwargs: more ``model.fit`` arguments (verbose, shuffle=False).
+        log: receives one line per phase.
+        initial_epoch: epochs already done (a resumed run; see :func:`train_recipe`).
+        after_compile: called with the model about to be fit after each phase's compile.
+
+    Returns:
+        The history of all phases, concatenated per key (with ``learning_rate`` per epoch).
+    """
+    ft = experiment.finetune
+    return train_recipe(
+        model, data.train, data.validation, recipe=ft.recipe, epochs=experiment.trainer.epochs,
+        learning_rate=experiment.trainer.learning_rate, compile_fn=compile_fn,
+        callbacks=callbacks, fit_kwargs=fit_kwargs, head_epochs=ft.head_epochs,
+        unfreeze=ft.unfreeze, second_learning_rate=ft.second_learning_rate,
+        layer_lr_decay=ft.layer_lr_decay, cache_features=ft.cache_features,
+        batch_size=experiment.data.batch_size, shuffle_seed=experiment.data.shuffle_seed,
+        initial_epoch=initial_epoch, after_compile=after_compile, log=log)
