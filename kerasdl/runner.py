@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from kerasdl.config import LOSSES, OPTIMIZERS, Experiment, with_overrides
-from kerasdl.errors import ConfigError, DataError
+from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
 
 #: files every finished run directory holds (besides tensorboard/, checkpoints/ and the figures)
 RUN_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "model.keras",
@@ -403,11 +403,19 @@ def _make_optimizer(experiment: Experiment, replicas: int = 1, steps_per_epoch: 
 
 def _build_model(experiment: Experiment, data):
     """Build the registered model, its arguments completed from the data (input_shape, ...)."""
-    from kerasdl.models.registry import build, get_model_class
+    from kerasdl.models.registry import build, check_kwargs, get_model_class
 
     cls = get_model_class(experiment.model.name)
-    kwargs = cls.kwargs_from_data(dict(experiment.model.kwargs), data)
-    return build(experiment.model.name, style=experiment.model.style, **kwargs)
+    check_kwargs(cls, dict(experiment.model.kwargs))
+    try:
+        kwargs = cls.kwargs_from_data(dict(experiment.model.kwargs), data)
+        return build(experiment.model.name, style=experiment.model.style, **kwargs)
+    except (ValueError, TypeError) as error:
+        if isinstance(error, KerasdlError):
+            raise
+        features = data.train.element_spec[0]
+        raise ModelError(f"cannot build model '{experiment.model.name}' for dataset "
+                         f"'{experiment.data.name}' (features {features}): {error}") from error
 
 
 def _preflight(experiment: Experiment, model, data, run_a_batch: bool = True) -> None:

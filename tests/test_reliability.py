@@ -78,10 +78,10 @@ def test_safe_mode_is_the_default(tmp_path):
 
 
 def _unwritable(tmp_path):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    return str(locked / "runs")
+    """A folder that cannot be created, whoever runs the test (root included): under a file."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    return str(blocker / "runs")
 
 
 # (what the user gives, the error class, text the message must hold)
@@ -118,6 +118,13 @@ BAD_INPUTS = [
      "config key 'callbacks.monitor' is 'val_f1', but training logs only"),
     (lambda t: run(small_experiment(t, output=Output(runs_dir=_unwritable(t))),
                    log=lambda l: None), ConfigError, "cannot write to output.runs_dir"),
+    (lambda t: run(small_experiment(t, data=Data(name="digits", source="embedded",
+                                                 test_split="test", test_limit=None,
+                                                 train_limit=None, validation_fraction=0.2),
+                                    model=Model(name="transformer_classifier",
+                                                kwargs={"preset": "tiny", "vocab_size": 50})),
+                   log=lambda l: None), ModelError,
+     "cannot build model 'transformer_classifier' for dataset 'digits' (features TensorSpec("),
     (lambda t: with_overrides(Experiment(name="x"), {"device.policy": "tpu"}), ConfigError,
      "config key 'device.policy' must be auto, cpu, gpu"),
     (lambda t: Experiment(name="x", finetune={"recipe": "two_phase"}), ConfigError,
@@ -128,8 +135,6 @@ BAD_INPUTS = [
 @pytest.mark.parametrize("make, error_class, text", BAD_INPUTS,
                          ids=[f"bad{i}" for i in range(len(BAD_INPUTS))])
 def test_every_bad_input_fails_clearly(tmp_path, make, error_class, text):
-    if "locked" in text or os.geteuid() == 0 and "cannot write" in text:
-        pytest.skip("root ignores file permissions")
     with pytest.raises(error_class) as error:
         make(tmp_path)
     assert text in str(error.value)
@@ -143,6 +148,19 @@ def test_bad_experiment_files_through_the_cli(tmp_path):
     result = run_cli("run", str(raising), cwd=tmp_path)
     assert result.returncode == 2 and "raised RuntimeError: boom in the user file" in result.stderr
     assert "line 2, in get_config" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_empty_dataset_is_reported(tmp_path):
+    from kerasdl.data import ArraySplits, register_dataset
+    from kerasdl.data.pipeline import load_data
+
+    @register_dataset("test_empty")
+    def empty(split_seed):
+        x = np.zeros((0, 4), np.float32)
+        return ArraySplits(x, np.zeros(0, np.int64), x, np.zeros(0, np.int64), 2, "empty")
+
+    with pytest.raises(DataError, match="the train split of dataset 'test_empty' is empty"):
+        load_data(Data(name="test_empty", source="embedded"), "sparse")
 
 
 def test_mismatched_embedded_arrays_are_reported(tmp_path):
