@@ -14,8 +14,11 @@ the logged accuracy is per real target token. Sequence-level exact match by gree
 ``kerasdl.models.seq2seq.greedy_decode`` then ``exact_match`` (tests/test_text_models.py).
 
 The faithful run of Sutskever et al. (2014) is WMT'14 English->French. A TFDS translation pair
-(e.g. 'ted_hrlr_translate/pt_to_en') yields text pairs, and the data pipeline has no step yet that
-turns them into (source ids, decoder input ids) -> target ids, so this toy task is the only run.
+runs on a user's machine (downloaded once) through kerasdl/data/translation.py, which learns both
+vocabularies on the training split and yields (source ids, decoder input ids) -> target ids:
+    python -m kerasdl run experiments/seq2seq.py --set data.name=ted_hrlr_translate/pt_to_en \
+        --set data.source=tfds --set data.test_split=validation --set data.batch_size=64
+(tested offline under tfds.testing.mock_data in tests/test_translation.py; not run on real data).
 
 Model: Embedding(31, 32) and Embedding(13, 32), LSTM(64) encoder and decoder (the encoder's final
 state starts the decoder), Luong "general" attention, tanh(W_c [c_t; h_t]) and a softmax over the

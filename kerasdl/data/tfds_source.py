@@ -15,7 +15,8 @@ PROBE_TIMEOUT_S = 3.0
 
 #: TFDS datasets fed through an adapter instead of ``as_supervised`` (they have no supervised keys,
 #: e.g. tagging sets): name -> an object with ``to_supervised(example) -> (features, label)`` and
-#: ``num_classes(info) -> Optional[int]``. Modules of kerasdl.data register theirs with
+#: ``num_classes(info) -> Optional[int]``, and optionally ``fit(train) -> fitted adapter`` (e.g.
+#: vocabularies adapted on the raw training split only). Modules of kerasdl.data register theirs with
 #: :func:`register_tfds_adapter` (see kerasdl.data.sequences).
 TFDS_ADAPTERS: dict[str, object] = {}
 
@@ -95,6 +96,8 @@ def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[s
                 f"cannot be downloaded ({DOWNLOAD_HOST[0]} is unreachable)") from None
         (train, test), info = load(download=True)
     if adapter is not None:
+        if hasattr(adapter, "fit"):                  # adapters that learn from the train split
+            adapter = adapter.fit(train)
         train, test = (ds.map(adapter.to_supervised, num_parallel_calls=tf.data.AUTOTUNE)
                        for ds in (train, test))
         num_classes = adapter.num_classes(info)
