@@ -8,15 +8,16 @@ Importing kerasdl does not import TensorFlow; ``build`` and ``run`` do, when fir
 """
 from __future__ import annotations
 
-from kerasdl.config import (Callbacks, Checkpoint, Data, Device, EarlyStopping, Experiment, Model,
-                            Output, ReduceLR, TensorBoard, Trainer, with_overrides)
+from kerasdl.config import (Callbacks, Checkpoint, Data, Device, EarlyStopping, Experiment, Finetune,
+                            Model, Output, ReduceLR, TensorBoard, Trainer, with_overrides)
 from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
 from kerasdl.experiment import load_experiment
 
 __version__ = "0.1.0"
 
 __all__ = ["build", "list_models", "load_model", "load_experiment", "run", "RunResult", "Experiment", "Data",
-           "Model", "Trainer", "Callbacks", "EarlyStopping", "Checkpoint", "TensorBoard", "ReduceLR", "Device",
+           "Model", "Trainer", "Callbacks", "EarlyStopping", "Checkpoint", "TensorBoard", "ReduceLR",
+           "Device", "Finetune",
            "Output", "with_overrides", "KerasdlError", "ConfigError", "DataError", "ModelError"]
 
 
