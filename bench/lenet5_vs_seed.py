@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -24,17 +23,7 @@ import kerasdl  # noqa: E402
 from kerasdl.bench import measure_throughput  # noqa: E402
 from kerasdl.experiment import load_experiment  # noqa: E402
 
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
+from runner_overhead import EpochClock  # noqa: E402
 
 
 def seed_style(x_train, y_train, x_test, y_test, epochs: int) -> tuple[float, float]:
@@ -48,7 +37,7 @@ def seed_style(x_train, y_train, x_test, y_test, epochs: int) -> tuple[float, fl
         keras.layers.Dense(84, activation="tanh"), keras.layers.Dense(10, activation="softmax")])
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    timer = EpochTimer()
+    timer = EpochClock()
     model.fit(x_train, y_train, batch_size=32, epochs=epochs, callbacks=[timer], verbose=0)
     accuracy = model.evaluate(x_test, y_test, verbose=0)[1]
     return float(np.median(timer.times[1:])), float(accuracy)
