@@ -17,26 +17,33 @@ def _pyplot():
     return plt
 
 
-def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -> Path:
-    """Training curves: one panel per metric, train and validation per epoch."""
+def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: str = "",
+                legend_size: Optional[float] = None) -> Path:
+    """Per-epoch curves: one panel per entry of ``panels`` ({panel: {line label: values}})."""
     plt = _pyplot()
-    names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        epochs = range(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], marker="o", label="train")
-        if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    for ax, (name, lines) in zip(axes[0], panels.items()):
+        for label, values in lines.items():
+            ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize=legend_size)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -> Path:
+    """Training curves: one panel per metric, train and validation per epoch."""
+    names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    panels = {name: {"train": history[name],
+                     **({"validation": history[f"val_{name}"]} if f"val_{name}" in history else {})}
+              for name in names}
+    return plot_curves(panels, path, title)
 
 
 def _show_image(ax, image: np.ndarray) -> None:

@@ -75,23 +75,10 @@ def compare(run_dirs: Sequence[Path], output: Optional[Path] = None) -> str:
     """The metrics table of several runs; with ``output``, their validation curves in one PNG."""
     runs = [read_run(Path(d)) for d in run_dirs]
     if output is not None:
-        from kerasdl.plots import _pyplot
+        from kerasdl.plots import plot_curves
 
-        plt = _pyplot()
         names = sorted({k for run in runs for k in run["history"] if k.startswith("val_")}) or \
             sorted({k for run in runs for k in run["history"]})
-        fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-        for ax, name in zip(axes[0], names):
-            for run in runs:
-                if name in run["history"]:
-                    values = run["history"][name]
-                    ax.plot(range(1, len(values) + 1), values, marker="o",
-                            label=Path(run["dir"]).name)
-            ax.set_title(name)
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(output, dpi=100)
-        plt.close(fig)
+        plot_curves({name: {Path(run["dir"]).name: run["history"][name] for run in runs
+                            if name in run["history"]} for name in names}, output, legend_size=7)
     return metrics_table(runs)

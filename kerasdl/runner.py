@@ -350,10 +350,6 @@ def _data_fingerprint(experiment: Experiment, data) -> dict[str, Any]:
             "split_seed": experiment.data.split_seed, "test_examples": data.counts["test"]}
 
 
-def _finite(value: float) -> bool:
-    return value == value and value not in (float("inf"), float("-inf"))
-
-
 def _make_run_dir(experiment: Experiment, workdir) -> Path:
     parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
     _check_writable(parent, "--workdir" if workdir is not None else "output.runs_dir", create=True)
