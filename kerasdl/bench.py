@@ -19,6 +19,7 @@ def measure_throughput(experiment: Experiment, epochs: int = 3,
 
     prepared = prepare(experiment, log)
     monitor = ThroughputMonitor(examples_per_epoch=prepared.data.counts["train"])
-    prepared.model.fit(prepared.data.train, epochs=epochs, callbacks=[monitor], verbose=0,
-                       shuffle=False)
+    with prepared.devices.scope():
+        prepared.model.fit(prepared.data.train, epochs=epochs, callbacks=[monitor], verbose=0,
+                           shuffle=False)
     return monitor.summary()

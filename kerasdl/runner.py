@@ -80,7 +80,7 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     data = load_data(experiment.data, label_kind, log=log)
     phase(f"data: {data.source}: {data.description}; examples {data.counts}")
 
-    with devices.strategy.scope():
+    with devices.scope():
         if experiment.finetune.recipe:
             from kerasdl.transfer import build_transfer_model
 
@@ -115,7 +115,7 @@ def compile_model(experiment: Experiment, model, data, devices,
         experiment = with_overrides(experiment, {"trainer.learning_rate": learning_rate})
     loss_name, _ = LOSSES[experiment.trainer.loss]
     steps = int(data.train.cardinality())
-    with devices.strategy.scope():
+    with devices.scope():
         model.compile(optimizer=_make_optimizer(experiment, devices.replicas, steps),
                       loss=loss_name,
                       metrics=list(experiment.trainer.metrics),
@@ -165,13 +165,22 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
 
 def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log,
             resuming: bool = False) -> RunResult:
-    phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
-    from kerasdl.saving import atomic_write_json, atomic_write_text
+    from kerasdl.saving import atomic_write_json
 
     if not resuming:
         atomic_write_json(run_dir / "config.json", experiment.to_dict())
-    phase(f"run directory {run_dir}")
+    log(f"[kerasdl] run directory {run_dir}")
     prepared = prepare(experiment, log)
+    with prepared.devices.scope():
+        return _train_and_report(experiment, prepared, run_dir, started, log, resuming)
+
+
+def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path, started: float,
+                      log: Log, resuming: bool) -> RunResult:
+    """Fit (or go on fitting) the prepared model, evaluate, save, publish and report."""
+    phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
+    from kerasdl.saving import atomic_write_json, atomic_write_text
+
     model, data = prepared.model, prepared.data
     with open(run_dir / "summary.txt", "w") as handle:
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))

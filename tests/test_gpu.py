@@ -31,10 +31,24 @@ def test_one_gpu(tmp_path, gpu_count, precision, jit):
         f"  'data.source': 'embedded', 'output.runs_dir': {str(tmp_path)!r}}})\n"
         "r = kerasdl.run(e, log=lambda line: None)\n"
         "m = json.loads((r.run_dir / 'manifest.json').read_text())\n"
-        "print('RESULT', json.dumps({'devices': m['devices'], 'dtype': r.model.layers[-1].compute_dtype}))\n")
+        "print('RESULT', json.dumps({'devices': m['devices'], 'dtype': r.model.layers[-1].compute_dtype,\n"
+        "                            'variable_device': r.model.weights[0].value.device}))\n")
     result = run_python(code, cwd=REPO)
     assert "RESULT" in result.stdout, result.stderr[-3000:]
     outcome = json.loads(result.stdout.split("RESULT", 1)[1])
     assert outcome["devices"]["devices"] == ["/gpu:0"] and outcome["dtype"] == "float32"
+    assert outcome["variable_device"].endswith("GPU:0")
     if precision != "auto":
         assert outcome["devices"]["precision"] == precision
+
+
+def test_cpu_policy_keeps_the_model_on_the_cpu_beside_a_gpu(tmp_path, gpu_count):
+    code = (
+        "import kerasdl\n"
+        "e = kerasdl.load_experiment('experiments/lenet5.py', smoke=True, overrides={\n"
+        f"  'device.policy': 'cpu', 'data.source': 'embedded', 'output.runs_dir': {str(tmp_path)!r}}})\n"
+        "r = kerasdl.run(e, log=lambda line: None)\n"
+        "print('RESULT', r.model.weights[0].value.device)\n")
+    result = run_python(code, cwd=REPO)
+    assert "RESULT" in result.stdout, result.stderr[-3000:]
+    assert result.stdout.split("RESULT", 1)[1].strip().endswith("CPU:0")

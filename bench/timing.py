@@ -1,0 +1,64 @@
+"""Epoch timing shared by the benchmark scripts.
+
+Machine noise on a shared 2-core box is larger than most effects measured here, so every
+comparison alternates its sides round by round (A, B, A, B, ...) and reports the median and the
+fastest of all steady-state epochs (the first epoch of each fit, which traces, is left out).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+import keras
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Wall time of each epoch's training part (validation, when there is any, left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+        self._start = self._train_end = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._train_end = None
+        self._start = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        if self._train_end is None:
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append((self._train_end or time.perf_counter()) - self._start)
+
+    @property
+    def steady(self) -> list[float]:
+        """Every epoch but the first (tracing and warm-up), or the only one."""
+        return self.times[1:] or self.times
+
+
+def alternate(rounds: int, sides: dict[str, Callable[[], list[float]]],
+              log: Callable[[str], None] = print) -> dict[str, list[float]]:
+    """Run each side's ``() -> steady epoch times`` once per round, sides alternating, and
+    return every side's epoch times from all rounds."""
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for round_index in range(rounds):
+        for name, run in sides.items():
+            epoch_times = run()
+            times[name].extend(epoch_times)
+            log(f"  round {round_index + 1}/{rounds} {name:<22} "
+                f"{statistics.median(epoch_times):.3f} s/epoch")
+    return times
+
+
+def describe(name: str, times: list[float]) -> str:
+    return (f"{name:<22} median {statistics.median(times):.3f} s/epoch, "
+            f"fastest {min(times):.3f} ({len(times)} epochs)")
+
+
+def ratio(baseline: list[float], candidate: list[float]) -> tuple[float, float]:
+    """Speed of ``candidate`` relative to ``baseline`` (> 1: faster), by median and by fastest
+    epoch."""
+    return (statistics.median(baseline) / statistics.median(candidate),
+            min(baseline) / min(candidate))
