@@ -6,6 +6,7 @@ state does not survive a restart; EarlyStopping, ReduceLROnPlateau and TensorBoa
 """
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,13 +131,14 @@ class ThroughputMonitor(keras.callbacks.Callback):
         self.steps = self.params.get("steps") if self.params else None
 
     def summary(self) -> dict[str, float]:
-        """samples/s, ms/step, s/epoch (steady state, training only) and peak memory in MB."""
+        """samples/s, ms/step, s/epoch (steady state, training only), every epoch's training time
+        and peak memory in MB."""
         if not self.train_times:
             return {}
-        steady = sorted(self.train_times[1:] or self.train_times)
-        epoch_time = steady[len(steady) // 2]
+        epoch_time = statistics.median(self.train_times[1:] or self.train_times)
         return {"samples_per_s": round(self.examples_per_epoch / epoch_time, 1),
                 "step_time_ms": round(1000 * epoch_time / (self.steps or 1), 3),
                 "epoch_time_s": round(epoch_time, 3),
                 "first_epoch_s": round(self.train_times[0], 3),
+                "epoch_times_s": [round(t, 4) for t in self.train_times],
                 "peak_memory_mb": round(_peak_memory_mb(), 1)}

@@ -42,6 +42,9 @@ def test_throughput_is_measured_and_recorded(finished_run):
     throughput = finished_run.throughput
     assert throughput["samples_per_s"] > 0 and throughput["step_time_ms"] > 0
     assert throughput["peak_memory_mb"] > 10
+    epoch_times = throughput["epoch_times_s"]
+    assert len(epoch_times) == 3 and min(epoch_times) > 0
+    assert throughput["epoch_time_s"] == pytest.approx(float(np.median(epoch_times[1:])), abs=1e-3)
     manifest = json.loads((finished_run.run_dir / "manifest.json").read_text())
     assert manifest["throughput"] == throughput
     assert "samples/s" in (finished_run.run_dir / "report.txt").read_text()
