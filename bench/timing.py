@@ -39,26 +39,27 @@ class EpochClock(keras.callbacks.Callback):
 
 
 def alternate(rounds: int, sides: dict[str, Callable[[], list[float]]],
-              log: Callable[[str], None] = print) -> dict[str, list[float]]:
-    """Run each side's ``() -> steady epoch times`` once per round, sides alternating, and
-    return every side's epoch times from all rounds."""
-    times: dict[str, list[float]] = {name: [] for name in sides}
+              log: Callable[[str], None] = print) -> dict[str, list[list[float]]]:
+    """Run each side's ``() -> steady epoch times`` once per round, sides alternating; return
+    every side's epoch times, round by round."""
+    times: dict[str, list[list[float]]] = {name: [] for name in sides}
     for round_index in range(rounds):
         for name, run in sides.items():
-            epoch_times = run()
-            times[name].extend(epoch_times)
+            times[name].append(run())
             log(f"  round {round_index + 1}/{rounds} {name:<22} "
-                f"{statistics.median(epoch_times):.3f} s/epoch")
+                f"{statistics.median(times[name][-1]):.3f} s/epoch")
     return times
 
 
-def describe(name: str, times: list[float]) -> str:
-    return (f"{name:<22} median {statistics.median(times):.3f} s/epoch, "
-            f"fastest {min(times):.3f} ({len(times)} epochs)")
+def describe(name: str, rounds: list[list[float]]) -> str:
+    epochs = [t for round_times in rounds for t in round_times]
+    return (f"{name:<22} median {statistics.median(epochs):.3f} s/epoch, "
+            f"fastest {min(epochs):.3f} ({len(epochs)} epochs)")
 
 
-def ratio(baseline: list[float], candidate: list[float]) -> tuple[float, float]:
-    """Speed of ``candidate`` relative to ``baseline`` (> 1: faster), by median and by fastest
-    epoch."""
-    return (statistics.median(baseline) / statistics.median(candidate),
-            min(baseline) / min(candidate))
+def speedup(baseline: list[list[float]], candidate: list[list[float]]) -> tuple[float, list[float]]:
+    """How much faster ``candidate`` runs than ``baseline`` (> 1: faster): the median over rounds
+    of each round's ratio of median epochs, and the per-round ratios. Pairing the sides round by
+    round cancels the machine's slow drifts, which pooled medians do not."""
+    per_round = [statistics.median(b) / statistics.median(c) for b, c in zip(baseline, candidate)]
+    return statistics.median(per_round), per_round

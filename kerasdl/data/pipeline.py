@@ -176,19 +176,17 @@ def _window_shuffle(examples, size: int, seed):
 
 def _batches_in_order(examples, order, batch_size: int):
     """``examples`` (in-memory tensors) permuted by ``order`` and cut into batches of
-    ``batch_size`` (the last one smaller). One gather per epoch, then one slice per batch: the
-    cheapest way to feed batches from memory (no per-example or per-batch map)."""
+    ``batch_size`` (the last one smaller). One gather straight into batch layout per epoch, then
+    one slice per batch: no per-example or per-batch map, and no second copy of the epoch."""
     import tensorflow as tf
 
     count = int(order.shape[0])
-    full_batches, remainder = divmod(count, batch_size)
-    permuted = tf.nest.map_structure(lambda t: tf.gather(t, order), examples)
+    full = count - count % batch_size
     batched = tf.data.Dataset.from_tensor_slices(tf.nest.map_structure(
-        lambda t: tf.reshape(t[:full_batches * batch_size],
-                             [full_batches, batch_size] + t.shape[1:].as_list()), permuted))
-    if remainder:
+        lambda t: tf.gather(t, tf.reshape(order[:full], [-1, batch_size])), examples))
+    if full < count:
         batched = batched.concatenate(tf.data.Dataset.from_tensors(tf.nest.map_structure(
-            lambda t: t[full_batches * batch_size:], permuted)))
+            lambda t: tf.gather(t, order[full:]), examples)))
     return batched
 
 
