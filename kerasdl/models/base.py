@@ -59,10 +59,18 @@ class ChainModel(keras.Model):
         return cls.input_dtype
 
     @classmethod
+    def input_shape_for(cls, input_shape: Optional[Sequence[int]],
+                        options: dict[str, Any]) -> tuple:
+        """The input shape (no batch axis) of a model built with ``input_shape`` and ``options``:
+        the given one, else ``default_input_shape``. ``()`` is a shape (one string per example),
+        not a missing one; a family whose default depends on an option overrides this."""
+        return tuple(cls.default_input_shape if input_shape is None else input_shape)
+
+    @classmethod
     def example_inputs(cls, batch_size: int = 2, input_shape: Optional[Sequence[int]] = None,
                        seed: int = 0) -> np.ndarray:
         """A batch the model accepts (uniform floats in [0, 1); token models override this)."""
-        shape = tuple(input_shape or cls.default_input_shape)
+        shape = cls.input_shape_for(input_shape, {})
         return np.random.default_rng(seed).random((batch_size, *shape)).astype("float32")
 
     # === Layers ===
@@ -70,7 +78,7 @@ class ChainModel(keras.Model):
     def __init__(self, input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
                  **options: Any):
         super().__init__(name=name or self.registry_name)
-        self.declared_input_shape = tuple(input_shape or self.default_input_shape)
+        self.declared_input_shape = self.input_shape_for(input_shape, options)
         self.options = options
         self.chain = self._make_chain(self.declared_input_shape, options)
 
@@ -118,14 +126,14 @@ class ChainModel(keras.Model):
 
     @classmethod
     def build_sequential(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
-        shape = tuple(input_shape or cls.default_input_shape)
+        shape = cls.input_shape_for(input_shape, options)
         return keras.Sequential([keras.Input(shape, dtype=cls.input_dtype_for(options), name="input"),
                                  *cls._make_chain(shape, options)],
                                 name=cls.registry_name)
 
     @classmethod
     def build_functional(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
-        shape = tuple(input_shape or cls.default_input_shape)
+        shape = cls.input_shape_for(input_shape, options)
         inputs = keras.Input(shape, dtype=cls.input_dtype_for(options), name="input")
         x = inputs
         for layer in cls._make_chain(shape, options):

@@ -153,38 +153,16 @@ class TransformerClassifier(ChainModel):
 
     # === Input mode: raw strings or int ids ===
 
-    @staticmethod
-    def _input_spec(input_shape, options) -> tuple[tuple, str]:
-        if options.get("vocabulary") is not None:
-            return tuple(input_shape) if input_shape is not None else (), "string"
-        return tuple(input_shape) if input_shape is not None else (None,), "int32"
-
-    def __init__(self, input_shape: Optional[Sequence[int]] = None, name: Optional[str] = None,
-                 **options: Any):
-        shape, _ = self._input_spec(input_shape, options)
-        super().__init__(input_shape=shape, name=name, **options)
-        self.declared_input_shape = shape      # () is a valid shape here (one string per example)
+    @classmethod
+    def input_shape_for(cls, input_shape, options):
+        """One string per example with a vocabulary (shape ``()``), else int ids ``(length,)``."""
+        if input_shape is None and options.get("vocabulary") is not None:
+            return ()
+        return super().input_shape_for(input_shape, options)
 
     @classmethod
-    def build_sequential(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
-        shape, dtype = cls._input_spec(input_shape, options)
-        return keras.Sequential([keras.Input(shape, dtype=dtype, name="input"),
-                                 *cls.make_layers(**options)], name=cls.registry_name)
-
-    @classmethod
-    def build_functional(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
-        shape, dtype = cls._input_spec(input_shape, options)
-        inputs = keras.Input(shape, dtype=dtype, name="input")
-        x = inputs
-        for layer in cls.make_layers(**options):
-            x = layer(x)
-        return keras.Model(inputs, x, name=cls.registry_name)
-
-    @classmethod
-    def build_subclassed(cls, input_shape: Optional[Sequence[int]] = None, **options: Any):
-        model = cls(input_shape=input_shape, **options)
-        model.build((None, *model.declared_input_shape))
-        return model
+    def input_dtype_for(cls, options):
+        return "string" if options.get("vocabulary") is not None else cls.input_dtype
 
     # === Data ===
 
