@@ -4,8 +4,9 @@ compiled model and pipeline (target: throughput ratio >= 0.97).
 Run from the repository root:
     python bench/runner_overhead.py [--epochs 6] [--rounds 3]
 
-Both sides fit the LeNet-5 experiment (validation included, its time left out of the epoch) for
-the same epochs; rounds alternate (bare, kerasdl, bare, ...) so that machine noise hits both alike.
+Both sides fit the LeNet-5 experiment with validation for the same epochs, timed from one epoch's
+end to the next (validation and every callback's epoch-end writes included); rounds alternate
+(bare, kerasdl, bare, ...) so that machine noise hits both alike.
 kerasdl's side carries everything a run does per epoch: history.csv, TensorBoard scalars, the
 best checkpoint, early stopping, the epoch backup and the NaN guard.
 """
@@ -27,7 +28,7 @@ from timing import EpochClock, alternate, describe, speedup  # noqa: E402
 
 def epoch_times(experiment, with_kerasdl_callbacks: bool, epochs: int) -> list[float]:
     prepared = prepare(experiment, log=lambda line: None)
-    clock = EpochClock()
+    clock = EpochClock(whole_epoch=True)
     callbacks = [clock]
     if with_kerasdl_callbacks:
         run_dir = Path(tempfile.mkdtemp(prefix="kerasdl-bench-"))

@@ -14,12 +14,18 @@ import keras
 
 
 class EpochClock(keras.callbacks.Callback):
-    """Wall time of each epoch's training part (validation, when there is any, left out)."""
+    """Wall time of each epoch's training part (validation, when there is any, left out); with
+    ``whole_epoch``, of everything in an epoch, validation and every callback's epoch-end work
+    included (place the clock last: it measures from one epoch end to the next)."""
 
-    def __init__(self):
+    def __init__(self, whole_epoch: bool = False):
         super().__init__()
+        self.whole_epoch = whole_epoch
         self.times: list[float] = []
         self._start = self._train_end = None
+
+    def on_train_begin(self, logs=None):
+        self._last_end = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._train_end = None
@@ -30,7 +36,12 @@ class EpochClock(keras.callbacks.Callback):
             self._train_end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.times.append((self._train_end or time.perf_counter()) - self._start)
+        now = time.perf_counter()
+        if self.whole_epoch:
+            self.times.append(now - self._last_end)
+            self._last_end = now
+        else:
+            self.times.append((self._train_end or now) - self._start)
 
     @property
     def steady(self) -> list[float]:
