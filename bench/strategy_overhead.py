@@ -22,7 +22,7 @@ from kerasdl.experiment import load_experiment  # noqa: E402
 from kerasdl.runner import _build_model, compile_model, prepare  # noqa: E402
 
 from lenet5_vs_seed import SAME_AS_SEED  # noqa: E402
-from timing import EpochClock, alternate, describe, ratio  # noqa: E402
+from timing import EpochClock, alternate, describe, speedup  # noqa: E402
 
 
 def main() -> None:
@@ -50,10 +50,9 @@ def main() -> None:
     })
     for name, epoch_times in times.items():
         print(describe(name, epoch_times))
-    by_median, by_fastest = ratio(times["OneDeviceStrategy"], times["tf.device (kerasdl)"])
-    print(f"tf.device vs OneDeviceStrategy: {by_median:.2f}x by median epoch, {by_fastest:.2f}x "
-          "by fastest")
-
+    factor, per_round = speedup(times["OneDeviceStrategy"], times["tf.device (kerasdl)"])
+    print(f"tf.device vs OneDeviceStrategy: {factor:.2f}x per epoch (median of the rounds' "
+          f"ratios {', '.join(f'{r:.2f}' for r in per_round)})")
 
 if __name__ == "__main__":
     main()
