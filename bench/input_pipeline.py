@@ -25,7 +25,7 @@ import tensorflow as tf  # noqa: E402
 from kerasdl.experiment import load_experiment  # noqa: E402
 from kerasdl.runner import prepare  # noqa: E402
 
-from timing import EpochClock, alternate, describe, speedup  # noqa: E402
+from timing import EpochClock, alternate, print_sides, print_speedup  # noqa: E402
 
 
 def main() -> None:
@@ -52,13 +52,11 @@ def main() -> None:
         "fit(x, y) tensors": lambda: epoch_times(x, y, batch_size=batch_size, shuffle=True),
         "kerasdl pipeline": lambda: epoch_times(prepared.data.train, shuffle=False),
         "fixed-order tensors": lambda: epoch_times(fixed_order, shuffle=False)})
-    for name, side_times in times.items():
-        print(describe(name, side_times))
+    print_sides(times)
     for baseline, note in (("fit(x, y) tensors", "; target >= 0.95"),
-                           ("fixed-order tensors", ", for reference: no shuffling at all")):
-        factor, per_round = speedup(times[baseline], times["kerasdl pipeline"])
-        print(f"pipeline / {baseline + ':':<21} {factor:.3f} (median of the rounds' ratios "
-              f"{', '.join(f'{r:.3f}' for r in per_round)}){note}")
+                           ("fixed-order tensors", "; for reference: no shuffling at all")):
+        print_speedup(f"pipeline / {baseline}:", times, baseline, "kerasdl pipeline", note=note,
+                      digits=3)
 
 if __name__ == "__main__":
     main()

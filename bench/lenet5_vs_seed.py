@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import kerasdl  # noqa: E402
 from kerasdl.experiment import load_experiment  # noqa: E402
 
-from timing import EpochClock, alternate, describe, speedup  # noqa: E402
+from timing import EpochClock, alternate, describe, print_speedup  # noqa: E402
 
 #: what the comparison leaves out of the experiment: the seed script has no augmentation, no
 #: early stopping or LR schedule (same epochs for both), and a benchmark publishes nothing
@@ -116,10 +116,8 @@ def main() -> None:
               f"{statistics.mean(accuracies[name]):.4f} (seeds 0-{args.rounds - 1}: "
               f"{', '.join(f'{a:.3f}' for a in accuracies[name])})")
     for name in kerasdl_sides:
-        factor, per_round = speedup(times["seed-style script"], times[name])
-        print(f"speed-up of {name + ':':<24} {factor:.2f}x per epoch, median of the rounds' "
-              f"ratios ({', '.join(f'{r:.2f}' for r in per_round)})"
-              + ("; target >= 1.3x" if name == "kerasdl defaults" else ""))
+        print_speedup(f"speed-up of {name}:", times, "seed-style script", name,
+                      note="; target >= 1.3x" if name == "kerasdl defaults" else "")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from kerasdl.callbacks import build_callbacks  # noqa: E402
 from kerasdl.experiment import load_experiment  # noqa: E402
 from kerasdl.runner import prepare  # noqa: E402
 
-from timing import EpochClock, alternate, describe, speedup  # noqa: E402
+from timing import EpochClock, alternate, print_sides, print_speedup  # noqa: E402
 
 
 def epoch_times(experiment, with_kerasdl_callbacks: bool, epochs: int) -> list[float]:
@@ -49,11 +49,9 @@ def main() -> None:
     times = alternate(args.rounds, {
         "bare model.fit": lambda: epoch_times(experiment, False, args.epochs),
         "kerasdl callbacks": lambda: epoch_times(experiment, True, args.epochs)})
-    for name, side_times in times.items():
-        print(describe(name, side_times))
-    factor, per_round = speedup(times["bare model.fit"], times["kerasdl callbacks"])
-    print(f"throughput ratio       {factor:.3f} (kerasdl / bare, median of the rounds' ratios "
-          f"{', '.join(f'{r:.3f}' for r in per_round)}; target >= 0.97)")
+    print_sides(times)
+    print_speedup("throughput ratio (kerasdl/bare)", times, "bare model.fit", "kerasdl callbacks",
+                  note="; target >= 0.97", digits=3)
 
 
 if __name__ == "__main__":

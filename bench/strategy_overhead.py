@@ -22,7 +22,7 @@ from kerasdl.experiment import load_experiment  # noqa: E402
 from kerasdl.runner import _build_model, compile_model, prepare  # noqa: E402
 
 from lenet5_vs_seed import SAME_AS_SEED  # noqa: E402
-from timing import EpochClock, alternate, describe, speedup  # noqa: E402
+from timing import EpochClock, alternate, print_sides, print_speedup  # noqa: E402
 
 
 def main() -> None:
@@ -48,11 +48,10 @@ def main() -> None:
         "OneDeviceStrategy": lambda: fit(tf.distribute.OneDeviceStrategy(device).scope()),
         "no placement": lambda: fit(contextlib.nullcontext()),
     })
-    for name, epoch_times in times.items():
-        print(describe(name, epoch_times))
-    factor, per_round = speedup(times["OneDeviceStrategy"], times["tf.device (kerasdl)"])
-    print(f"tf.device vs OneDeviceStrategy: {factor:.2f}x per epoch (median of the rounds' "
-          f"ratios {', '.join(f'{r:.2f}' for r in per_round)})")
+    print_sides(times)
+    print_speedup("tf.device vs OneDeviceStrategy:", times, "OneDeviceStrategy",
+                  "tf.device (kerasdl)")
+
 
 if __name__ == "__main__":
     main()

@@ -74,3 +74,18 @@ def speedup(baseline: list[list[float]], candidate: list[list[float]]) -> tuple[
     round cancels the machine's slow drifts, which pooled medians do not."""
     per_round = [statistics.median(b) / statistics.median(c) for b, c in zip(baseline, candidate)]
     return statistics.median(per_round), per_round
+
+
+def print_speedup(label: str, times: dict[str, list[list[float]]], baseline: str, candidate: str,
+                  note: str = "", digits: int = 2) -> float:
+    """Print ``candidate``'s speed-up over ``baseline`` (see :func:`speedup`) with every round's
+    ratio, and return it."""
+    factor, per_round = speedup(times[baseline], times[candidate])
+    rounds = ", ".join(f"{r:.{digits}f}" for r in per_round)
+    print(f"{label:<30} {factor:.{digits}f}x (median of the rounds' ratios {rounds}){note}")
+    return factor
+
+
+def print_sides(times: dict[str, list[list[float]]]) -> None:
+    for name, side_times in times.items():
+        print(describe(name, side_times))

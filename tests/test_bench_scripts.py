@@ -48,8 +48,8 @@ def test_zoo_table_covers_image_sequence_and_text_models():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script, pattern", [
-    ("runner_overhead.py", r"throughput ratio\s+([\d.]+)"),
-    ("input_pipeline.py", r"pipeline / fit\(x, y\) tensors:\s+([\d.]+)"),
+    ("runner_overhead.py", r"throughput ratio \(kerasdl/bare\)\s+([\d.]+)x"),
+    ("input_pipeline.py", r"pipeline / fit\(x, y\) tensors:\s+([\d.]+)x"),
     ("strategy_overhead.py", r"tf.device vs OneDeviceStrategy: ([\d.]+)x"),
 ])
 def test_paired_benchmarks_print_their_ratio(script, pattern):

@@ -2,12 +2,7 @@
 called corrupt; a seeded fuzz over configs finds no unexplained crash."""
 from __future__ import annotations
 
-import json
-import os
 import random
-import subprocess
-import sys
-import zipfile
 
 import numpy as np
 import pytest
