@@ -1,5 +1,6 @@
 """The benchmark scripts of bench/ still run and print their figures (at the smallest sizes: these
-check the scripts, not the figures, which bench/README.md records)."""
+check the scripts, not the figures, which bench/README.md records). All marked slow: .ci/run runs
+them after the default suite."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,8 @@ import sys
 import pytest
 
 from conftest import REPO
+
+pytestmark = pytest.mark.slow
 
 
 def _bench(script: str, *args: str, timeout: float = 600) -> str:
@@ -46,7 +49,6 @@ def test_zoo_table_covers_image_sequence_and_text_models():
         assert throughput > 0, row
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("script, pattern", [
     ("runner_overhead.py", r"throughput ratio \(kerasdl/bare\)\s+([\d.]+)x"),
     ("input_pipeline.py", r"pipeline / fit\(x, y\) tensors:\s+([\d.]+)x"),
@@ -57,7 +59,6 @@ def test_paired_benchmarks_print_their_ratio(script, pattern):
     assert _figure(pattern, out) > 0
 
 
-@pytest.mark.slow
 def test_callback_costs_lists_the_checkpoint():
     out = _bench("callback_costs.py", "--epochs", "2")
     assert _figure(r"BestCheckpoint.on_epoch_end\s+([\d.]+) ms", out) > 0
