@@ -66,6 +66,9 @@ def kill_point(name: str, epoch: int) -> None:
 
 def save_model_atomically(model, path: Path, kill_epoch: Optional[int] = None) -> None:
     """``model.save(path)`` through a temporary ``.keras`` file renamed into place."""
+    from kerasdl.compat import cache_saving_skipsets
+
+    cache_saving_skipsets()
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     try:
@@ -88,12 +91,14 @@ def load_model(path: str | os.PathLike, safe_mode: bool = True, compile: bool = 
 
     import keras
 
+    from kerasdl.compat import cache_saving_skipsets
     from kerasdl.errors import CorruptFileError, KerasdlError
     from kerasdl.models.registry import list_models
 
     path = Path(path)
     if not path.is_file():
         raise KerasdlError(f"model file not found: {path}")
+    cache_saving_skipsets()
     list_models()                      # imports every family module, registering its classes
     import kerasdl.transfer            # noqa: F401  transfer models' layers and optimizer
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):   # Keras would say "not found"

@@ -70,3 +70,36 @@ def test_always_keeps_the_previous_and_never_publishes_nothing(tmp_path, experim
 def test_atomic_write_leaves_no_temporary_files(tmp_path):
     atomic_write_json(tmp_path / "m.json", {"a": 1})
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_saving_builds_keras_reference_objects_once_per_type(tmp_path, monkeypatch):
+    """kerasdl.compat.cache_saving_skipsets: Keras 3.15 rebuilds throwaway Layer/Optimizer/Metric
+    objects on every save (its cache key is misspelt); after the fix, once per type, and the saved
+    models still reload with the same weights."""
+    import collections
+
+    import keras
+    import numpy as np
+    from keras.src.saving import saving_lib
+
+    from kerasdl.models import build
+    from kerasdl.saving import load_model, save_model_atomically
+
+    calls = collections.Counter()
+    original = saving_lib.get_attr_skipset
+
+    def counting(obj_type):
+        calls[obj_type] += 1
+        return original(obj_type)
+
+    monkeypatch.setattr(saving_lib, "get_attr_skipset", counting)   # the fix wraps this one
+    model = build("lenet5", style="functional")
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse",
+                  metrics=["mae"])
+    model.train_on_batch(np.zeros((2, 32, 32, 1)), np.zeros((2, 10)))
+    for index in range(3):
+        save_model_atomically(model, tmp_path / f"m{index}.keras")
+    assert calls and max(calls.values()) == 1, calls
+    reloaded = load_model(tmp_path / "m2.keras")
+    for a, b in zip(reloaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
