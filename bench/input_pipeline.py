@@ -46,7 +46,7 @@ def main() -> None:
         with prepared.devices.scope():
             prepared.model.fit(*data, epochs=args.epochs, callbacks=[clock], verbose=0,
                                **fit_kwargs)
-        return clock.steady
+        return clock.steady_times
 
     times = alternate(args.rounds, {
         "fit(x, y) tensors": lambda: epoch_times(x, y, batch_size=batch_size, shuffle=True),

@@ -51,7 +51,7 @@ def seed_style(x_train, y_train, x_test, y_test, epochs: int, seed: int,
     clock = EpochClock()
     model.fit(x_train, y_train, batch_size=32, epochs=epochs, callbacks=[clock], verbose=0)
     accuracies.append(model.evaluate(x_test, y_test, verbose=0)[1])
-    return clock.steady
+    return clock.steady_times
 
 
 def embedded_arrays():

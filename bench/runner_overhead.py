@@ -36,7 +36,7 @@ def epoch_times(experiment, with_kerasdl_callbacks: bool, epochs: int) -> list[f
     with prepared.devices.scope():
         prepared.model.fit(prepared.data.train, validation_data=prepared.data.validation,
                            epochs=epochs, callbacks=callbacks, verbose=0, shuffle=False)
-    return clock.steady
+    return clock.steady_times
 
 
 def main() -> None:

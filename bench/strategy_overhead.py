@@ -41,7 +41,7 @@ def main() -> None:
             clock = EpochClock()
             model.fit(prepared.data.train, epochs=args.epochs, callbacks=[clock], verbose=0,
                       shuffle=False)
-        return clock.steady
+        return clock.steady_times
 
     times = alternate(args.rounds, {
         "tf.device (kerasdl)": lambda: fit(prepared.devices.scope()),

@@ -1,8 +1,8 @@
 """Epoch timing shared by the benchmark scripts.
 
 Machine noise on a shared 2-core box is larger than most effects measured here, so every
-comparison alternates its sides round by round (A, B, A, B, ...) and reports the median and the
-fastest of all steady-state epochs (the first epoch of each fit, which traces, is left out).
+comparison alternates its sides round by round (A, B, A, B, ...), leaves out each fit's first
+epoch (tracing), and reports the median of the rounds' ratios with every round's ratio.
 """
 from __future__ import annotations
 
@@ -10,43 +10,28 @@ import statistics
 import time
 from typing import Callable
 
-import keras
+from kerasdl.callbacks import ThroughputMonitor
 
 
-class EpochClock(keras.callbacks.Callback):
-    """Wall time of each epoch's training part (validation, when there is any, left out); with
-    ``whole_epoch``, of everything in an epoch, validation and every callback's epoch-end work
-    included (place the clock last: it measures from one epoch end to the next)."""
+class EpochClock(ThroughputMonitor):
+    """The runs' own epoch clock (the training part of each epoch, validation left out); with
+    ``whole_epoch``, everything in an epoch, validation and every callback's epoch-end work
+    included (place the clock last: it measures from one epoch end to the next).
+    ``steady_times`` leaves out the first epoch."""
 
     def __init__(self, whole_epoch: bool = False):
-        super().__init__()
+        super().__init__(examples_per_epoch=0)
         self.whole_epoch = whole_epoch
-        self.times: list[float] = []
-        self._start = self._train_end = None
 
     def on_train_begin(self, logs=None):
         self._last_end = time.perf_counter()
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._train_end = None
-        self._start = time.perf_counter()
-
-    def on_test_begin(self, logs=None):
-        if self._train_end is None:
-            self._train_end = time.perf_counter()
-
     def on_epoch_end(self, epoch, logs=None):
+        if not self.whole_epoch:
+            return super().on_epoch_end(epoch, logs)
         now = time.perf_counter()
-        if self.whole_epoch:
-            self.times.append(now - self._last_end)
-            self._last_end = now
-        else:
-            self.times.append((self._train_end or now) - self._start)
-
-    @property
-    def steady(self) -> list[float]:
-        """Every epoch but the first (tracing and warm-up), or the only one."""
-        return self.times[1:] or self.times
+        self.train_times.append(now - self._last_end)
+        self._last_end = now
 
 
 def alternate(rounds: int, sides: dict[str, Callable[[], list[float]]],

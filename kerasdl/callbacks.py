@@ -130,12 +130,17 @@ class ThroughputMonitor(keras.callbacks.Callback):
         self.train_times.append((self._train_end or time.perf_counter()) - self._start)
         self.steps = self.params.get("steps") if self.params else None
 
+    @property
+    def steady_times(self) -> list[float]:
+        """Every epoch's time but the first (tracing and warm-up), or the only one."""
+        return self.train_times[1:] or self.train_times
+
     def summary(self) -> dict[str, float]:
         """samples/s, ms/step, s/epoch (steady state, training only), every epoch's training time
         and peak memory in MB."""
         if not self.train_times:
             return {}
-        epoch_time = statistics.median(self.train_times[1:] or self.train_times)
+        epoch_time = statistics.median(self.steady_times)
         return {"samples_per_s": round(self.examples_per_epoch / epoch_time, 1),
                 "step_time_ms": round(1000 * epoch_time / (self.steps or 1), 3),
                 "epoch_time_s": round(epoch_time, 3),
