@@ -8,7 +8,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the headless Agg backend (runs write PNGs; no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -17,10 +18,20 @@ def _pyplot():
     return plt
 
 
+def save_figure(fig, path: Path, title: str = "", dpi: int = 100) -> Path:
+    """Title (if any), tight layout, write ``fig`` to ``path`` as PNG and free it."""
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
 def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: str = "",
                 legend_size: Optional[float] = None) -> Path:
     """Per-epoch curves: one panel per entry of ``panels`` ({panel: {line label: values}})."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
         for label, values in lines.items():
@@ -29,12 +40,7 @@ def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: st
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=legend_size)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, title)
 
 
 def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -> Path:
@@ -61,7 +67,7 @@ def _show_image(ax, image: np.ndarray) -> None:
 def image_grid(images: np.ndarray, titles: Sequence[str], path: Path, title: str = "",
                wrong: Optional[Sequence[bool]] = None, columns: int = 8) -> Path:
     """A grid of images with a title each; titles of ``wrong`` ones in red with a red frame."""
-    plt = _pyplot()
+    plt = pyplot()
     count = len(images)
     rows = max(1, -(-count // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows), squeeze=False)
@@ -76,18 +82,13 @@ def image_grid(images: np.ndarray, titles: Sequence[str], path: Path, title: str
             for spine in ax.spines.values():
                 spine.set_edgecolor("red")
                 spine.set_linewidth(2)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, title)
 
 
 def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, path: Path,
                    title: str = "confusion matrix (test)") -> Path:
     """Confusion matrix: rows true class, columns predicted class, with counts."""
-    plt = _pyplot()
+    plt = pyplot()
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (y_true.astype(int), y_pred.astype(int)), 1)
     size = max(4.0, 0.45 * num_classes + 2)
@@ -103,10 +104,7 @@ def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, pat
     ax.set_xticks(range(num_classes))
     ax.set_yticks(range(num_classes))
     ax.set_title(f"{title}: {np.trace(matrix)}/{matrix.sum()} right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_model_diagram(model, path: Path, log: Callable[[str], None] = print) -> Optional[Path]:

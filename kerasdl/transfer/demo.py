@@ -221,13 +221,11 @@ def markdown_table(demo: DemoResult, sizes: Sequence[int]) -> str:
 def plot_results(demo: DemoResult, sizes: Sequence[int], path: Path) -> Path:
     """Test accuracy against training images per digit, one line per variant (mean and the
     spread over seeds); training from scratch is the dashed black line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    from kerasdl.plots import pyplot, save_figure
+
+    fig, ax = pyplot().subplots(figsize=(8.5, 4.5))
     for variant in _variants(demo):
         runs = [[r.test_accuracy for r in demo.rows if r.variant == variant and r.per_class == n]
                 for n in sizes]
@@ -244,10 +242,7 @@ def plot_results(demo: DemoResult, sizes: Sequence[int], path: Path) -> Path:
     ax.set_title(f"LeNet-5 pretrained on digits 0-4, transferred to 5-9 (seeds {seeds})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
