@@ -9,7 +9,7 @@ three hold the same layers in the same order, so they have the same parameter co
 from __future__ import annotations
 
 import inspect
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import keras
 import numpy as np
@@ -139,6 +139,15 @@ class ChainModel(keras.Model):
         for layer in cls._make_chain(shape, options):
             x = layer(x)
         return keras.Model(inputs, x, name=cls.registry_name)
+
+
+def largest_token_id(dataset, token_ids: Callable[[Any], Any] = lambda features: features) -> int:
+    """The largest token id in a ``(features, labels)`` dataset (one pass over it); ``token_ids``
+    picks the ids out of a batch's features. A vocabulary that covers the data is this + 1."""
+    import tensorflow as tf
+
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda top, batch: tf.maximum(
+        top, tf.reduce_max(tf.cast(token_ids(batch[0]), tf.int64)))))
 
 
 def head_layers(num_classes: int, include_top: bool, pooling: Optional[str],

@@ -15,6 +15,7 @@ import numpy as np
 from keras import layers, ops
 
 from kerasdl.errors import ModelError
+from kerasdl.models.base import largest_token_id
 from kerasdl.models.registry import register
 
 STYLES = ("subclassed",)
@@ -157,8 +158,6 @@ class RecursiveNet(keras.Model):
     def kwargs_from_data(cls, kwargs: dict[str, Any], data) -> dict[str, Any]:
         """``input_shape`` (max_nodes, 3), ``vocab_size`` (largest leaf token + 1) and
         ``num_classes`` from the training split, unless given."""
-        import tensorflow as tf
-
         kwargs = dict(kwargs)
         features = data.train.element_spec[0]
         if not hasattr(features, "shape") or features.shape.rank != 3 or features.shape[-1] != 3:
@@ -166,9 +165,8 @@ class RecursiveNet(keras.Model):
                              f"dataset yields features {features}")
         kwargs.setdefault("input_shape", tuple(features.shape[1:]))
         if "vocab_size" not in kwargs:
-            largest = data.train.reduce(tf.constant(0, tf.int64), lambda top, batch: tf.maximum(
-                top, tf.reduce_max(tf.cast(batch[0][..., 0], tf.int64))))
-            kwargs["vocab_size"] = max(int(largest) + 1, 2)
+            leaves = largest_token_id(data.train, lambda trees: trees[..., 0])
+            kwargs["vocab_size"] = max(leaves + 1, 2)
         if data.num_classes and "num_classes" not in kwargs:
             kwargs["num_classes"] = data.num_classes
         return kwargs

@@ -18,6 +18,7 @@ import numpy as np
 from keras import layers, ops
 
 from kerasdl.errors import ModelError
+from kerasdl.models.base import largest_token_id
 from kerasdl.models.registry import register
 
 STYLES = ("functional", "subclassed")
@@ -180,17 +181,14 @@ class Seq2Seq(keras.Model):
     def kwargs_from_data(cls, kwargs: dict[str, Any], data) -> dict[str, Any]:
         """``source_vocab_size`` (largest source id in the training split + 1) and
         ``target_vocab_size`` (the dataset's classes), unless given."""
-        import tensorflow as tf
-
         kwargs = dict(kwargs)
         features = data.train.element_spec[0]
         if not isinstance(features, (tuple, list)) or len(features) != 2:
             raise ModelError("model 'seq2seq' takes (source_ids, decoder_input_ids) features; the "
                              f"dataset yields {features}")
         if "source_vocab_size" not in kwargs:
-            largest = data.train.reduce(tf.constant(0, tf.int64), lambda top, batch: tf.maximum(
-                top, tf.reduce_max(tf.cast(batch[0][0], tf.int64))))
-            kwargs["source_vocab_size"] = int(largest) + 1
+            kwargs["source_vocab_size"] = largest_token_id(
+                data.train, lambda features: features[0]) + 1
         if "target_vocab_size" not in kwargs:
             if not data.num_classes:
                 raise ModelError("give model.kwargs.target_vocab_size: the dataset does not say "

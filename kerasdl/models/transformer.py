@@ -16,7 +16,7 @@ from keras import layers
 from kerasdl.errors import ModelError
 from kerasdl.layers.transformer import (ClsPooling, MaskedMeanPooling, TokenAndPositionEmbedding,
                                         TransformerEncoderBlock)
-from kerasdl.models.base import ChainModel
+from kerasdl.models.base import ChainModel, largest_token_id
 from kerasdl.models.registry import register
 
 #: preset name -> architecture; explicit builder arguments override a preset's values
@@ -196,9 +196,7 @@ class TransformerClassifier(ChainModel):
         else:
             kwargs.setdefault("input_shape", tuple(features.shape[1:]))
             if kwargs.get("vocab_size") is None and kwargs.get("vocabulary") is None:
-                largest = data.train.reduce(tf.constant(0, tf.int64), lambda top, batch: tf.maximum(
-                    top, tf.reduce_max(tf.cast(batch[0], tf.int64))))
-                kwargs["vocab_size"] = int(largest) + 1
+                kwargs["vocab_size"] = largest_token_id(data.train) + 1
             if kwargs.get("sequence_length") is None and features.shape[-1] is not None:
                 kwargs["sequence_length"] = int(features.shape[-1])
         if data.num_classes and "num_classes" not in kwargs:
