@@ -153,7 +153,8 @@ class DeviceSetup:
 
     One device needs no tf.distribute strategy: ``strategy`` is then TensorFlow's default one, and
     :meth:`scope` pins variables and computation with ``tf.device``. (A OneDeviceStrategy would
-    run every step through the distributed code path of Keras: 10-40% slower on small models.)
+    run every step through the distributed code path of Keras: LeNet-5 epochs took 1.5-1.8x as
+    long on a CPU, ``bench/strategy_overhead.py``.)
     """
 
     plan: DevicePlan
