@@ -5,8 +5,8 @@ import dataclasses
 
 import pytest
 
-from kerasdl.config import (Callbacks, Data, Experiment, Model, Trainer, parse_overrides,
-                            parse_value, with_overrides)
+from kerasdl.config import (LOSSES, OPTIMIZERS, Callbacks, Data, Experiment, Model, Trainer,
+                            parse_overrides, parse_value, with_overrides)
 from kerasdl.errors import ConfigError
 
 
@@ -46,12 +46,24 @@ def test_mistakes_are_named(make, message):
     assert message in str(error.value)
 
 
-def test_every_optimizer_and_loss_the_issue_names_is_known():
-    for optimizer in ("sgd", "momentum", "rmsprop", "adam", "adamw"):
-        Trainer(optimizer=optimizer)
-    for loss in ("mse", "msle", "mae", "binary_crossentropy", "categorical_crossentropy",
-                 "sparse_categorical_crossentropy", "hinge", "squared_hinge", "kl_divergence"):
-        Trainer(loss=loss)
+ISSUE_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+ISSUE_LOSSES = ("mse", "msle", "mae", "binary_crossentropy", "categorical_crossentropy",
+                "sparse_categorical_crossentropy", "hinge", "squared_hinge", "kl_divergence")
+
+
+@pytest.mark.parametrize("key, name", [*(("optimizer", o) for o in ISSUE_OPTIMIZERS),
+                                       *(("loss", loss) for loss in ISSUE_LOSSES)])
+def test_every_optimizer_and_loss_the_issue_names_is_known(key, name):
+    """Each name is kept as given and is in the table the runner reads; a typo of it is a
+    ConfigError that suggests it."""
+    table = {"optimizer": OPTIMIZERS, "loss": LOSSES}[key]
+    assert getattr(Trainer(**{key: name}), key) == name
+    assert name in table
+    typo = name + name[-1]                       # "adamm", "msee", ...
+    with pytest.raises(ConfigError) as error:
+        Trainer(**{key: typo})
+    assert (f"unknown {key} '{typo}' at 'trainer.{key}' (did you mean '{name}'?)"
+            in str(error.value))
 
 
 def test_values_are_normalised():
