@@ -10,7 +10,10 @@ from kerasdl.models import STYLES, build, catalog, list_models
 
 from conftest import run_python
 
-#: published parameter counts (LeNet-5: LeCun et al. 1998 / the seed's table; MLP: 8-12-8-1)
+#: pinned parameter counts. LeNet-5: 61,706 is the usual modern form (C3 fully connected to S2,
+#: plain average pooling, a Dense softmax output), the seed's table; LeCun et al. 1998 give about
+#: 60,000 (C3 partly connected: 1,516 instead of 2,416; trainable S2/S4; a fixed RBF output), see
+#: kerasdl/models/lenet.py. MLP: 8-12-8-1.
 PINNED = {"lenet5": 61_706, "mlp": 221}
 
 

@@ -20,6 +20,13 @@ class LeNet5(ChainModel):
     """LeNet-5 (LeCun et al. 1998): 32x32x1, tanh convolutions, average pooling; 61,706 parameters.
 
     C1 6@5x5 -> S2 avg 2x2 -> C3 16@5x5 -> S4 avg 2x2 -> C5 120@5x5 -> F6 84 -> 10 softmax.
+
+    61,706 is the count of this common modern form, not the paper's: here C3 is fully connected
+    to S2's six maps (16 x (6 x 25 + 1) = 2,416), S2 and S4 are plain average pooling, and the
+    output is a 10-way Dense softmax (850). The 1998 paper reports about 60,000 trainable
+    parameters: its C3 sees only some of S2's maps (a connection table: 1,516), S2 and S4 have a
+    trainable coefficient and bias per map (12 + 32), and its output is a layer of RBF units with
+    fixed weights (156 + 12 + 1,516 + 32 + 48,120 + 10,164 = 60,000).
     """
 
     default_input_shape = (32, 32, 1)
