@@ -1,11 +1,11 @@
 """Sequence models and data: RNN/LSTM/GRU, bidirectional, the tagger, the generated sequence sets.
 
-tests/test_zoo.py already runs every registered model in its three styles (forward, one training
-step, fresh-process reload); tests/test_runner.py runs every experiment's smoke variant. This file
-pins what is specific to sequences: parameter formulas and the SimpleRNN recurrence, token inputs
-with padding in all three styles, masking in the tagger, the generated datasets, the TFDS tagging
-glue under ``tfds.testing.mock_data``, and (``-m slow``) that LSTM and GRU beat SimpleRNN on the
-adding problem.
+tests/test_zoo.py already runs every registered model in the styles it declares (all three for
+the models here; forward, one training step, fresh-process reload); tests/test_runner.py runs
+every experiment's smoke variant. This file pins what is specific to sequences: parameter
+formulas and the SimpleRNN recurrence, token inputs with padding in all three styles, masking in
+the tagger, the generated datasets, the TFDS tagging glue under ``tfds.testing.mock_data``, and
+(``-m slow``) that LSTM and GRU beat SimpleRNN on the adding problem.
 """
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""Registry-driven tests: every registered model, in every style, with its small test_kwargs.
+"""Registry-driven tests: every registered model, in each style it declares, small test_kwargs.
 
-A model added to the registry is covered here the day it is added: the three styles agree
-(parameters, outputs after copying weights), a forward pass has no NaN, one training step changes
-the weights, and a saved .keras file reloads in a fresh process with identical outputs.
+A model added to the registry is covered here the day it is added, in the styles of its class's
+``styles`` attribute (all three by default; seq2seq declares functional and subclassed, having two
+inputs; recursive only subclassed, since its computation follows each input tree): those
+styles agree (parameters, outputs after copying weights), a forward pass has no NaN, one training
+step changes the weights, and a saved .keras file reloads in a fresh process with identical outputs.
 """
 from __future__ import annotations
 
