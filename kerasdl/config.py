@@ -472,6 +472,22 @@ class Experiment:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def model_description(self) -> str:
+        """What this experiment trains, for reports and run tables.
+
+        ``"lenet5, functional"``; for a transfer run (``finetune.recipe`` set, where ``model.name``
+        is unused) the recipe and its backbone: ``"two_phase on keras:MobileNetV2 (ImageNet
+        weights)"``, ``"cut_and_probe on saved_models/transfer_pretrain.keras, cut at s4"``.
+        """
+        ft = self.finetune
+        if not ft.recipe:
+            return f"{self.model.name}, {self.model.style}"
+        text = f"{ft.recipe} on {ft.backbone}"
+        if ft.backbone.startswith(("keras:", "kerasdl:")):      # a saved model has its own weights
+            text += {None: " (random weights)", "imagenet": " (ImageNet weights)"}.get(
+                ft.weights, f" (weights {ft.weights})")
+        return text + (f", cut at {ft.cut_at}" if ft.cut_at else "")
+
     def monitor_mode(self) -> str:
         """'min' or 'max' for callbacks.monitor ('auto' resolved as Keras does, by metric name)."""
         if self.callbacks.mode != "auto":

@@ -5,8 +5,8 @@ import dataclasses
 
 import pytest
 
-from kerasdl.config import (LOSSES, OPTIMIZERS, Callbacks, Data, Experiment, Model, Trainer,
-                            parse_overrides, parse_value, with_overrides)
+from kerasdl.config import (LOSSES, OPTIMIZERS, Callbacks, Data, Experiment, Finetune, Model,
+                            Trainer, parse_overrides, parse_value, with_overrides)
 from kerasdl.errors import ConfigError
 
 
@@ -64,6 +64,21 @@ def test_every_optimizer_and_loss_the_issue_names_is_known(key, name):
         Trainer(**{key: typo})
     assert (f"unknown {key} '{typo}' at 'trainer.{key}' (did you mean '{name}'?)"
             in str(error.value))
+
+
+@pytest.mark.parametrize("sections, expected", [
+    ({}, "lenet5, functional"),
+    ({"model": Model(name="mlp", style="subclassed")}, "mlp, subclassed"),
+    ({"finetune": Finetune(recipe="finetune_all", backbone="keras:MobileNetV2")},
+     "finetune_all on keras:MobileNetV2 (ImageNet weights)"),
+    ({"finetune": Finetune(recipe="two_phase", backbone="kerasdl:lenet5", weights=None)},
+     "two_phase on kerasdl:lenet5 (random weights)"),
+    ({"finetune": Finetune(recipe="cut_and_probe", backbone="saved_models/p.keras", cut_at="s4")},
+     "cut_and_probe on saved_models/p.keras, cut at s4"),
+])
+def test_model_description_names_what_trains(sections, expected):
+    """A transfer run is described by its recipe and backbone, not by the unused model.name."""
+    assert Experiment(name="x", **sections).model_description() == expected
 
 
 def test_values_are_normalised():
