@@ -116,12 +116,16 @@ def bench(experiment_path: str, overrides: tuple[str, ...], smoke: bool, epochs:
 
 @cli.command(name="report")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False))
-def report_command(run_dir: str) -> None:
-    """Redraw the figures of RUN_DIR and print its metrics."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+@click.option("--redraw", is_flag=True,
+              help="Also draw the run's figures again from its model.keras, overwriting its PNGs "
+                   "(loads TensorFlow and the data).")
+def report_command(run_dir: str, redraw: bool) -> None:
+    """Print the metrics and closing report of RUN_DIR; changes nothing in it unless --redraw."""
+    if redraw:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from kerasdl.reports import report
 
-    for path in report(Path(run_dir), log=lambda line: click.echo(line)):
+    for path in report(Path(run_dir), log=lambda line: click.echo(line), redraw=redraw):
         click.echo(f"  wrote {path}")
 
 
@@ -135,6 +139,8 @@ def compare(run_dirs: tuple[str, ...], output: str | None) -> None:
     from kerasdl.reports import compare as compare_runs
 
     click.echo(compare_runs([Path(d) for d in run_dirs], Path(output) if output else None))
+    if output:
+        click.echo(f"wrote {output}")
 
 
 @cli.command(name="list")
@@ -145,14 +151,17 @@ def list_command(experiments_dir: str) -> None:
     from kerasdl.experiment import describe_experiment, list_experiment_files
     from kerasdl.catalog import catalog
 
+    models = catalog()
     click.echo("models (kerasdl.build(name, style='sequential'|'functional'|'subclassed')):")
-    for name, description in catalog().items():
-        click.echo(f"  {name:<16} {description}")
+    width = max(map(len, models), default=0)         # the longest name sets the column
+    for name, description in models.items():
+        click.echo(f"  {name:<{width}}  {description}")
     files = list_experiment_files(Path(experiments_dir))
     click.echo(f"experiments ({experiments_dir}/):" if files else
                f"experiments: none in {experiments_dir}/")
+    width = max((len(str(path)) for path in files), default=0)
     for path in files:
-        click.echo(f"  {str(path):<32} {describe_experiment(path)}")
+        click.echo(f"  {str(path):<{width}}  {describe_experiment(path)}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,9 @@
-"""Reading finished runs back: ``kerasdl report RUN_DIR`` and ``kerasdl compare RUN_DIR...``."""
+"""Reading finished runs back: ``kerasdl report RUN_DIR`` and ``kerasdl compare RUN_DIR...``.
+
+Reading a run changes nothing in it and imports no TensorFlow: :func:`report` prints the metrics
+table and the run's closing ``report.txt``. Only ``redraw=True`` (``kerasdl report --redraw``)
+loads the model and the data again and overwrites the run's figures.
+"""
 from __future__ import annotations
 
 import csv
@@ -6,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from kerasdl.errors import KerasdlError
+from kerasdl.config import Experiment
+from kerasdl.errors import ConfigError, KerasdlError
 
 
 def read_run(run_dir: Path) -> dict:
@@ -30,6 +36,16 @@ def read_run(run_dir: Path) -> dict:
     return run
 
 
+def model_description(config: dict) -> str:
+    """:meth:`Experiment.model_description` of a run's config.json ("lenet5, functional", or the
+    recipe and backbone of a transfer run); a config that no longer validates (a run of an older
+    kerasdl) is described by its model name and style as written."""
+    try:
+        return Experiment(**config).model_description()
+    except (ConfigError, TypeError):
+        return f"{config['model']['name']}, {config['model']['style']}"
+
+
 def metrics_table(runs: Sequence[dict]) -> str:
     """Runs side by side: model, data, epochs, test metrics, wall time, throughput."""
     metric_names = sorted({k for run in runs for k in run["metrics"]})
@@ -41,7 +57,7 @@ def metrics_table(runs: Sequence[dict]) -> str:
         throughput = manifest.get("throughput") or {}
         rows.append([
             Path(run["dir"]).name,
-            f"{config['model']['name']} ({config['model']['style']})",
+            model_description(config),
             f"{config['data']['name']} [{manifest['data']['source']}]",
             str(manifest.get("epochs_run", "")),
             *(f"{run['metrics'][m]:.4f}" if m in run["metrics"] else "-" for m in metric_names),
@@ -53,22 +69,38 @@ def metrics_table(runs: Sequence[dict]) -> str:
                      for row in rows)
 
 
-def report(run_dir: Path, log: Callable[[str], None] = print) -> list[Path]:
-    """Redraw the figures of ``run_dir`` from its saved model, config and history."""
-    from kerasdl.config import LOSSES, Experiment, with_overrides
+def report(run_dir: Path, log: Callable[[str], None] = print, redraw: bool = False
+           ) -> list[Path]:
+    """Print the metrics table of ``run_dir`` and its closing report.txt; return what was written.
+
+    Without ``redraw`` nothing is written and TensorFlow is not imported. With ``redraw`` the
+    figures are drawn again from the saved model, config and history (overwriting the PNGs the
+    run drew; ``samples.png`` may show other images, as the data are loaded anew) and returned.
+    """
+    run = read_run(run_dir)
+    figures = redraw_figures(run, log) if redraw else []
+    log(metrics_table([run]))
+    closing = Path(run_dir) / "report.txt"
+    if closing.is_file():
+        log("")
+        log(closing.read_text().rstrip("\n"))
+    return figures
+
+
+def redraw_figures(run: dict, log: Callable[[str], None] = print) -> list[Path]:
+    """Draw the figures of the run that :func:`read_run` read, from its model.keras and data."""
+    from kerasdl.config import LOSSES, with_overrides
     from kerasdl.data import load_data
     from kerasdl.figures import write_figures
     from kerasdl.saving import load_model
 
-    run = read_run(run_dir)
+    run_dir = Path(run["dir"])
     # the same data as the run: the source it actually used (e.g. the offline fallback)
     experiment = with_overrides(Experiment(**run["config"]),
                                 {"data.source": run["manifest"]["data"]["source"]})
-    model = load_model(Path(run_dir) / "model.keras")
+    model = load_model(run_dir / "model.keras")
     data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1], log=lambda line: None)
-    figures = write_figures(model, data, run["history"], Path(run_dir), experiment.name, log=log)
-    log(metrics_table([run]))
-    return figures
+    return write_figures(model, data, run["history"], run_dir, experiment.name, log=log)
 
 
 def compare(run_dirs: Sequence[Path], output: Optional[Path] = None) -> str:

@@ -1,7 +1,8 @@
-"""What people look at: figures in the run directory, throughput, report/compare/bench commands."""
+"""What people look at: figures in the run directory, throughput, report/compare/bench/list."""
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from kerasdl.config import Data, Model, Trainer
 from kerasdl.runner import run
 
-from conftest import REPO, run_cli, small_experiment
+from conftest import REPO, run_cli, run_python, small_experiment
 
 
 def _assert_real_png(path):
@@ -62,21 +63,101 @@ def test_missing_graphviz_is_said_clearly(monkeypatch, tmp_path):
     assert "Graphviz's `dot` program is not installed" in lines[0] and "apt-get install" in lines[0]
 
 
-def test_report_and_compare_commands(finished_run, tmp_path):
-    for png in finished_run.run_dir.glob("*.png"):
-        png.unlink()
-    result = run_cli("report", str(finished_run.run_dir), cwd=tmp_path)
+def _snapshot(run_dir):
+    """Every file under ``run_dir``: its mtime (ns) and bytes."""
+    return {str(p.relative_to(run_dir)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in sorted(run_dir.rglob("*")) if p.is_file()}
+
+
+REPORT_WITHOUT_TF = """
+import sys
+from kerasdl.cli import main
+try:
+    main(["report", {run_dir!r}])
+except SystemExit as exit:
+    print("EXIT", exit.code)
+print("TF_IMPORTED", "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+def test_report_prints_without_tensorflow_and_changes_nothing(finished_run, tmp_path):
+    run_dir = finished_run.run_dir
+    before = _snapshot(run_dir)
+    result = run_python(REPORT_WITHOUT_TF.format(run_dir=str(run_dir)), cwd=tmp_path)
+    assert "TF_IMPORTED False False" in result.stdout, result.stdout + result.stderr
+    assert "EXIT" not in result.stdout and "wrote" not in result.stdout, result.stdout
+    assert "test accuracy" in result.stdout and "mlp, functional" in result.stdout
+    closing = (run_dir / "report.txt").read_text().strip()
+    assert closing.splitlines()[0] in result.stdout and closing in result.stdout
+    assert _snapshot(run_dir) == before                     # not a byte, not an mtime
+
+
+def test_report_redraw_rewrites_the_figures(finished_run, tmp_path):
+    run_dir = finished_run.run_dir
+    figures = ("curves.png", "confusion.png", "predictions.png", "samples.png")
+    for name in figures:
+        os.utime(run_dir / name, ns=(0, 0))                  # 1970: any rewrite is newer
+    (run_dir / "samples.png").unlink()
+    result = run_cli("report", "--redraw", str(run_dir), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "test accuracy" in result.stdout and "wrote" in result.stdout
-    for name in ("curves.png", "confusion.png", "predictions.png", "samples.png"):
-        _assert_real_png(finished_run.run_dir / name)
-    result = run_cli("compare", str(finished_run.run_dir), str(finished_run.run_dir),
-                     "--output", str(tmp_path / "compare.png"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.count(finished_run.run_dir.name) == 2
-    _assert_real_png(tmp_path / "compare.png")
+    assert "test accuracy" in result.stdout
+    for name in figures:
+        assert f"wrote {run_dir / name}" in result.stdout, result.stdout
+        assert (run_dir / name).stat().st_mtime_ns > 0, name
+        _assert_real_png(run_dir / name)
     not_a_run = run_cli("report", str(tmp_path), cwd=tmp_path)
     assert not_a_run.returncode == 1 and "is not a finished kerasdl run directory" in not_a_run.stderr
+
+
+def test_compare_command_says_where_it_wrote(finished_run, tmp_path):
+    output = tmp_path / "compare.png"
+    result = run_cli("compare", str(finished_run.run_dir), str(finished_run.run_dir),
+                     "--output", str(output), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count(finished_run.run_dir.name) == 2
+    assert result.stdout.rstrip().splitlines()[-1] == f"wrote {output}"
+    _assert_real_png(output)
+    without = run_cli("compare", str(finished_run.run_dir), cwd=tmp_path)
+    assert without.returncode == 0 and "wrote" not in without.stdout
+
+
+def test_run_table_names_a_transfer_runs_recipe_and_backbone(tmp_path):
+    """The table describes a transfer run by its recipe and backbone, not the unused model.name."""
+    from kerasdl.config import Experiment, Finetune
+    from kerasdl.reports import metrics_table, read_run
+
+    experiment = Experiment(name="flowers", model=Model(name="lenet5"),
+                            finetune=Finetune(recipe="finetune_all", backbone="keras:MobileNetV2"))
+    (tmp_path / "config.json").write_text(json.dumps(experiment.to_dict()))
+    (tmp_path / "manifest.json").write_text(json.dumps({"data": {"source": "tfds"}}))
+    (tmp_path / "metrics.json").write_text(json.dumps({"accuracy": 0.9}))
+    table = metrics_table([read_run(tmp_path)])
+    assert "finetune_all on keras:MobileNetV2 (ImageNet weights)" in table
+    assert "lenet5" not in table
+
+
+def test_list_aligns_descriptions_after_the_longest_name(tmp_path):
+    from click.testing import CliRunner
+
+    from kerasdl.catalog import catalog
+    from kerasdl.cli import cli
+
+    for stem in ("a", "a_much_longer_experiment_file_name_than_32_characters"):
+        (tmp_path / f"{stem}.py").write_text(f'"""Experiment {stem}."""\n')
+    result = CliRunner().invoke(cli, ["list", "--experiments-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("  ")]
+    models, experiments = rows[:len(catalog())], rows[len(catalog()):]
+    assert len(experiments) == 2
+
+    def description_column(line: str) -> int:          # where the text after the name starts
+        after_name = line[2 + len(line[2:].split()[0]):]
+        return len(line) - len(after_name.lstrip())
+
+    for section in (models, experiments):
+        assert len({description_column(line) for line in section}) == 1, section
+    longest = max(catalog(), key=len)
+    assert any(line.startswith(f"  {longest}  ") for line in models)
 
 
 def test_bench_command_measures_without_writing(tmp_path):
