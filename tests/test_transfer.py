@@ -5,7 +5,9 @@ The offline demonstration (pretrain on digits 0-4, transfer to 5-9) is in the sl
 """
 from __future__ import annotations
 
+import re
 import types
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,7 +16,7 @@ import pytest
 from kerasdl.config import Callbacks, Data, Experiment, Finetune, Output, Trainer
 from kerasdl.errors import ConfigError, ModelError
 
-from conftest import run_python
+from conftest import REPO, run_python
 
 LR = 0.01
 
@@ -494,6 +496,47 @@ def test_clear_errors(tmp_path):
     data8 = types.SimpleNamespace(train=_images_spec((8, 8, 1)), num_classes=3)
     with pytest.raises(ConfigError, match=r"unfreeze=9, but the backbone has only 4 layers"):
         build_transfer_model(_experiment(tmp_path, path, recipe="two_phase", unfreeze=9), data8)
+
+
+def test_a_missing_published_backbone_names_the_experiment_that_publishes_it(tmp_path,
+                                                                              monkeypatch):
+    """saved_models/<name>.keras missing, experiments/<name>.py publishing it: the error says
+    to run that experiment (from the working directory, or cd into an absolute path's project);
+    an experiment that publishes elsewhere, or none, gives no such advice."""
+    from kerasdl.transfer import load_backbone
+
+    (tmp_path / "experiments").mkdir()
+    for name, saved in (("pre", "saved_models"), ("elsewhere", "other_dir")):
+        (tmp_path / "experiments" / f"{name}.py").write_text(
+            "from kerasdl.config import Experiment, Output\n"
+            f"def get_config():\n    return Experiment(name={name!r}, "
+            f"output=Output(saved_models_dir={saved!r}))\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError) as error:
+        load_backbone("saved_models/pre.keras")
+    assert str(error.value) == (
+        "backbone 'saved_models/pre.keras' not found: no such file. A run of experiments/pre.py "
+        "publishes it; run that experiment first: python -m kerasdl run experiments/pre.py")
+    monkeypatch.chdir(tmp_path / "experiments")
+    with pytest.raises(ModelError, match=re.escape(f"first: cd {tmp_path} && python -m kerasdl "
+                                                   "run experiments/pre.py")):
+        load_backbone(str(tmp_path / "saved_models" / "pre.keras"))
+    for missing in ("saved_models/elsewhere.keras", "saved_models/nothing.keras"):
+        with pytest.raises(ModelError, match="not found: no such file. A backbone is") as error:
+            load_backbone(str(tmp_path / missing))
+        assert "python -m kerasdl run" not in str(error.value)
+
+
+def test_transfer_finetune_without_its_backbone_says_to_run_transfer_pretrain(tmp_path,
+                                                                            monkeypatch):
+    from kerasdl.experiment import load_experiment
+    from kerasdl.transfer.backbones import producing_experiment
+
+    monkeypatch.chdir(REPO)
+    spec = load_experiment("experiments/transfer_finetune.py").finetune.backbone
+    assert producing_experiment(Path(spec)) == (
+        Path("experiments/transfer_pretrain.py"),
+        "python -m kerasdl run experiments/transfer_pretrain.py")
 
 
 # === The digit-split datasets ===

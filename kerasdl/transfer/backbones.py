@@ -13,7 +13,8 @@
   a ``.weights.h5`` file). kerasdl models take the pipeline's inputs as they are.
 * a path: a ``.keras`` file (e.g. ``saved_models/lenet5.keras``) or a run directory (its
   ``model.keras``), cut at ``cut_at`` (a layer name); by default just below its classifier (the
-  input of its last layer with weights).
+  input of its last layer with weights). A missing ``saved_models/<name>.keras`` that
+  ``experiments/<name>.py`` publishes is an error that says to run that experiment first.
 
 Any backbone may be cut at a named layer (``cut_at``), the "cut the backbone at an earlier
 layer" of the small-data, different-domain recipe: lower layers hold more general features.
@@ -174,6 +175,10 @@ def _saved_model(spec: str, weights) -> Backbone:
                              "a finished run directory")
         path = model_path
     elif not path.is_file():
+        producer = producing_experiment(path)
+        if producer is not None:
+            raise ModelError(f"backbone '{spec}' not found: no such file. A run of {producer[0]} "
+                             f"publishes it; run that experiment first: {producer[1]}")
         kind = "keras.applications model" if spec[:1].isupper() else "file"
         hint = (f"; did you mean 'keras:{spec}'?" if spec in APPLICATIONS else "")
         raise ModelError(f"backbone '{spec}' not found: no such {kind}{hint}. A backbone is "
@@ -187,6 +192,39 @@ def _saved_model(spec: str, weights) -> Backbone:
                          f"the saved model {path} has its own weights (set finetune.weights=None)")
     model = load_model(path, compile=False)
     return Backbone(model, "saved", None, f"saved model {path} ({model.name})")
+
+
+def producing_experiment(path: Path) -> Optional[tuple[Path, str]]:
+    """The experiment whose run publishes the model file ``path``, and the command that runs it.
+
+    A run publishes ``<output.saved_models_dir>/<experiment name>.keras`` under the directory it
+    runs in. For ``<dir>/<name>.keras`` the experiment is looked for as ``experiments/<name>.py``
+    in the working directory and in the parent of ``<dir>`` (the project of an absolute path),
+    and counts only if, run from there, it publishes exactly ``path``. Returns ``(experiment
+    file, command)`` or None. Loading the experiment imports no TensorFlow.
+    """
+    from kerasdl.errors import KerasdlError
+    from kerasdl.experiment import EXPERIMENTS_DIR, load_experiment
+
+    path = Path(path)
+    if path.suffix != ".keras":
+        return None
+    here = Path.cwd().resolve()
+    for root in dict.fromkeys([here, path.parent.parent.resolve()]):
+        candidate = root / EXPERIMENTS_DIR / f"{path.stem}.py"
+        if not candidate.is_file():
+            continue
+        try:
+            experiment = load_experiment(candidate)
+        except KerasdlError:
+            continue
+        published = root / experiment.output.saved_models_dir / f"{experiment.name}.keras"
+        if published.resolve() != path.resolve():
+            continue
+        relative = EXPERIMENTS_DIR / candidate.name
+        command = f"python -m kerasdl run {relative}"
+        return (relative, command) if root == here else (candidate, f"cd {root} && {command}")
+    return None
 
 
 def _require_file(path: str, key: str, what: str) -> None:
