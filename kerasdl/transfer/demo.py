@@ -9,9 +9,14 @@
 2. For 10 and 50 training images per digit 5-9 (``mnist_5to9_10``, ``mnist_5to9_50``), train
    ``experiments/transfer_finetune.py`` with each recipe, and the same LeNet-5 from scratch on the
    same images (``finetune.recipe=None``), for the same number of epochs, at the same learning
-   rate. No model selection on the test set: every model is scored once, after its last epoch,
-   on all 500 held-out test images of 5-9.
-3. Write ``results.csv``, ``results.md`` (accuracy per recipe and data size, wall time) and
+   rate. Every model is scored once, after its last epoch, on a validation set and on all 500
+   held-out test images of 5-9.
+3. Select the best transfer variant by its validation accuracy (mean over seeds) and report that
+   variant's test accuracy against training from scratch. The test set plays no part in the
+   choice. The validation set (:func:`validation_arrays`) holds as many labelled images per digit
+   as training does (10 or 50), drawn from the target digits' training pool: disjoint from the
+   training images and from the test images, and never trained on.
+4. Write ``results.csv``, ``results.md`` (accuracy per recipe and data size, wall time) and
    ``accuracy.png`` into the demo's run directory.
 
 Reference:
@@ -55,6 +60,7 @@ class Row:
     variant: str
     per_class: int
     seed: int
+    validation_accuracy: float
     test_accuracy: float
     test_loss: float
     train_images: int
@@ -70,19 +76,22 @@ class DemoResult:
     rows: list[Row] = field(default_factory=list)
     wall_s: float = 0.0
 
-    def mean_accuracy(self, variant: str, per_class: int) -> float:
-        values = [r.test_accuracy for r in self.rows if r.variant == variant and r.per_class == per_class]
+    def mean_accuracy(self, variant: str, per_class: int, split: str = "test") -> float:
+        """Mean over seeds of ``split`` ("test" or "validation") accuracy."""
+        values = [getattr(r, f"{split}_accuracy") for r in self.rows
+                  if r.variant == variant and r.per_class == per_class]
         return sum(values) / len(values)
 
     def best_transfer(self, per_class: int) -> tuple[str, float]:
-        """(variant, mean test accuracy) of the best transfer variant at ``per_class``."""
-        scores = {v: self.mean_accuracy(v, per_class) for v in {r.variant for r in self.rows}
-                  if v != "scratch"}
-        best = max(scores, key=scores.get)
-        return best, scores[best]
+        """(variant, its mean test accuracy) of the transfer variant with the best mean
+        *validation* accuracy at ``per_class``; a tie goes to the variant listed first. The test
+        accuracy is reported, never used to choose."""
+        variants = [v for v in _variants(self) if v != "scratch"]
+        best = max(variants, key=lambda v: self.mean_accuracy(v, per_class, "validation"))
+        return best, self.mean_accuracy(best, per_class)
 
     def margin(self, per_class: int) -> float:
-        """Best transfer accuracy minus the from-scratch accuracy at ``per_class``."""
+        """Test accuracy of the selected transfer variant minus that of training from scratch."""
         return self.best_transfer(per_class)[1] - self.mean_accuracy("scratch", per_class)
 
 
@@ -128,19 +137,56 @@ def run_demo(workdir: str | Path = "runs", pretrained: Optional[str | Path] = No
                 row = train_and_test(experiment, variant, per_class)
                 demo.rows.append(row)
                 log(f"[demo] {per_class:>3} per digit, seed {seed}, {variant:<26} "
-                    f"test accuracy {row.test_accuracy:.4f}  ({row.wall_s:.1f} s)")
+                    f"validation {row.validation_accuracy:.4f}  test {row.test_accuracy:.4f}  "
+                    f"({row.wall_s:.1f} s)")
     demo.wall_s = time.time() - started
     write_results(demo, sizes)
     for per_class in sizes:
         best, accuracy = demo.best_transfer(per_class)
-        log(f"[demo] {per_class} per digit: best transfer {best} {accuracy:.4f} vs scratch "
-            f"{demo.mean_accuracy('scratch', per_class):.4f}: margin {demo.margin(per_class):+.4f}")
+        log(f"[demo] {per_class} per digit: {best} selected by validation accuracy; test "
+            f"accuracy {accuracy:.4f} vs scratch {demo.mean_accuracy('scratch', per_class):.4f}: "
+            f"margin {demo.margin(per_class):+.4f}")
     log(f"[demo] done in {demo.wall_s:.0f} s: {run_dir / 'results.md'}, {run_dir / 'accuracy.png'}")
     return demo
 
 
+def validation_arrays(per_class: int, split_seed: int):
+    """``per_class`` images of each digit 5-9 (labels 0-4) for choosing among the variants.
+
+    Drawn (seeded by ``split_seed``) from the embedded training images of 5-9 that the
+    ``mnist_5to9_<per_class>`` training set does not use, so they are disjoint from its training
+    images and from the test images. Returns ``(x, y)``: uint8 ``(N, 28, 28, 1)``, int64 ``(N,)``.
+    """
+    import numpy as np
+
+    from kerasdl.data.mnist_subsets import SECOND_DIGITS, digit_subset
+
+    pool = digit_subset(SECOND_DIGITS, split_seed)
+    used = {x.tobytes() for x in digit_subset(SECOND_DIGITS, split_seed, per_class).x_train}
+    free = np.array([x.tobytes() not in used for x in pool.x_train])
+    rng = np.random.default_rng([split_seed, per_class, 1])
+    index = np.concatenate([rng.choice(np.flatnonzero(free & (pool.y_train == label)),
+                                       size=per_class, replace=False)
+                            for label in range(len(SECOND_DIGITS))])
+    return pool.x_train[index], pool.y_train[index]
+
+
+def _validation_set(experiment, data, label_kind: str, per_class: int):
+    """:func:`validation_arrays`, batched and prepared exactly as ``data``'s test split is."""
+    import tensorflow as tf
+
+    from kerasdl.data.pipeline import _make_preprocess
+
+    x, y = validation_arrays(per_class, experiment.data.split_seed)
+    examples = tf.data.Dataset.from_tensor_slices((x, y))
+    preprocess = _make_preprocess(experiment.data, examples.element_spec, data.label_format,
+                                  label_kind, data.num_classes)
+    return examples.map(preprocess).batch(experiment.data.batch_size)
+
+
 def train_and_test(experiment, variant: str, per_class: int) -> Row:
-    """Train ``experiment`` (a transfer recipe, or from scratch) and score it on the test split.
+    """Train ``experiment`` (a transfer recipe, or from scratch) and score it on the validation
+    set of :func:`validation_arrays` and on the test split.
 
     The same steps as the runner: data pipeline, model, compile, fit (through
     :func:`kerasdl.transfer.fit_transfer` for a recipe), evaluate; without its files.
@@ -170,8 +216,11 @@ def train_and_test(experiment, variant: str, per_class: int) -> Row:
         model = _build_model(experiment, data)
         compile_fn(model, experiment.trainer.learning_rate)
         model.fit(data.train, epochs=experiment.trainer.epochs, **fit_kwargs)
+    validation = model.evaluate(_validation_set(experiment, data, label_kind, per_class),
+                                verbose=0, return_dict=True)
     metrics = model.evaluate(data.test, verbose=0, return_dict=True)
     return Row(variant=variant, per_class=per_class, seed=experiment.trainer.seed,
+               validation_accuracy=float(validation["accuracy"]),
                test_accuracy=float(metrics["accuracy"]), test_loss=float(metrics["loss"]),
                train_images=data.counts["train"], epochs=experiment.trainer.epochs,
                wall_s=round(time.time() - started, 2))
@@ -189,7 +238,8 @@ def write_results(demo: DemoResult, sizes: Sequence[int]) -> None:
         "pretrained": str(demo.pretrained), "pretrain_test_accuracy_0to4": demo.pretrain_accuracy,
         "wall_time_s": round(demo.wall_s, 1),
         "margin_over_scratch": {str(n): round(demo.margin(n), 4) for n in sizes},
-        "best_transfer": {str(n): demo.best_transfer(n)[0] for n in sizes}}, indent=2) + "\n")
+        "best_transfer": {str(n): demo.best_transfer(n)[0] for n in sizes},
+        "best_transfer_selected_by": "mean validation accuracy"}, indent=2) + "\n")
 
 
 def _variants(demo: DemoResult) -> list[str]:
@@ -197,23 +247,29 @@ def _variants(demo: DemoResult) -> list[str]:
 
 
 def markdown_table(demo: DemoResult, sizes: Sequence[int]) -> str:
-    """Test accuracy on digits 5-9 per variant (rows) and images per digit (columns)."""
+    """Validation and test accuracy on digits 5-9 per variant (rows) and images per digit."""
     seeds = sorted({r.seed for r in demo.rows})
-    header = "| variant | " + " | ".join(f"{n} per digit" for n in sizes) + " | wall s |"
-    lines = [f"Test accuracy on the 500 held-out images of digits 5-9 (mean over seeds {seeds}); "
+    header = "| variant | " + " | ".join(f"{n} per digit: validation | test" for n in sizes) + \
+        " | wall s |"
+    lines = [f"Accuracy on digits 5-9, mean over seeds {seeds}: validation on {sizes[0]}"
+             + "".join(f"/{n}" for n in sizes[1:]) + " held-out images per digit (used to select "
+             "the best transfer variant), test on the 500 held-out test images (reported only); "
              f"pretrained backbone: {demo.pretrained}"
              + (f" (test accuracy {demo.pretrain_accuracy:.4f} on digits 0-4)"
                 if demo.pretrain_accuracy is not None else "") + ".", "",
-             header, "|" + "---|" * (len(sizes) + 2)]
+             header, "|" + "---|" * (2 * len(sizes) + 2)]
     for variant in _variants(demo):
         wall = sum(r.wall_s for r in demo.rows if r.variant == variant)
         lines.append(f"| {variant} | " + " | ".join(
+            f"{demo.mean_accuracy(variant, n, 'validation'):.4f} | "
             f"{demo.mean_accuracy(variant, n):.4f}" for n in sizes) + f" | {wall:.1f} |")
     lines.append("")
     for n in sizes:
         best, accuracy = demo.best_transfer(n)
-        lines.append(f"{n} per digit: best transfer `{best}` {accuracy:.4f} vs from scratch "
-                     f"{demo.mean_accuracy('scratch', n):.4f}: margin {demo.margin(n):+.4f}.")
+        lines.append(f"{n} per digit: `{best}` has the best validation accuracy "
+                     f"({demo.mean_accuracy(best, n, 'validation'):.4f}); its test accuracy "
+                     f"{accuracy:.4f} vs from scratch {demo.mean_accuracy('scratch', n):.4f}: "
+                     f"margin {demo.margin(n):+.4f}.")
     lines.append(f"\nWall time of the whole demonstration: {demo.wall_s:.0f} s.")
     return "\n".join(lines) + "\n"
 
