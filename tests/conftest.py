@@ -1,7 +1,11 @@
-"""Shared fixtures: a subprocess runner for the CLI and a small, fast experiment."""
+"""Shared fixtures: a subprocess runner for the CLI and a small, fast experiment; Keras state
+cleared after every test, and facts about ImageNet-size models gathered in a fresh process, so
+one pytest process stays small (issue #12, 7: ``bench/suite_footprint.py`` measures it)."""
 from __future__ import annotations
 
+import gc
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +27,52 @@ def run_python(code: str, cwd: Path, timeout: float = 300) -> subprocess.Complet
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def facts_in_a_fresh_process(gather, directory: Path, timeout: float = 900):
+    """``gather(directory)`` run in a fresh Python process; returns what it returned.
+
+    ``gather`` is a module-level function of a test module (it is imported by name there, with
+    tests/ on the path); it may write files under ``directory`` and returns picklable facts
+    (tuples stay tuples, numpy arrays stay arrays). Used for ImageNet-size models: their hundreds
+    of MB of weights live and die in that process, never in pytest's.
+    """
+    tests = Path(gather.__code__.co_filename).resolve().parent
+    facts = Path(directory) / f"{gather.__name__}.pkl"
+    result = run_python(
+        "import pickle, sys\n"
+        f"sys.path.insert(0, {str(tests)!r})\n"
+        f"from {gather.__module__} import {gather.__name__}\n"
+        f"facts = {gather.__name__}({str(directory)!r})\n"
+        f"with open({str(facts)!r}, 'wb') as handle:\n"
+        "    pickle.dump(facts, handle)\n", cwd=Path(directory), timeout=timeout)
+    assert result.returncode == 0, result.stderr[-4000:]
+    with open(facts, "rb") as handle:
+        return pickle.load(handle)
+
+
+_FROZEN = []
+
+
+@pytest.fixture(autouse=True)
+def _clear_keras_state():
+    """After each test, Keras' global state cleared and garbage collected, where Keras is loaded.
+
+    Without it the models of earlier tests, cyclic garbage that Python's automatic collector
+    reaches late, piled up: one pytest process grew past 11 GB. Tests that never import Keras
+    do not pay for importing it here. A full collection walks TF's ~430,000 module-level
+    objects (0.2 s), so the first time Keras is seen, after collecting, the survivors are frozen
+    (``gc.freeze``): later collections, this fixture's and Python's own, skip them and take
+    milliseconds.
+    """
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        keras.backend.clear_session(free_memory=False)
+        gc.collect()
+        if not _FROZEN:
+            gc.freeze()
+            _FROZEN.append(True)
 
 
 @pytest.fixture
