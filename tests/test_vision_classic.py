@@ -1,6 +1,14 @@
 """AlexNet and VGG: published parameter counts, layer names, keras.applications weight
-compatibility, backbone options, and use as a backbone inside a user's own functional model."""
+compatibility, backbone options, and use as a backbone inside a user's own functional model.
+
+The ImageNet-size models (60-144M parameters, 0.25-0.6 GB each) are built in one fresh process
+per module run, ``_gather_imagenet_size``, which returns what the tests check (counts, layer
+names and shapes, logits); the assertions stay here. In pytest's own process they made it grow
+by 8 GB (issue #12, 7)."""
 from __future__ import annotations
+
+import gc
+import os
 
 import keras
 import numpy as np
@@ -8,7 +16,7 @@ import pytest
 
 from kerasdl.models import STYLES, build
 
-from conftest import run_python
+from conftest import facts_in_a_fresh_process, run_python
 
 #: published / seed-table parameter counts at the default input and 1000 classes
 PINNED = {
@@ -30,66 +38,8 @@ def _names(model) -> list[str]:
     return [layer.name for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
 
 
-@pytest.mark.parametrize("name", sorted(PINNED))
-def test_pinned_parameter_count_in_every_style(name):
-    reference = APPLICATIONS[name](weights=None) if name in APPLICATIONS else None
-    for style in STYLES:
-        model = build(name, style=style)
-        assert model.count_params() == PINNED[name], style
-        if reference is not None:        # same layer names and weight shapes, in the same order
-            assert _weighted_layers(model) == _weighted_layers(reference), style
-    if reference is not None:
-        assert reference.count_params() == PINNED[name]
-
-
-@pytest.mark.parametrize("name", sorted(APPLICATIONS))
-def test_vgg_layer_lists_are_keras_applications(name):
-    # without dropout (which keras.applications leaves out) the layer lists are identical
-    assert _names(build(name, dropout=0.0)) == _names(APPLICATIONS[name](weights=None))
-    notop = APPLICATIONS[name](weights=None, include_top=False)
-    for style in STYLES:
-        ours = build(name, style=style, include_top=False)
-        assert _names(ours) == _names(notop), style
-        assert _weighted_layers(ours) == _weighted_layers(notop), style
-
-
-def test_alexnet_layers_follow_the_seed_table():
-    model = build("alexnet", style="sequential")
-    shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
-    assert shapes == {
-        "conv1": (55, 55, 96), "pool1": (27, 27, 96), "conv2": (27, 27, 256),
-        "pool2": (13, 13, 256), "conv3": (13, 13, 384), "conv4": (13, 13, 384),
-        "conv5": (13, 13, 256), "pool5": (6, 6, 256), "flatten": (9216,),
-        "fc6_dropout": (9216,), "fc6": (4096,), "fc7_dropout": (4096,), "fc7": (4096,),
-        "predictions": (1000,)}
-    assert list(shapes) == _names(model)                     # in this order
-    conv1 = model.get_layer("conv1")
-    assert conv1.kernel.shape == (11, 11, 3, 96) and conv1.strides == (4, 4)
-    assert model.get_layer("conv2").kernel.shape == (5, 5, 96, 256)
-    assert all(model.get_layer(f"pool{i}").pool_size == (3, 3) for i in (1, 2, 5))
-    assert {model.get_layer(n).rate for n in ("fc6_dropout", "fc7_dropout")} == {0.5}
-    assert model.get_layer("conv5").activation.__name__ == "relu"
-    assert model.get_layer("predictions").activation.__name__ == "softmax"
-    assert "dropout" not in " ".join(_names(build("alexnet", dropout=0.0)))
-    assert build("alexnet", dropout=0.2).get_layer("fc6_dropout").rate == 0.2
-
-
-@pytest.mark.parametrize("name, convs", [("vgg11", (1, 1, 2, 2, 2)), ("vgg16", (2, 2, 3, 3, 3)),
-                                         ("vgg19", (2, 2, 4, 4, 4))])
-def test_vgg_configurations(name, convs):
-    model = build(name, style="sequential")
-    names = _names(model)
-    for block, count in enumerate(convs, start=1):
-        assert [n for n in names if n.startswith(f"block{block}_conv")] == [
-            f"block{block}_conv{i}" for i in range(1, count + 1)]
-        assert model.get_layer(f"block{block}_conv1").kernel.shape[:2] == (3, 3)
-    pools = [tuple(model.get_layer(f"block{b}_pool").output.shape[1:]) for b in range(1, 6)]
-    assert pools == [(112, 112, 64), (56, 56, 128), (28, 28, 256), (14, 14, 512), (7, 7, 512)]
-    assert names[-6:] == ["flatten", "fc1", "fc1_dropout", "fc2", "fc2_dropout", "predictions"]
-    assert model.get_layer("fc1_dropout").rate == 0.5
-
-
-@pytest.mark.parametrize("name, kwargs, shape", [
+#: the head options of test_output_shapes_of_the_head_options: (name, kwargs, output shape)
+HEAD_OPTIONS = [
     ("alexnet", dict(include_top=False), (6, 6, 256)),
     ("alexnet", dict(include_top=False, pooling="avg"), (256,)),
     ("alexnet", dict(num_classes=10), (10,)),
@@ -99,12 +49,185 @@ def test_vgg_configurations(name, convs):
     ("vgg16", dict(input_shape=(64, 64, 3), include_top=False), (2, 2, 512)),
     ("vgg16", dict(input_shape=(64, 64, 3), include_top=False, pooling="max"), (512,)),
     ("vgg19", dict(input_shape=(32, 32, 3), num_classes=5), (5,)),
-])
-def test_output_shapes_of_the_head_options(name, kwargs, shape):
-    input_shape = kwargs.get("input_shape", {"alexnet": (227, 227, 3)}.get(name, (224, 224, 3)))
+]
+VGG_CONVS = [("vgg11", (1, 1, 2, 2, 2)), ("vgg16", (2, 2, 3, 3, 3)), ("vgg19", (2, 2, 4, 4, 4))]
+
+
+def _read(make, read):
+    """``read(make())``; the model is freed before the next one is built."""
+    value = read(make())
+    keras.backend.clear_session()
+    gc.collect()
+    return value
+
+
+def _gather_imagenet_size(directory: str) -> dict:
+    """Run in a fresh process (``imagenet_size``): builds the ImageNet-size models one at a time
+    and returns what the tests below assert on, keyed by test."""
+    both = lambda model: (_names(model), _weighted_layers(model))         # noqa: E731
+    count_and_layers = lambda model: (model.count_params(), _weighted_layers(model))  # noqa: E731
+    facts = {"pinned": {}, "layer_lists": {}, "configurations": {}, "heads": {}}
+    for name in sorted(PINNED):                 # test_pinned_parameter_count_in_every_style
+        found = facts["pinned"][name] = {}
+        if name in APPLICATIONS:
+            found["reference"] = _read(lambda: APPLICATIONS[name](weights=None), count_and_layers)
+        for style in STYLES:
+            found[style] = _read(lambda: build(name, style=style), count_and_layers)
+    for name in sorted(APPLICATIONS):           # test_vgg_layer_lists_are_keras_applications
+        found = facts["layer_lists"][name] = {}
+        found["no_dropout"] = _read(lambda: build(name, dropout=0.0), _names)
+        found["applications"] = _read(lambda: APPLICATIONS[name](weights=None), _names)
+        found["applications_notop"] = _read(
+            lambda: APPLICATIONS[name](weights=None, include_top=False), both)
+        for style in STYLES:
+            found[style] = _read(lambda: build(name, style=style, include_top=False), both)
+
+    def alexnet(model):                          # test_alexnet_layers_follow_the_seed_table
+        conv1 = model.get_layer("conv1")
+        return {
+            "shapes": {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers},
+            "names": _names(model),
+            "conv1": (tuple(conv1.kernel.shape), conv1.strides),
+            "conv2_kernel": tuple(model.get_layer("conv2").kernel.shape),
+            "pool_sizes": [model.get_layer(f"pool{i}").pool_size for i in (1, 2, 5)],
+            "dropout_rates": {model.get_layer(n).rate for n in ("fc6_dropout", "fc7_dropout")},
+            "conv5_activation": model.get_layer("conv5").activation.__name__,
+            "predictions_activation": model.get_layer("predictions").activation.__name__,
+        }
+
+    facts["alexnet"] = _read(lambda: build("alexnet", style="sequential"), alexnet)
+    facts["alexnet"]["no_dropout_names"] = _read(lambda: build("alexnet", dropout=0.0), _names)
+    facts["alexnet"]["fc6_dropout_rate_0.2"] = _read(
+        lambda: build("alexnet", dropout=0.2), lambda model: model.get_layer("fc6_dropout").rate)
+    for name, convs in VGG_CONVS:                # test_vgg_configurations
+        facts["configurations"][name] = _read(lambda: build(name, style="sequential"), lambda m: {
+            "names": _names(m),
+            "conv1_kernels": {block: tuple(m.get_layer(f"block{block}_conv1").kernel.shape[:2])
+                              for block in range(1, len(convs) + 1)},
+            "pools": [tuple(m.get_layer(f"block{b}_pool").output.shape[1:]) for b in range(1, 6)],
+            "fc1_dropout_rate": m.get_layer("fc1_dropout").rate})
+    for index, (name, kwargs, _) in enumerate(HEAD_OPTIONS):  # test_output_shapes_of_the_head...
+        input_shape = kwargs.get("input_shape", {"alexnet": (227, 227, 3)}.get(name, (224, 224, 3)))
+        facts["heads"][index] = {style: _read(lambda: build(name, style=style, **kwargs),
+                                              lambda m: tuple(m(keras.Input(input_shape)).shape))
+                                 for style in STYLES}
+    facts["vgg16_weights"] = _vgg16_weights_logits(directory)
+    return facts
+
+
+def _vgg16_weights_logits(directory: str) -> dict:
+    """The logits test_keras_applications_vgg16_weights_load_into_every_style compares."""
+    x = np.random.default_rng(0).random((1, 224, 224, 3)).astype("float32") * 255 - 128
+    legacy_file = os.path.join(directory, "vgg16.h5")      # the format of the ImageNet downloads
+
+    def reference_logits_and_weights(reference):
+        reference.save(legacy_file)
+        return reference.predict(x, verbose=0), reference.get_weights()
+
+    expected, weights = _read(  # keras.applications' logits, and the weights as numpy arrays
+        lambda: keras.applications.VGG16(weights=None, classifier_activation=None),
+        reference_logits_and_weights)                    # (one 0.55 GB model alive at a time)
+    found = {"expected": expected, "set_weights": {}, "load_weights": {}}
+
+    def with_reference_weights(ours):
+        own = ours.predict(x, verbose=0)
+        ours.set_weights(weights)                         # = reference.get_weights()
+        return own, ours.predict(x, verbose=0)
+
+    def with_legacy_file(loaded):
+        loaded.load_weights(legacy_file)                  # by layer order, as the .h5 files are
+        return loaded.predict(x, verbose=0)
+
     for style in STYLES:
-        model = build(name, style=style, **kwargs)
-        assert tuple(model(keras.Input(input_shape)).shape) == (None, *shape), style
+        make = lambda: build("vgg16", style=style, classifier_activation=None)  # noqa: E731
+        own, found["set_weights"][style] = _read(make, with_reference_weights)
+        if style == "functional":        # control: our own random weights give other logits
+            found["own_weights"] = own
+    del weights                          # 0.55 GB less while .h5 files are read (+0.8 GB each)
+    for style in STYLES:
+        make = lambda: build("vgg16", style=style, classifier_activation=None)  # noqa: E731
+        found["load_weights"][style] = _read(make, with_legacy_file)
+    os.remove(legacy_file)                                # 0.55 GB on disk
+    return found
+
+
+@pytest.fixture(scope="module")
+def imagenet_size(tmp_path_factory) -> dict:
+    """What ``_gather_imagenet_size`` found, in a fresh process (about a minute, once)."""
+    return facts_in_a_fresh_process(_gather_imagenet_size, tmp_path_factory.mktemp("imagenet"))
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_pinned_parameter_count_in_every_style(name, imagenet_size):
+    found = imagenet_size["pinned"][name]
+    reference = found.get("reference")    # keras.applications: (count_params, weighted layers)
+    assert (reference is not None) == (name in APPLICATIONS)
+    for style in STYLES:
+        count, weighted_layers = found[style]
+        assert count == PINNED[name], style
+        if reference is not None:        # same layer names and weight shapes, in the same order
+            assert weighted_layers == reference[1], style
+    if reference is not None:
+        assert reference[0] == PINNED[name]
+
+
+@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+def test_vgg_layer_lists_are_keras_applications(name, imagenet_size):
+    found = imagenet_size["layer_lists"][name]
+    # without dropout (which keras.applications leaves out) the layer lists are identical
+    assert found["no_dropout"] == found["applications"]
+    notop_names, notop_weighted_layers = found["applications_notop"]
+    for style in STYLES:
+        names, weighted_layers = found[style]
+        assert names == notop_names, style
+        assert weighted_layers == notop_weighted_layers, style
+
+
+def test_alexnet_layers_follow_the_seed_table(imagenet_size):
+    found = imagenet_size["alexnet"]                      # build("alexnet", style="sequential")
+    shapes = found["shapes"]
+    assert shapes == {
+        "conv1": (55, 55, 96), "pool1": (27, 27, 96), "conv2": (27, 27, 256),
+        "pool2": (13, 13, 256), "conv3": (13, 13, 384), "conv4": (13, 13, 384),
+        "conv5": (13, 13, 256), "pool5": (6, 6, 256), "flatten": (9216,),
+        "fc6_dropout": (9216,), "fc6": (4096,), "fc7_dropout": (4096,), "fc7": (4096,),
+        "predictions": (1000,)}
+    assert list(shapes) == found["names"]                    # in this order
+    kernel_shape, strides = found["conv1"]
+    assert kernel_shape == (11, 11, 3, 96) and strides == (4, 4)
+    assert found["conv2_kernel"] == (5, 5, 96, 256)
+    assert len(found["pool_sizes"]) == 3
+    assert all(pool_size == (3, 3) for pool_size in found["pool_sizes"])
+    assert found["dropout_rates"] == {0.5}
+    assert found["conv5_activation"] == "relu"
+    assert found["predictions_activation"] == "softmax"
+    assert "dropout" not in " ".join(found["no_dropout_names"])
+    assert found["fc6_dropout_rate_0.2"] == 0.2
+
+
+@pytest.mark.parametrize("name, convs", VGG_CONVS)
+def test_vgg_configurations(name, convs, imagenet_size):
+    found = imagenet_size["configurations"][name]         # build(name, style="sequential")
+    names = found["names"]
+    for block, count in enumerate(convs, start=1):
+        assert [n for n in names if n.startswith(f"block{block}_conv")] == [
+            f"block{block}_conv{i}" for i in range(1, count + 1)]
+        assert found["conv1_kernels"][block] == (3, 3)
+    pools = found["pools"]
+    assert pools == [(112, 112, 64), (56, 56, 128), (28, 28, 256), (14, 14, 512), (7, 7, 512)]
+    assert names[-6:] == ["flatten", "fc1", "fc1_dropout", "fc2", "fc2_dropout", "predictions"]
+    assert found["fc1_dropout_rate"] == 0.5
+
+
+@pytest.mark.parametrize("index", range(len(HEAD_OPTIONS)),
+                         ids=[f"{name}-kwargs{i}-shape{i}" for i, (name, _, _) in
+                              enumerate(HEAD_OPTIONS)])
+def test_output_shapes_of_the_head_options(index, imagenet_size):
+    _, _, shape = HEAD_OPTIONS[index]
+    found = imagenet_size["heads"][index]        # model(keras.Input(input_shape)).shape, by style
+    assert set(found) == set(STYLES)
+    for style in STYLES:
+        assert found[style] == (None, *shape), style
 
 
 @pytest.mark.parametrize("name, input_shape", [("alexnet", (99, 99, 3)), ("vgg11", (64, 64, 3))])
@@ -131,25 +254,20 @@ def test_bad_options_name_the_value(name, kwargs, message):
         build(name, **kwargs)
 
 
-def test_keras_applications_vgg16_weights_load_into_every_style(tmp_path):
-    """ImageNet weights are keras.applications' files; random-init ones stand in (no network)."""
-    reference = keras.applications.VGG16(weights=None, classifier_activation=None)   # logits
-    x = np.random.default_rng(0).random((1, 224, 224, 3)).astype("float32") * 255 - 128
-    expected = reference.predict(x, verbose=0)
+def test_keras_applications_vgg16_weights_load_into_every_style(imagenet_size):
+    """ImageNet weights are keras.applications' files; random-init ones stand in (no network).
+    The logits come from ``_vgg16_weights_logits``, in the fresh process."""
+    found = imagenet_size["vgg16_weights"]
+    expected = found["expected"]                   # keras.applications.VGG16's logits
+    assert expected.shape == (1, 1000)
     assert expected.std() > 1e-3                   # the logits carry signal, not a constant
-    legacy_file = tmp_path / "vgg16.h5"                    # the format of the ImageNet downloads
-    reference.save(legacy_file)
     for style in STYLES:
-        ours = build("vgg16", style=style, classifier_activation=None)
         if style == "functional":        # control: our own random weights give other logits
-            assert not np.allclose(ours.predict(x, verbose=0), expected, rtol=1e-3, atol=1e-3)
-        ours.set_weights(reference.get_weights())
-        np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5,
+            assert not np.allclose(found["own_weights"], expected, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(found["set_weights"][style], expected, rtol=1e-5, atol=1e-5,
                                    err_msg=f"set_weights, {style}")
-        loaded = build("vgg16", style=style, classifier_activation=None)
-        loaded.load_weights(legacy_file)                  # by layer order, as the .h5 files are
-        np.testing.assert_allclose(loaded.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5,
-                                   err_msg=f"load_weights(.h5), {style}")
+        np.testing.assert_allclose(found["load_weights"][style], expected, rtol=1e-5,
+                                   atol=1e-5, err_msg=f"load_weights(.h5), {style}")
 
 
 def test_backbones_inside_a_users_functional_model_fit_save_and_reload(tmp_path):
