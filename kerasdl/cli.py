@@ -1,8 +1,9 @@
-"""The command line: ``kerasdl run | list | show``.
+"""The command line: ``kerasdl run | list | show | report | compare | bench``.
 
 A thin layer: it parses, loads the experiment config (no TensorFlow), and calls :func:`kerasdl.run`.
-``--help``, ``list``, ``show`` and config errors never import TensorFlow. Errors exit non-zero with
-one clear message; ``--debug`` shows the traceback.
+``--help``, ``list``, ``show``, ``report``, ``compare`` and config errors never import TensorFlow.
+Errors exit non-zero with one clear message; ``--debug`` shows the traceback and TensorFlow's own
+start-up lines (:mod:`kerasdl.quiet`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ SET_HELP = "Override a config key, e.g. --set trainer.epochs=3 (repeatable)."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors and TensorFlow's start-up log.")
 @click.version_option(__version__, prog_name="kerasdl")
 def cli(debug: bool) -> None:
     """kerasdl: classic deep-learning architectures, one Keras experiment runner.
@@ -66,13 +67,12 @@ def run(experiment_path: str, overrides: tuple[str, ...], smoke: bool, workdir: 
         os.environ["TF_CONFIG"] = json.dumps(cluster)
         items.append("device.policy=multiworker")
     experiment = load_experiment(experiment_path, overrides=items, smoke=smoke)
-    from kerasdl.runner import _check_resumable, latest_run_dir
+    from kerasdl.runner import check_resumable, latest_run_dir
 
     if resume == "latest":
         resume = str(latest_run_dir(experiment, workdir))
     if resume:
-        _check_resumable(experiment, Path(resume))      # before TensorFlow is imported
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        check_resumable(experiment, Path(resume))      # before TensorFlow is imported
     from kerasdl.runner import run as run_experiment
 
     run_experiment(experiment, workdir=workdir, log=lambda line: click.echo(line), resume=resume)
@@ -104,7 +104,9 @@ def bench(experiment_path: str, overrides: tuple[str, ...], smoke: bool, epochs:
 
     items = [*overrides, *([f"device.policy={device}"] if device else [])]
     experiment = load_experiment(experiment_path, overrides=items, smoke=smoke)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kerasdl.quiet import import_tensorflow
+
+    import_tensorflow()
     from kerasdl.bench import measure_throughput
 
     summary = measure_throughput(experiment, epochs=epochs, log=lambda line: click.echo(line))
@@ -122,7 +124,9 @@ def bench(experiment_path: str, overrides: tuple[str, ...], smoke: bool, epochs:
 def report_command(run_dir: str, redraw: bool) -> None:
     """Print the metrics and closing report of RUN_DIR; changes nothing in it unless --redraw."""
     if redraw:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        from kerasdl.quiet import import_tensorflow
+
+        import_tensorflow()
     from kerasdl.reports import report
 
     for path in report(Path(run_dir), log=lambda line: click.echo(line), redraw=redraw):
@@ -168,6 +172,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of ``kerasdl`` and ``python -m kerasdl``: one-line errors, exit codes."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    if debug:
+        from kerasdl.quiet import DEBUG_ENV
+
+        os.environ[DEBUG_ENV] = "1"           # TensorFlow's start-up lines are shown, not filtered
     try:
         cli.main(args=argv, prog_name="kerasdl", standalone_mode=False)
     except click.exceptions.Abort:

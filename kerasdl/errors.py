@@ -50,4 +50,9 @@ def unknown_name(kind: str, name: str, choices: Iterable[str], where: str = "") 
     choices = sorted(choices)
     location = f" at '{where}'" if where else ""
     return (f"unknown {kind} '{name}'{location}{did_you_mean(name, choices)}; "
-            f"valid {kind}s: {', '.join(choices)}")
+            f"valid {_plural(kind)}: {', '.join(choices)}")
+
+
+def _plural(noun: str) -> str:
+    """'losses', 'models', 'keras.applications models'."""
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")

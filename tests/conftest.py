@@ -15,9 +15,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m kerasdl ARGS`` in a fresh process, from ``cwd``."""
+def run_cli(*args: str, cwd: Path, timeout: float = 300,
+            as_a_user: bool = False) -> subprocess.CompletedProcess:
+    """``python -m kerasdl ARGS`` in a fresh process, from ``cwd``.
+
+    ``as_a_user``: with the environment a user's shell has (no TF_CPP_MIN_LOG_LEVEL, no
+    KERASDL_DEBUG), so that what kerasdl itself does about TensorFlow's output is what is seen."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if as_a_user:
+        for key in ("TF_CPP_MIN_LOG_LEVEL", "KERASDL_DEBUG"):
+            env.pop(key, None)
     return subprocess.run([sys.executable, "-m", "kerasdl", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import REPO, run_cli, run_python
+from kerasdl.quiet import NOISE
 
 NO_TF = """
 import sys
@@ -62,3 +65,39 @@ def test_experiment_file_errors(tmp_path):
 def test_console_script_entry_point_is_declared():
     assert "kerasdl = kerasdl.cli:main" in (REPO / "setup.cfg").read_text()
     assert (REPO / "kerasdl" / "__main__.py").exists()
+
+
+def test_a_default_run_prints_kerasdl_and_keras_only_and_debug_shows_tensorflow(tmp_path):
+    """TensorFlow's C++ start-up lines (oneDNN, CUDA drivers, cuInit) and TFDS's absl warnings
+    are filtered from a run's output; --debug lets them through (kerasdl.quiet)."""
+    args = ("run", str(REPO / "experiments" / "lenet5.py"), "--smoke")
+    quiet = run_cli(*args, "--workdir", "runs", cwd=tmp_path, as_a_user=True)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "[kerasdl] done in" in quiet.stdout
+    assert quiet.stderr == "", quiet.stderr             # nothing at all: no warnings, no noise
+    assert not NOISE.search(quiet.stdout)
+    debug = run_cli("--debug", *args, "--workdir", "runs-debug", cwd=tmp_path, as_a_user=True)
+    assert debug.returncode == 0, debug.stderr
+    # TensorFlow writes this line on every start, before Python can configure its logging
+    assert "All log messages before absl::InitializeLog() is called" in debug.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "experiments/lenet5.py", "--smoke", "--device", "gpu"), "no GPU"),
+    (("run", "experiments/lenet5.py", "--smoke", "--set", "data.name=mnistt"), "mnistt"),
+    (("run", "experiments/transfer_finetune.py"),         # (--smoke stands a backbone in)
+     "run that experiment first: python -m kerasdl run experiments/transfer_pretrain.py"),
+], ids=["no-gpu", "unknown-dataset", "missing-backbone"])
+def test_a_run_that_fails_before_training_leaves_no_run_directory(tmp_path, args, message):
+    """Nothing for --resume latest or compare to trip over: the run directory is made only once
+    the data, model and devices are ready (kerasdl.runner.run)."""
+    import tensorflow as tf
+
+    if args[-1] == "gpu" and tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU, so --device gpu does not fail")
+    (tmp_path / "experiments").symlink_to(REPO / "experiments")
+    result = run_cli(*args, "--workdir", "runs", cwd=tmp_path)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    assert not (tmp_path / "saved_models").exists() or not any((tmp_path / "saved_models").iterdir())
