@@ -15,8 +15,13 @@ the previous backup intact; the last two are kept. Backups are taken only at epo
 training order of every epoch is a function of (shuffle seed, epoch) (see kerasdl.data.pipeline),
 so a resumed run replays nothing and continues exactly as if it had never stopped.
 
+The backup also records whether a callback stopped training (EarlyStopping): a resumed run then
+trains no further epoch, and only finishes (restoring the best weights, evaluating, saving).
+
 ``KERASDL_KILL_AT=<point>:<epoch>`` (points: backup-write, backup-rename, checkpoint-write) makes
-the process kill itself there: the crash tests use it to hit the middle of a write.
+the process kill itself there; the phases after training have points of their own
+(``KERASDL_KILL_AT=<point>``, see :func:`kerasdl.saving.kill_point`). The crash tests use them to
+hit the middle of a write and every moment between two.
 """
 from __future__ import annotations
 
@@ -98,7 +103,8 @@ class BestCheckpoint(keras.callbacks.Callback):
             return
         if self._better(float(value)):
             self.best = float(value)
-        save_model_atomically(self.model, self.path, kill_epoch=epoch + 1)
+        save_model_atomically(self.model, self.path, kill_at="checkpoint-write",
+                              kill_epoch=epoch + 1)
 
 
 class HistoryWriter(keras.callbacks.Callback):
@@ -124,7 +130,7 @@ class HistoryWriter(keras.callbacks.Callback):
 # === Callback state ===
 
 _STATE_FIELDS = {
-    keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch"),
+    keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch"),
     keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
     BestCheckpoint: ("best",),
 }
@@ -179,7 +185,8 @@ def write_backup(directory: Path, epoch: int, model, callbacks, history) -> Path
     tmp.mkdir()
     arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
     arrays.update({f"optimizer_{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)})
-    state: dict[str, Any] = {"epoch": epoch, "history": history, "callbacks": {}}
+    state: dict[str, Any] = {"epoch": epoch, "history": history, "callbacks": {},
+                             "stopped": bool(model.stop_training)}
     for name, callback in _stateful(callbacks).items():
         state["callbacks"][name] = {k: _plain(getattr(callback, k, None))
                                     for k in _STATE_FIELDS[type(callback)]}
@@ -206,6 +213,11 @@ def _plain(value):
     if hasattr(value, "numpy"):
         return np.asarray(value).item()
     return value
+
+
+def has_backup(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds an epoch backup (a run killed in its first epoch has none)."""
+    return any((Path(run_dir) / BACKUP_DIR).glob("epoch-*"))
 
 
 def read_backup(run_dir: Path, log: Callable[[str], None] = print) -> tuple[dict, dict]:

@@ -22,6 +22,8 @@ from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
 #: files every finished run directory holds (besides tensorboard/, checkpoints/ and the figures)
 RUN_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "model.keras",
              "summary.txt", "curves.png", "report.txt")
+#: written last: a run directory holding it is finished (and cannot be resumed)
+FINISHED = "report.txt"
 
 Log = Callable[[str], None]
 
@@ -62,8 +64,10 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     (before any training) that data, model, loss and monitored metric fit together."""
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
     phase("importing TensorFlow")
+    from kerasdl.quiet import import_tensorflow
+
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     from kerasdl.data import load_data
     from kerasdl.devices import setup_devices
@@ -133,6 +137,12 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
     best weights; evaluates on the test split; saves to the run directory; publishes to
     ``saved_models/`` under the rule in :mod:`kerasdl.saving`; writes figures and a manifest.
 
+    The run directory is made only once all of that preparation has succeeded, so a run that
+    fails before training (no GPU, a missing backbone, an unknown dataset, a model that does not
+    fit the data) leaves nothing behind. A run that fails or is killed later keeps its directory:
+    ``--resume`` continues it (see :mod:`kerasdl.resume`); ``report.txt``, written last, marks a
+    finished run.
+
     Args:
         experiment: a validated :class:`~kerasdl.config.Experiment`.
         workdir: folder that receives the run directory (default: ``experiment.output.runs_dir``).
@@ -142,35 +152,38 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
     """
     started = time.time()
     if resume is not None:
-        return _run_in(experiment, _check_resumable(experiment, Path(resume)), started, log,
-                       resuming=True)
+        run_dir = check_resumable(experiment, Path(resume))
+        return _train_in(experiment, prepare(experiment, log), run_dir, started, log,
+                         resuming=True)
     from kerasdl.devices import is_chief, tf_config_from_env
 
     # in a multi-worker cluster only the chief writes the run directory and saved_models/;
     # the other workers write into a temporary folder, removed at the end (TF's multi-worker rule)
     chief = experiment.device.policy != "multiworker" or is_chief(tf_config_from_env())
-    if chief:
-        run_dir = _make_run_dir(experiment, workdir)
+    if chief:   # folders are checked before any work, made after the preparation succeeded
+        parent = _runs_parent(experiment, workdir)
         _check_writable(Path(experiment.output.saved_models_dir), "output.saved_models_dir",
                         create=experiment.output.publish != "never")
     else:
-        run_dir = Path(tempfile.mkdtemp(prefix=f"kerasdl-worker-{experiment.name}-"))
         experiment = with_overrides(experiment, {"output.publish": "never"})
+    prepared = prepare(experiment, log)
+    if chief:
+        run_dir = _make_run_dir(experiment, parent)
+    else:
+        run_dir = Path(tempfile.mkdtemp(prefix=f"kerasdl-worker-{experiment.name}-"))
     try:
-        return _run_in(experiment, run_dir, started, log)
+        from kerasdl.saving import atomic_write_json
+
+        atomic_write_json(run_dir / "config.json", experiment.to_dict())
+        return _train_in(experiment, prepared, run_dir, started, log)
     finally:
         if not chief:
             shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _run_in(experiment: Experiment, run_dir: Path, started: float, log: Log,
-            resuming: bool = False) -> RunResult:
-    from kerasdl.saving import atomic_write_json
-
-    if not resuming:
-        atomic_write_json(run_dir / "config.json", experiment.to_dict())
+def _train_in(experiment: Experiment, prepared: Prepared, run_dir: Path, started: float,
+              log: Log, resuming: bool = False) -> RunResult:
     log(f"[kerasdl] run directory {run_dir}")
-    prepared = prepare(experiment, log)
     with prepared.devices.scope():
         return _train_and_report(experiment, prepared, run_dir, started, log, resuming)
 
@@ -187,35 +200,47 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
 
     from kerasdl.callbacks import TENSORBOARD, build_callbacks
     from kerasdl.errors import TrainingDiverged
-    from kerasdl.resume import BACKUP_DIR, best_weights, read_backup, restore_variables
+    from kerasdl.resume import (BACKUP_DIR, best_weights, has_backup, read_backup,
+                                restore_variables)
+    from kerasdl.saving import kill_point
 
-    first_epoch, history_so_far, state, saved_best = 0, {}, None, None
+    first_epoch, history_so_far, state, saved_best, stopped = 0, {}, None, None, False
     if resuming:
-        state, arrays = read_backup(run_dir, log)
-        restore_variables(model, arrays)
-        first_epoch, history_so_far = state["epoch"], state["history"]
-        state, saved_best = state["callbacks"], best_weights(arrays)
-        phase(f"resuming after epoch {first_epoch} from {run_dir / BACKUP_DIR}")
-    callback_set = build_callbacks(experiment, run_dir, data, history_so_far, state, saved_best)
-    phase(f"training for up to {experiment.trainer.epochs} epochs")
-    history = dict(history_so_far)
-    if first_epoch < experiment.trainer.epochs:
-        fit_kwargs = dict(verbose=_verbosity(experiment),
-                          shuffle=False)  # the pipeline shuffles, per epoch, with its own seed
-        if experiment.finetune.recipe:
-            from kerasdl.transfer import fit_transfer
-
-            fitted = fit_transfer(
-                experiment, model, data, callback_set.callbacks,
-                compile_fn=lambda m, rate: compile_model(experiment, m, data, prepared.devices, rate),
-                fit_kwargs=fit_kwargs, log=log, initial_epoch=first_epoch)
+        backup = read_backup(run_dir, log) if has_backup(run_dir) else None
+        if backup is None:
+            phase(f"resuming {run_dir}: it has no epoch backup yet, so training starts at epoch 1")
         else:
-            fitted = model.fit(data.train, initial_epoch=first_epoch,
-                               epochs=experiment.trainer.epochs,
-                               validation_data=data.validation, callbacks=callback_set.callbacks,
-                               **fit_kwargs).history
-        for key, values in fitted.items():
-            history[key] = [*history.get(key, []), *map(float, values)]
+            state, arrays = backup
+            restore_variables(model, arrays)
+            first_epoch, history_so_far = state["epoch"], state["history"]
+            stopped = state.get("stopped", False)
+            state, saved_best = state["callbacks"], best_weights(arrays)
+            phase(f"resuming after epoch {first_epoch} from {run_dir / BACKUP_DIR}")
+    callback_set = build_callbacks(experiment, run_dir, data, history_so_far, state, saved_best)
+    # an early-stopped run (or one whose last epoch is backed up) has no epochs left; fit() still
+    # runs the callbacks' train-end work, e.g. EarlyStopping restoring the best epoch's weights
+    last_epoch = first_epoch if stopped else experiment.trainer.epochs
+    if first_epoch < last_epoch:
+        phase(f"training for up to {_count(last_epoch - first_epoch, 'epoch')}"
+              + (f" (epochs {first_epoch + 1}-{last_epoch})" if first_epoch else ""))
+    else:
+        phase(f"training already finished after epoch {first_epoch}")
+    history = dict(history_so_far)
+    fit_kwargs = dict(verbose=_verbosity(experiment),
+                      shuffle=False)  # the pipeline shuffles, per epoch, with its own seed
+    if experiment.finetune.recipe and first_epoch < last_epoch:
+        from kerasdl.transfer import fit_transfer
+
+        fitted = fit_transfer(
+            experiment, model, data, callback_set.callbacks,
+            compile_fn=lambda m, rate: compile_model(experiment, m, data, prepared.devices, rate),
+            fit_kwargs=fit_kwargs, log=log, initial_epoch=first_epoch)
+    else:
+        fitted = model.fit(data.train, initial_epoch=first_epoch, epochs=last_epoch,
+                           validation_data=data.validation, callbacks=callback_set.callbacks,
+                           **fit_kwargs).history
+    for key, values in fitted.items():
+        history[key] = [*history.get(key, []), *map(float, values)]
     epochs_run = len(next(iter(history.values()), []))
     if callback_set.guard.tripped:
         trip = callback_set.guard.tripped
@@ -226,22 +251,30 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
             f"good checkpoint ({run_dir / 'checkpoints'}) and backup ({run_dir / BACKUP_DIR}) are "
             "kept, no NaN weights were saved and nothing was published; lower "
             "trainer.learning_rate or set trainer.clipnorm")
+    # From here on every step can be killed and resumed: the last backup holds the finished
+    # training, and each step below rewrites its own file whole (KERASDL_KILL_AT=<point> names
+    # the moments between them; tests/test_resume.py kills the run at each).
+    kill_point("train-end")
 
     phase("evaluating on the test split")
     test_metrics = {k: float(v) for k, v in
                     model.evaluate(data.test, verbose=0, return_dict=True).items()}
     atomic_write_json(run_dir / "metrics.json", test_metrics)
+    kill_point("metrics-written")
 
     from kerasdl.figures import write_figures
     from kerasdl.manifest import base_manifest
     from kerasdl.saving import publish_model, save_model_atomically
 
     model_path = run_dir / "model.keras"
-    save_model_atomically(model, model_path)
+    save_model_atomically(model, model_path, kill_at="model-write")
+    kill_point("model-saved")
     phase("writing figures")
     figures = write_figures(model, data, history, run_dir, experiment.name, log=log)
+    kill_point("figures-written")
     publish = publish_model(model_path, experiment, test_metrics, _data_fingerprint(experiment, data),
                             run_dir)
+    kill_point("published")
 
     best_epoch = _best_epoch(experiment, history)
     wall = time.time() - started
@@ -249,10 +282,12 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
                 "devices": prepared.devices.manifest(), "data": data.manifest(),
                 "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
                 "wall_time_s": round(wall, 2), "epochs_run": epochs_run, "best_epoch": best_epoch,
+                "resumed": resuming,
                 "throughput": callback_set.throughput.summary(),
                 "published": {"done": publish.published, "path": str(publish.path),
                               "reason": publish.reason}}
     atomic_write_json(run_dir / "manifest.json", manifest)
+    kill_point("manifest-written")
     tensorboard_dir = run_dir / TENSORBOARD if experiment.callbacks.tensorboard.enabled else None
     result = RunResult(experiment=experiment.name, run_dir=run_dir, model_path=model_path,
                        tensorboard_dir=tensorboard_dir, test_metrics=test_metrics,
@@ -262,10 +297,15 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
                        wall_time_s=wall, throughput=callback_set.throughput.summary(),
                        figures=figures,
                        model=model)
-    atomic_write_text(run_dir / "report.txt", format_report(result, experiment) + "\n")
+    atomic_write_text(run_dir / FINISHED, format_report(result, experiment) + "\n")  # finished
+    kill_point("report-written")
     shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)   # finished: nothing to resume
     log(format_report(result, experiment))
     return result
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def format_report(result: RunResult, experiment: Experiment) -> str:
@@ -278,7 +318,7 @@ def format_report(result: RunResult, experiment: Experiment) -> str:
         published = f"not published: {result.publish_reason}"
     lines = [
         f"[kerasdl] done in {result.wall_time_s:.1f} s: {experiment.name} "
-        f"({experiment.model.name}, {experiment.model.style}) on {experiment.data.name} "
+        f"({experiment.model_description()}) on {experiment.data.name} "
         f"[{result.data_source}]",
         f"  {metrics}",
         f"  epochs run     {result.epochs_run} of {experiment.trainer.epochs}{best}",
@@ -298,8 +338,10 @@ def format_report(result: RunResult, experiment: Experiment) -> str:
     return "\n".join(lines)
 
 
-def _check_resumable(experiment: Experiment, run_dir: Path) -> Path:
-    """``run_dir`` if it is an unfinished run of exactly this experiment, else a clear error."""
+def check_resumable(experiment: Experiment, run_dir: Path) -> Path:
+    """``run_dir`` if it is an unfinished run of exactly this experiment, else a clear error.
+
+    Needs no TensorFlow, so the CLI calls it before importing it."""
     import json
 
     config_path = run_dir / "config.json"
@@ -312,9 +354,9 @@ def _check_resumable(experiment: Experiment, run_dir: Path) -> Path:
         raise ConfigError(f"--resume {run_dir}: the experiment differs from the interrupted run at "
                           f"{', '.join(changed)}; a resumed run must be the same experiment "
                           "(drop those --set overrides, or start a new run)")
-    if (run_dir / "metrics.json").exists():
+    if (run_dir / FINISHED).exists():
         raise ConfigError(f"--resume {run_dir}: that run already finished "
-                          f"(see {run_dir / 'report.txt'})")
+                          f"(see {run_dir / FINISHED})")
     return run_dir
 
 
@@ -331,11 +373,11 @@ def latest_run_dir(experiment: Experiment, workdir: Optional[str | os.PathLike] 
     """The newest unfinished run directory of ``experiment`` (for ``--resume latest``)."""
     parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
     candidates = sorted((d for d in parent.glob(f"{experiment.name}-*")
-                         if (d / "backup").is_dir() and not (d / "metrics.json").exists()),
+                         if (d / "config.json").is_file() and not (d / FINISHED).exists()),
                         key=lambda d: d.stat().st_mtime)
     if not candidates:
-        raise ConfigError(f"--resume latest: no unfinished run of '{experiment.name}' with a "
-                          f"backup under {parent}")
+        raise ConfigError(f"--resume latest: no unfinished run of '{experiment.name}' under "
+                          f"{parent}")
     return candidates[-1]
 
 
@@ -359,17 +401,24 @@ def _data_fingerprint(experiment: Experiment, data) -> dict[str, Any]:
             "split_seed": experiment.data.split_seed, "test_examples": data.counts["test"]}
 
 
-def _make_run_dir(experiment: Experiment, workdir) -> Path:
+def _runs_parent(experiment: Experiment, workdir) -> Path:
+    """The folder that receives run directories, made and checked writable."""
     parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
     _check_writable(parent, "--workdir" if workdir is not None else "output.runs_dir", create=True)
+    return parent
+
+
+def _make_run_dir(experiment: Experiment, parent: Path) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = parent / f"{experiment.name}-{stamp}"
     suffix = 1
-    while run_dir.exists():
-        suffix += 1
-        run_dir = parent / f"{experiment.name}-{stamp}-{suffix}"
-    run_dir.mkdir()
-    return run_dir
+    while True:
+        try:
+            run_dir.mkdir()
+            return run_dir
+        except FileExistsError:
+            suffix += 1
+            run_dir = parent / f"{experiment.name}-{stamp}-{suffix}"
 
 
 def _check_writable(directory: Path, key: str, create: bool) -> None:

@@ -58,13 +58,15 @@ def atomic_copy(source: Path, target: Path) -> None:
         raise
 
 
-def kill_point(name: str, epoch: int) -> None:
-    """Test instrumentation: SIGKILL this process here if ``KERASDL_KILL_AT=name:epoch``."""
-    if os.environ.get("KERASDL_KILL_AT") == f"{name}:{epoch}":
+def kill_point(name: str, epoch: Optional[int] = None) -> None:
+    """Test instrumentation: SIGKILL this process here if ``KERASDL_KILL_AT`` names this point:
+    ``name:epoch`` for points inside training, ``name`` for the phases after it."""
+    if os.environ.get("KERASDL_KILL_AT") == (name if epoch is None else f"{name}:{epoch}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def save_model_atomically(model, path: Path, kill_epoch: Optional[int] = None) -> None:
+def save_model_atomically(model, path: Path, kill_at: Optional[str] = None,
+                          kill_epoch: Optional[int] = None) -> None:
     """``model.save(path)`` through a temporary ``.keras`` file renamed into place."""
     from kerasdl.compat import cache_saving_skipsets
 
@@ -73,8 +75,8 @@ def save_model_atomically(model, path: Path, kill_epoch: Optional[int] = None) -
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     try:
         model.save(str(tmp))
-        if kill_epoch is not None:
-            kill_point("checkpoint-write", kill_epoch)
+        if kill_at is not None:
+            kill_point(kill_at, kill_epoch)   # the temporary file is written, not yet renamed
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -143,9 +145,11 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
     metric, mode = selection_metric(experiment, test_metrics)
     new_score = float(test_metrics[metric])
     if policy == "never":
-        return PublishResult(False, target, "output.publish='never' (as in every --smoke run)")
+        return PublishResult(False, target, "output.publish='never'")
+    old = _read_record(record_path) if target.exists() else None
+    if old is not None and old.get("run_dir") == str(run_dir):   # a resumed run, published already
+        return PublishResult(True, target, "published by this run before it was interrupted")
     if target.exists() and policy == "if_better":
-        old = _read_record(record_path)
         if old is None:
             return PublishResult(False, target, f"kept {target}: it has no readable record "
                                  f"({record_path}) of its score; set output.publish='always' to replace it")

@@ -89,7 +89,8 @@ BAD_INPUTS = [
      run(small_experiment(t, model=Model(name="lenett5")), log=lambda l: None), ModelError,
      "unknown model 'lenett5' at 'model.name' (did you mean 'lenet5'?)"),
     (lambda t: Trainer(optimizer="adan"), ConfigError, "unknown optimizer 'adan'"),
-    (lambda t: Trainer(loss="crossentropy"), ConfigError, "valid losss: " and "unknown loss"),
+    (lambda t: Trainer(loss="crossentropy"), ConfigError, "unknown loss 'crossentropy' at 'trainer.loss'"),
+    (lambda t: Trainer(loss="crossentropy"), ConfigError, "; valid losses: "),
     (lambda t: Trainer(metrics=("acuracy",)), ConfigError, "(did you mean 'accuracy'?)"),
     (lambda t: run(small_experiment(t, data=Data(name="digitz", source="embedded")),
                    log=lambda l: None), DataError,
@@ -133,6 +134,9 @@ def test_every_bad_input_fails_clearly(tmp_path, make, error_class, text):
     with pytest.raises(error_class) as error:
         make(tmp_path)
     assert text in str(error.value)
+    # a run that fails before training leaves no run directory for --resume or compare to trip on
+    runs = tmp_path / "runs"
+    assert not (runs.exists() and any(runs.iterdir())), list(runs.iterdir())
 
 
 def test_bad_experiment_files_through_the_cli(tmp_path):

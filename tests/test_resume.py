@@ -3,6 +3,7 @@ where an uninterrupted run ends; no half files, no NaN weights, corrupt files sa
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import signal
@@ -17,11 +18,21 @@ import pytest
 from conftest import REPO
 
 EXPERIMENT = str(REPO / "experiments" / "mlp_digits.py")
-# 6 epochs of the digits MLP (dropout on), op determinism on, patience that can trigger
-SETTINGS = ["--set", "data.source=embedded", "--set", "trainer.epochs=6", "--set",
+# the digits MLP (dropout on), op determinism on; EarlyStopping (patience 1 on val_accuracy)
+# stops it after epoch 6 of 8, one epoch after its best: the best weights must be restored
+SETTINGS = ["--set", "data.source=embedded", "--set", "trainer.epochs=8", "--set",
             "trainer.deterministic=true", "--set", "trainer.verbose=0", "--set",
-            "output.publish=never", "--set", "callbacks.early_stopping.patience=2", "--set",
+            "output.publish=never", "--set", "callbacks.early_stopping.patience=1", "--set",
             "trainer.learning_rate=0.004"]
+
+#: KERASDL_KILL_AT points in training (``point:epoch``: in the middle of a write) ...
+TRAINING_POINTS = ["backup-write:2", "backup-rename:3", "checkpoint-write:2",
+                   "backup-rename:6"]          # the last backup, of the early-stopped epoch
+#: ... and after it, in the order the runner reaches them (kerasdl/runner.py)
+FINISHING_POINTS = ["train-end", "metrics-written", "model-write", "model-saved",
+                    "figures-written", "published", "manifest-written", "report-written"]
+#: the default suite kills at these; the slow tests at all the others
+QUICK_POINTS = {"backup-rename:3", "checkpoint-write:2", "train-end", "model-write"}
 
 
 def _kerasdl(args, cwd, env=None, wait=True):
@@ -40,6 +51,10 @@ def _weights(path: Path):
     return kerasdl.load_model(path).get_weights()
 
 
+def _difference(a: Path, b: Path) -> float:
+    return max(float(np.abs(x - y).max()) for x, y in zip(_weights(a), _weights(b)))
+
+
 def _history(run_dir: Path):
     with open(run_dir / "history.csv") as handle:
         return list(csv.DictReader(handle))
@@ -47,65 +62,89 @@ def _history(run_dir: Path):
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
+    """The run that never stopped, and its wall time in seconds."""
     workdir = tmp_path_factory.mktemp("uninterrupted")
+    started = time.time()
     result = _kerasdl(["--workdir", str(workdir)], cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = workdir.iterdir()
-    return run_dir
+    assert len(_history(run_dir)) == 6, "EarlyStopping no longer stops this run after epoch 6"
+    return run_dir, time.time() - started
 
 
-def _resume_and_compare(workdir: Path, uninterrupted: Path) -> float:
-    result = _kerasdl(["--workdir", str(workdir), "--resume", "latest"], cwd=workdir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "resuming after epoch" in result.stdout
-    (run_dir,) = workdir.iterdir()
-    difference = max(float(np.abs(a - b).max()) for a, b in
-                     zip(_weights(run_dir / "model.keras"), _weights(uninterrupted / "model.keras")))
+def _publishing(tmp_path: Path) -> list[str]:
+    """A run folder and a saved_models folder of this test's own, publishing on."""
+    return ["--workdir", str(tmp_path / "runs"), "--set", "output.publish=if_better",
+            "--set", f"output.saved_models_dir={tmp_path / 'saved'}"]
+
+
+def _finish_and_compare(tmp_path: Path, uninterrupted: Path) -> float:
+    """Resume the killed run in ``tmp_path`` (unless it finished) and check that it ended exactly
+    as the uninterrupted run; returns the largest weight difference of its model.keras."""
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    if not (run_dir / "report.txt").exists():
+        result = _kerasdl([*_publishing(tmp_path), "--resume", "latest"], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "resuming" in result.stdout
+        assert not (run_dir / "backup").exists()                       # finished: cleaned up
+    else:   # finished before the kill: nothing to resume, and --resume says so
+        refused = _kerasdl([*_publishing(tmp_path), "--resume", str(run_dir)], cwd=tmp_path)
+        assert refused.returncode == 2 and "that run already finished" in refused.stderr
+    difference = _difference(run_dir / "model.keras", uninterrupted / "model.keras")
     assert difference <= 1e-6, difference
-    for name in ("checkpoints/best.keras",):
-        best = max(float(np.abs(a - b).max()) for a, b in
-                   zip(_weights(run_dir / name), _weights(uninterrupted / name)))
-        assert best <= 1e-6, (name, best)
+    best = _difference(run_dir / "checkpoints/best.keras", uninterrupted / "checkpoints/best.keras")
+    assert best <= 1e-6, best
+    published = _difference(tmp_path / "saved" / "mlp_digits.keras", uninterrupted / "model.keras")
+    assert published <= 1e-6, published
+    record = json.loads((tmp_path / "saved" / "mlp_digits.json").read_text())
+    assert record["run_dir"] == str(run_dir)
+    ours, theirs = json.loads((run_dir / "metrics.json").read_text()), json.loads(
+        (uninterrupted / "metrics.json").read_text())
+    assert ours == pytest.approx(theirs, rel=1e-6)
     # history: same length and values, i.e. EarlyStopping's patience counted across the crash
     ours, theirs = _history(run_dir), _history(uninterrupted)
     assert len(ours) == len(theirs)
     np.testing.assert_allclose([float(r["val_loss"]) for r in ours],
                                [float(r["val_loss"]) for r in theirs], rtol=1e-6)
     assert not [p for p in run_dir.rglob("*") if ".tmp" in p.name]     # no temp files left
-    assert not (run_dir / "backup").exists()                           # finished: cleaned up
+    print(f"max weight difference {difference:.1e}")
     return difference
 
 
-@pytest.mark.parametrize("point", ["backup-write:2", "backup-rename:3", "checkpoint-write:2"])
-def test_kill_during_a_write_then_resume(tmp_path, uninterrupted, point):
-    killed = _kerasdl(["--workdir", str(tmp_path)], cwd=tmp_path, env={"KERASDL_KILL_AT": point})
-    assert killed.returncode == -signal.SIGKILL
-    _resume_and_compare(tmp_path, uninterrupted)
+@pytest.mark.parametrize("point", [
+    point if point in QUICK_POINTS else pytest.param(point, marks=pytest.mark.slow)
+    for point in TRAINING_POINTS + FINISHING_POINTS])
+def test_kill_at_every_point_then_resume(tmp_path, uninterrupted, point):
+    """SIGKILL at a named point (in the middle of a write, or between two phases after training),
+    then --resume latest: model.keras, best.keras, the published model, metrics and history
+    equal those of the run that never stopped."""
+    killed = _kerasdl(_publishing(tmp_path), cwd=tmp_path, env={"KERASDL_KILL_AT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    _finish_and_compare(tmp_path, uninterrupted[0])
 
 
-@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow),
+                                  pytest.param(2, marks=pytest.mark.slow)])
 def test_kill_at_a_random_moment_then_resume(tmp_path, uninterrupted, seed):
-    """SIGKILL once the run has backed up a random epoch, after a further random delay."""
-    rng = random.Random(seed)
-    epoch, delay = rng.randint(1, 3), rng.uniform(0.0, 1.5)
-    process = _kerasdl(["--workdir", str(tmp_path)], cwd=tmp_path, wait=False)
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and process.poll() is None:
-            if list(tmp_path.glob(f"*/backup/epoch-{epoch:04d}")):
-                break
-            time.sleep(0.05)
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait(timeout=60)
-    (run_dir,) = tmp_path.iterdir()
-    if (run_dir / "metrics.json").exists():
-        pytest.skip("the run finished before the kill landed")
-    _resume_and_compare(tmp_path, uninterrupted)
+    """SIGKILL at a moment drawn uniformly over the whole uninterrupted run's wall time (start-up,
+    training, evaluation, saving, figures, publishing): every outcome ends as the run that never
+    stopped, or (killed before training) leaves nothing behind."""
+    delay = random.Random(seed).uniform(0.0, uninterrupted[1])
+    process = _kerasdl(_publishing(tmp_path), cwd=tmp_path, wait=False)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    runs = list((tmp_path / "runs").iterdir())
+    print(f"killed after {delay:.2f} s of {uninterrupted[1]:.2f} s: "
+          + (f"{sorted(p.name for p in runs[0].iterdir())}" if runs else "no run directory"))
+    if not runs:            # killed while preparing: nothing was left behind to trip over
+        assert not (tmp_path / "saved").exists() or not any((tmp_path / "saved").iterdir())
+        return
+    _finish_and_compare(tmp_path, uninterrupted[0])
 
 
 def test_resume_refuses_a_different_or_finished_experiment(tmp_path, uninterrupted):
+    uninterrupted = uninterrupted[0]
     changed = subprocess.run(
         [sys.executable, "-m", "kerasdl", "run", EXPERIMENT, *SETTINGS, "--set",
          "trainer.learning_rate=0.1", "--resume", str(uninterrupted)],
@@ -117,6 +156,7 @@ def test_resume_refuses_a_different_or_finished_experiment(tmp_path, uninterrupt
 
 
 def test_corrupt_backup_falls_back_to_the_previous_one(tmp_path, uninterrupted):
+    uninterrupted = uninterrupted[0]
     killed = _kerasdl(["--workdir", str(tmp_path)], cwd=tmp_path,
                       env={"KERASDL_KILL_AT": "backup-rename:4"})
     assert killed.returncode == -signal.SIGKILL
@@ -128,6 +168,4 @@ def test_corrupt_backup_falls_back_to_the_previous_one(tmp_path, uninterrupted):
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"backup {newest}" in result.stdout and "is corrupt" in result.stdout
     assert "resuming from the previous backup" in result.stdout
-    difference = max(float(np.abs(a - b).max()) for a, b in
-                     zip(_weights(run_dir / "model.keras"), _weights(uninterrupted / "model.keras")))
-    assert difference <= 1e-6
+    assert _difference(run_dir / "model.keras", uninterrupted / "model.keras") <= 1e-6
