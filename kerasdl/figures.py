@@ -40,9 +40,9 @@ def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, t
     classifier = (data.label_format in ("sparse", "one_hot") and data.num_classes
                   and per_example and len(getattr(model, "outputs", None) or [0]) == 1)
     if _is_image_batch(x_train):
-        labels = (_class_ids(np.asarray(y_train))[:GRID] if classifier else
-                  [""] * min(GRID, len(x_train)))
-        written.append(image_grid(np.asarray(x_train)[:GRID], [str(v) for v in labels],
+        labels = ([data.class_name(int(i)) for i in _class_ids(np.asarray(y_train))[:GRID]]
+                  if classifier else [""] * min(GRID, len(x_train)))
+        written.append(image_grid(np.asarray(x_train)[:GRID], labels,
                                   run_dir / "samples.png", f"{title}: training samples"))
     if classifier:
         truths, images = [], []
@@ -52,11 +52,13 @@ def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, t
                 images.append(np.asarray(x))
         truth = np.concatenate(truths)
         predicted = model.predict(data.test, verbose=0).argmax(-1).reshape(len(truth))
-        written.append(plot_confusion(truth, predicted, data.num_classes, run_dir / "confusion.png"))
+        written.append(plot_confusion(truth, predicted, data.num_classes, run_dir / "confusion.png",
+                                      class_names=data.class_names))
         if images:
             shown = np.concatenate(images)[:GRID]
             wrong = predicted[: len(shown)] != truth[: len(shown)]
-            titles = [f"{p} (true {t})" if w else str(p) for p, t, w in
+            name = lambda class_id: data.class_name(int(class_id))  # noqa: E731
+            titles = [f"{name(p)} (true {name(t)})" if w else name(p) for p, t, w in
                       zip(predicted, truth, wrong)]
             written.append(image_grid(shown, titles, run_dir / "predictions.png",
                                       f"{title}: test predictions ({int(wrong.sum())} wrong shown)",

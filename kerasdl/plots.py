@@ -86,8 +86,10 @@ def image_grid(images: np.ndarray, titles: Sequence[str], path: Path, title: str
 
 
 def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, path: Path,
-                   title: str = "confusion matrix (test)") -> Path:
-    """Confusion matrix: rows true class, columns predicted class, with counts."""
+                   title: str = "confusion matrix (test)",
+                   class_names: Optional[Sequence[str]] = None) -> Path:
+    """Confusion matrix: rows true class, columns predicted class, with counts; the axes are
+    labelled with ``class_names`` where given, else with the class ids."""
     plt = pyplot()
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (y_true.astype(int), y_pred.astype(int)), 1)
@@ -101,8 +103,9 @@ def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, pat
                         color="white" if matrix[i, j] > matrix.max() / 2 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_xticks(range(num_classes))
-    ax.set_yticks(range(num_classes))
+    ticks = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+    ax.set_xticks(range(num_classes), ticks, rotation=90 if max(map(len, ticks)) > 2 else 0)
+    ax.set_yticks(range(num_classes), ticks)
     ax.set_title(f"{title}: {np.trace(matrix)}/{matrix.sum()} right")
     return save_figure(fig, path)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,3 +179,35 @@ def test_reconstruction_target_mismatch_is_said_before_fit(tmp_path):
     from kerasdl.errors import DataError
     with pytest.raises(DataError, match="compares labels with outputs of the same shape"):
         run(experiment, log=lambda line: None)
+
+
+def test_figures_caption_a_relabelled_subset_by_its_digits(tmp_path, monkeypatch):
+    """mnist_5to9_10 trains on labels 0-4; samples.png, predictions.png and confusion.png say
+    the digits 5-9 (the dataset's class names), and the manifest records them."""
+    import kerasdl.figures
+
+    captions = {}
+
+    def capture(plot, path_index):      # image_grid(images, titles, path, ...) and
+        def wrapper(*args, **kwargs):     # plot_confusion(truth, predicted, n, path, ...)
+            captions[Path(args[path_index]).name] = kwargs.get("class_names") or args[1]
+            return plot(*args, **kwargs)
+        return wrapper
+
+    for name, path_index in (("image_grid", 2), ("plot_confusion", 3)):
+        monkeypatch.setattr(kerasdl.figures, name,
+                            capture(getattr(kerasdl.figures, name), path_index))
+    result = run(small_experiment(
+        tmp_path, data=Data(name="mnist_5to9_10", source="embedded", batch_size=16,
+                            validation_fraction=0.2),
+        model=Model(name="mlp", kwargs={"hidden": (16,), "num_classes": 5}),
+        trainer=Trainer(epochs=1, verbose=0)), log=lambda line: None)
+    digits = {"5", "6", "7", "8", "9"}
+    assert set(captions) == {"samples.png", "predictions.png", "confusion.png"}
+    assert set(captions["samples.png"]) <= digits and len(set(captions["samples.png"])) > 1
+    shown = {word for title in captions["predictions.png"] for word in
+             title.replace("(true ", " ").replace(")", "").split()}
+    assert shown <= digits and shown
+    assert list(captions["confusion.png"]) == sorted(digits)
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["data"]["class_names"] == sorted(digits)

@@ -34,6 +34,9 @@ class ArraySplits:
     y_test: np.ndarray
     num_classes: Optional[int]       # None for regression targets
     description: str
+    #: what each class id means, where ids are not already their own names (e.g. MNIST 5-9
+    #: relabelled 0-4 are named "5".."9"); None: the ids are the names
+    class_names: Optional[tuple[str, ...]] = None
 
 
 def _stratified_split(images: np.ndarray, labels: np.ndarray, split_seed: int, description: str

@@ -56,7 +56,8 @@ def digit_subset(digits: Sequence[int], split_seed: int, per_class: Optional[int
                        mnist.x_test[test_index], relabel[mnist.y_test[test_index]], len(digits),
                        f"MNIST digits {digits[0]}-{digits[-1]} as labels 0-{len(digits) - 1} "
                        f"({size} for training: {len(train_index)} train / {len(test_index)} test), "
-                       f"from {mnist.description}")
+                       f"from {mnist.description}",
+                       class_names=tuple(str(digit) for digit in digits))
 
 
 @register_dataset("mnist_0to4")

@@ -24,6 +24,13 @@ class DataBundle:
     description: str                    # exactly what was loaded
     counts: dict[str, int] = field(default_factory=dict)
     epoch_variable: Optional["object"] = None   # tf.Variable: the epoch ``train`` yields
+    class_names: Optional[tuple[str, ...]] = None   # None: a class id is its own name
+
+    def class_name(self, class_id: int) -> str:
+        """What class ``class_id`` is called: a TFDS label name, the digit of a relabelled MNIST
+        subset, or the id itself."""
+        names = self.class_names
+        return names[class_id] if names and 0 <= class_id < len(names) else str(class_id)
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iteration of ``train`` yield epoch ``epoch``'s order and augmentation."""
@@ -31,7 +38,8 @@ class DataBundle:
 
     def manifest(self) -> dict:
         return {"source": self.source, "description": self.description, "counts": self.counts,
-                "num_classes": self.num_classes, "label_format": self.label_format}
+                "num_classes": self.num_classes, "label_format": self.label_format,
+                **({"class_names": list(self.class_names)} if self.class_names else {})}
 
 
 def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) -> DataBundle:
@@ -44,7 +52,7 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
     """
     import tensorflow as tf
 
-    train, test, num_classes, source, description = _load_splits(cfg, log)
+    train, test, num_classes, source, description, class_names = _load_splits(cfg, log)
     if cfg.train_limit:
         train = train.take(cfg.train_limit)
     if cfg.test_limit:
@@ -101,11 +109,11 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
         num_classes=num_classes, label_format=label_format, source=source,
         description=description,
         counts={"train": n_train - n_validation, "validation": n_validation, "test": n_test},
-        epoch_variable=epoch_variable)
+        epoch_variable=epoch_variable, class_names=class_names)
 
 
 def _load_splits(cfg: Data, log):
-    """(train, test, num_classes, source, description) as unbatched datasets."""
+    """(train, test, num_classes, source, description, class_names), the splits unbatched."""
     import tensorflow as tf
 
     tfds_error = None
@@ -113,7 +121,8 @@ def _load_splits(cfg: Data, log):
     if cfg.source in ("auto", "tfds"):
         try:
             splits = load_tfds(cfg.name, cfg.train_split, cfg.test_split, cfg.data_dir)
-            return splits.train, splits.test, splits.num_classes, "tfds", splits.description
+            return (splits.train, splits.test, splits.num_classes, "tfds", splits.description,
+                    splits.class_names)
         except DataError as error:
             tfds_error = error
             if cfg.source == "tfds" or cfg.name not in embedded:
@@ -137,7 +146,7 @@ def _load_splits(cfg: Data, log):
         log(f"data: embedded dataset '{cfg.name}': {arrays.description}")
     train = tf.data.Dataset.from_tensor_slices((arrays.x_train, arrays.y_train))
     test = tf.data.Dataset.from_tensor_slices((arrays.x_test, arrays.y_test))
-    return train, test, arrays.num_classes, "embedded", arrays.description
+    return train, test, arrays.num_classes, "embedded", arrays.description, arrays.class_names
 
 
 def _unavailable_message(cfg: Data, error: DataError, embedded) -> str:

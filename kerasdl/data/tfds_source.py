@@ -39,6 +39,7 @@ class TfdsSplits:
     test: "object"
     num_classes: Optional[int]
     description: str
+    class_names: Optional[tuple[str, ...]] = None    # a ClassLabel's names, where it has them
 
 
 def can_reach(host: tuple[str, int] = DOWNLOAD_HOST, timeout: float = PROBE_TIMEOUT_S) -> bool:
@@ -101,9 +102,11 @@ def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[s
         train, test = (ds.map(adapter.to_supervised, num_parallel_calls=tf.data.AUTOTUNE)
                        for ds in (train, test))
         num_classes = adapter.num_classes(info)
+        class_names = None
     else:
         label = info.features[info.supervised_keys[1]] if info.supervised_keys else None
         num_classes = getattr(label, "num_classes", None)
+        class_names = tuple(getattr(label, "names", None) or ()) or None
     return TfdsSplits(train, test, num_classes,
                       f"tfds.load('{name}', split=['{train_split}', '{test_split}']) "
-                      f"from {default_data_dir(data_dir)}")
+                      f"from {default_data_dir(data_dir)}", class_names)
