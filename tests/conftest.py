@@ -3,6 +3,7 @@ cleared after every test, and facts about ImageNet-size models gathered in a fre
 one pytest process stays small (issue #12, 7: ``bench/suite_footprint.py`` measures it)."""
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import pickle
@@ -61,8 +62,17 @@ def facts_in_a_fresh_process(gather, directory: Path, timeout: float = 900):
 _FROZEN = []
 
 
+def _release_freed_memory() -> None:
+    """Hand memory that Python and TensorFlow freed back to the system (glibc keeps freed
+    blocks of its heaps for reuse, so without this the process only grows)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):          # not glibc: nothing to do
+        pass
+
+
 @pytest.fixture(autouse=True)
-def _clear_keras_state():
+def _clear_keras_state(request):
     """After each test, Keras' global state cleared and garbage collected, where Keras is loaded.
 
     Without it the models of earlier tests, cyclic garbage that Python's automatic collector
@@ -80,6 +90,11 @@ def _clear_keras_state():
         if not _FROZEN:
             gc.freeze()
             _FROZEN.append(True)
+        _release_freed_memory()
+    if os.environ.get("KERASDL_TEST_MEMLOG"):     # where the suite's memory goes, test by test
+        with open("/proc/self/statm") as statm, open(os.environ["KERASDL_TEST_MEMLOG"], "a") as log:
+            rss = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            log.write(f"{rss / 2**20:.0f} MB\t{request.node.nodeid}\n")
 
 
 @pytest.fixture

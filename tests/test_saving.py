@@ -22,10 +22,13 @@ def _model_file(tmp_path, content: str):
     return path
 
 
-def _publish(tmp_path, experiment, content, loss, data=DATA):
+def _publish(tmp_path, experiment, content, loss, data=DATA, run=None):
+    """Publish a model file holding ``content`` from the run directory ``run`` (default: a run
+    of its own, ``run-<content>``)."""
     (tmp_path / "saved").mkdir(exist_ok=True)
     return publish_model(_model_file(tmp_path, content), experiment,
-                         {"loss": loss, "accuracy": 1 - loss}, data, tmp_path / "run")
+                         {"loss": loss, "accuracy": 1 - loss}, data,
+                         tmp_path / (run or f"run-{content}"))
 
 
 def test_first_better_and_worse_runs(tmp_path, experiment):
@@ -40,6 +43,16 @@ def test_first_better_and_worse_runs(tmp_path, experiment):
     assert better.published and target.read_text() == "better"
     record = json.loads((tmp_path / "saved" / "exp.json").read_text())
     assert record["test_metrics"]["loss"] == 0.4 and record["selection_metric"] == "loss"
+
+
+def test_a_resumed_run_that_published_before_its_crash_is_told_so(tmp_path, experiment):
+    """Killed after publishing, a resumed run publishes again: it finds its own record and
+    reports it as published (its model is already there), even though it is no better."""
+    assert _publish(tmp_path, experiment, "first", loss=0.5, run="run-a").published
+    again = _publish(tmp_path, experiment, "first", loss=0.5, run="run-a")
+    assert again.published and "by this run before it was interrupted" in again.reason
+    other = _publish(tmp_path, experiment, "other", loss=0.5, run="run-b")     # a tie: kept
+    assert not other.published and (tmp_path / "saved" / "exp.keras").read_text() == "first"
 
 
 def test_unscored_or_differently_scored_models_are_kept(tmp_path, experiment):
