@@ -32,7 +32,7 @@ TRAINING_POINTS = ["backup-write:2", "backup-rename:3", "checkpoint-write:2",
 FINISHING_POINTS = ["train-end", "metrics-written", "model-write", "model-saved",
                     "figures-written", "published", "manifest-written", "report-written"]
 #: the default suite kills at these; the slow tests at all the others
-QUICK_POINTS = {"backup-rename:3", "checkpoint-write:2", "train-end", "model-write"}
+QUICK_POINTS = {"backup-rename:3", "train-end"}
 
 
 def _kerasdl(args, cwd, env=None, wait=True):

@@ -15,7 +15,7 @@ import pytest
 
 from kerasdl.models import STYLES, build, get_model_class, list_models
 
-from conftest import run_python
+from conftest import facts_in_a_fresh_process, run_python
 
 NAMES = list_models()
 
@@ -49,17 +49,30 @@ def test_styles_agree_forward_and_train(name):
         assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights())), style
 
 
-def test_every_model_and_style_reloads_in_a_fresh_process(tmp_path):
+def _save_every_model(directory: str) -> list[str]:
+    """Run in a fresh process: every model in every style saved as ``<name>-<style>.keras`` with
+    its inputs and outputs beside it; returns the file stems."""
+    import keras
+
     cases = []
     for name in NAMES:
         models, inputs = _build_all(name)
         for style, model in models.items():
-            stem = tmp_path / f"{name}-{style}"
+            stem = f"{directory}/{name}-{style}"
             model.save(f"{stem}.keras")
             with open(f"{stem}.x.pkl", "wb") as handle:    # tuples (seq2seq), str objects
                 pickle.dump(inputs, handle)
             np.save(f"{stem}.y.npy", model.predict(inputs, verbose=0))
-            cases.append(str(stem))
+            cases.append(stem)
+        keras.backend.clear_session()
+    return cases
+
+
+def test_every_model_and_style_reloads_in_a_fresh_process(tmp_path):
+    """Saved in one fresh process, reloaded in another: identical outputs (pytest's own process
+    builds none of these models, so it does not grow by them)."""
+    cases = facts_in_a_fresh_process(_save_every_model, tmp_path)
+    assert len(cases) == sum(len(get_model_class(name).styles) for name in NAMES)
     result = run_python(
         "import pickle, numpy as np, kerasdl\n"
         f"for stem in {cases!r}:\n"
