@@ -1,4 +1,5 @@
-"""The command line: ``kerasdl run | list | show | report | compare | bench``.
+"""The command line: ``kerasdl run | list | show | report | compare | bench | predict | evaluate
+| export``.
 
 A thin layer: it parses, loads the experiment config (no TensorFlow), and calls :func:`kerasdl.run`.
 ``--help``, ``list``, ``show``, ``report``, ``compare`` and config errors never import TensorFlow.
@@ -32,8 +33,11 @@ def cli(debug: bool) -> None:
     kerasdl show experiments/lenet5.py           the resolved config as JSON
     kerasdl list                                 registered models and experiment files
     kerasdl bench experiments/lenet5.py          steady-state training throughput
-    kerasdl report runs/lenet5-...               redraw a run's figures, print its metrics
+    kerasdl report runs/lenet5-...               print a run's metrics (--redraw: its figures)
     kerasdl compare runs/a runs/b                runs side by side
+    kerasdl predict runs/lenet5-... digit.png    top classes of your inputs
+    kerasdl evaluate runs/lenet5-... --data folder:my_digits    test metrics on other data
+    kerasdl export runs/lenet5-... --format onnx                for serving
     """
 
 
@@ -145,6 +149,69 @@ def compare(run_dirs: tuple[str, ...], output: str | None) -> None:
     click.echo(compare_runs([Path(d) for d in run_dirs], Path(output) if output else None))
     if output:
         click.echo(f"wrote {output}")
+
+
+MODEL_HELP = "MODEL_OR_RUN_DIR: a run directory, a .keras file in one, or a published model."
+
+
+def _trained(model_or_run_dir: str, compile: bool = False):
+    from kerasdl.quiet import import_tensorflow
+
+    import_tensorflow()
+    from kerasdl.deploy import load_trained
+
+    return load_trained(model_or_run_dir, compile=compile)
+
+
+@cli.command()
+@click.argument("model_or_run_dir", type=click.Path(exists=True))
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--top-k", default=3, show_default=True, type=click.IntRange(1),
+              help="How many classes to print per input.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
+def predict(model_or_run_dir: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> None:
+    """Classify INPUTS (image files, folders of images, .npy/.npz, text files, - for stdin) with
+    a trained model, using the preprocessing and class names it was trained with."""
+    from kerasdl.deploy import iter_lines, predict as predict_inputs
+
+    for line in iter_lines(predict_inputs(_trained(model_or_run_dir), inputs, top_k), as_json):
+        click.echo(line)
+
+
+@cli.command()
+@click.argument("model_or_run_dir", type=click.Path(exists=True))
+@click.option("--data", "data_name", metavar="NAME",
+              help="The dataset to evaluate on (a TFDS name, folder:PATH, npz:PATH, ...); "
+                   "default: the one it was trained on.")
+@click.option("--set", "overrides", multiple=True, metavar="data.KEY=VALUE",
+              help="Change a data key, e.g. --set data.test_split=train[:10%].")
+@click.option("--output", type=click.Path(file_okay=False),
+              help="Folder for the metrics JSON and confusion PNG (default: <run>/evaluations).")
+def evaluate(model_or_run_dir: str, data_name: str | None, overrides: tuple[str, ...],
+             output: str | None) -> None:
+    """Test metrics of a trained model on another dataset or split."""
+    from kerasdl.deploy import evaluate as evaluate_model
+
+    trained = _trained(model_or_run_dir, compile=True)
+    found = evaluate_model(trained, data_name, overrides, Path(output) if output else None,
+                           log=lambda line: click.echo(f"[kerasdl] {line}"))
+    metrics = "   ".join(f"test {k} {v:.4f}" for k, v in found["test_metrics"].items())
+    click.echo(f"[kerasdl] {trained.model_path} on {found['experiment'].data.name}: {metrics}")
+    for path in found["written"]:
+        click.echo(f"  wrote {path}")
+
+
+@cli.command(name="export")
+@click.argument("model_or_run_dir", type=click.Path(exists=True))
+@click.option("--format", "fmt", default="saved_model", show_default=True,
+              type=click.Choice(["saved_model", "onnx", "litert"]))
+@click.option("--output", type=click.Path(), help="Where to write (default: <run>/export/...).")
+def export_command(model_or_run_dir: str, fmt: str, output: str | None) -> None:
+    """Export a trained model for serving: TF SavedModel, ONNX or LiteRT (Keras's model.export)."""
+    from kerasdl.deploy import export
+
+    trained = _trained(model_or_run_dir)
+    click.echo(f"wrote {export(trained, fmt, Path(output) if output else None)}")
 
 
 @cli.command(name="list")

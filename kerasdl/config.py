@@ -211,12 +211,14 @@ def _check(value: Any, annotation: Any, path: str) -> Any:
 class Data:
     """Where the examples come from and how they are prepared (a tf.data pipeline)."""
 
-    name: str = "mnist"                      # TFDS name, or an embedded dataset (see kerasdl.data)
+    name: str = "mnist"                      # TFDS name, an embedded dataset, or folder:PATH / npz:PATH
+                                             # (the user's own data, kerasdl.data.local)
     source: Literal["auto", "tfds", "embedded"] = "auto"   # auto: TFDS, else the embedded copy
     data_dir: Optional[str] = None           # TFDS data dir; None: TFDS's default (~/tensorflow_datasets)
     train_split: str = "train"
     test_split: str = "test"
     validation_fraction: float = 0.1         # carved from the train split with split_seed
+    test_fraction: float = 0.2               # local data without a test split: stratified, split_seed
     split_seed: int = 0                      # fixes the embedded train/test split and the validation carve
     shuffle_seed: int = 0                    # order of training examples per epoch
     shuffle_buffer: int = 10_000
@@ -241,6 +243,9 @@ class Data:
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError("config key 'data.validation_fraction' must be in [0, 1); "
                               f"got {self.validation_fraction}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError(f"config key 'data.test_fraction' must be in (0, 1); "
+                              f"got {self.test_fraction}")
         for key in ("batch_size", "shuffle_buffer"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key 'data.{key}' must be >= 1; got {getattr(self, key)}")

@@ -15,7 +15,7 @@ import signal
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from kerasdl.config import HIGHER_IS_BETTER, Experiment
 
@@ -136,7 +136,8 @@ def selection_metric(experiment: Experiment, test_metrics: dict[str, float]) -> 
 
 
 def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[str, float],
-                  data_fingerprint: dict[str, Any], run_dir: Path) -> PublishResult:
+                  data_fingerprint: dict[str, Any], run_dir: Path,
+                  class_names: Optional[Sequence[str]] = None) -> PublishResult:
     """Copy the run's model to saved_models/<experiment>.keras if the publishing rule allows it."""
     saved_dir = Path(experiment.output.saved_models_dir)
     target = saved_dir / f"{experiment.name}.keras"
@@ -170,7 +171,10 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
     atomic_copy(model_path, target)
     atomic_write_json(record_path, {"experiment": experiment.name, "run_dir": str(run_dir),
                                     "selection_metric": metric, "mode": mode,
-                                    "test_metrics": test_metrics, "data": data_fingerprint})
+                                    "test_metrics": test_metrics, "data": data_fingerprint,
+                                    # what kerasdl predict needs without the run directory
+                                    "config": experiment.to_dict(),
+                                    "class_names": list(class_names) if class_names else None})
     return PublishResult(True, target, reason)
 
 

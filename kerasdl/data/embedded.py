@@ -72,7 +72,8 @@ def load_digits(split_seed: int) -> ArraySplits:
 #: name -> loader(split_seed) -> ArraySplits; real copies share their TFDS namesake's name
 _LOADERS: dict[str, Callable[[int], ArraySplits]] = {"mnist": load_mnist, "digits": load_digits}
 #: modules of kerasdl.data that are machinery, not dataset generators
-_NOT_GENERATORS = frozenset({"__init__", "augment", "embedded", "pipeline", "tfds_source"})
+_NOT_GENERATORS = frozenset({"__init__", "augment", "embedded", "local", "pipeline",
+                             "tfds_source"})
 
 
 def register_dataset(name: str):

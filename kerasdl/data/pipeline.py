@@ -1,4 +1,5 @@
-"""The tf.data pipeline: load (TFDS, else an embedded copy), carve validation, preprocess, batch."""
+"""The tf.data pipeline: load (the user's files, TFDS, else an embedded copy), carve validation,
+preprocess, batch."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,6 +8,7 @@ from typing import Callable, Optional
 from kerasdl.config import Data
 from kerasdl.data.augment import augment_batch
 from kerasdl.data.embedded import embedded_datasets
+from kerasdl.data.local import load_local, local_source
 from kerasdl.data.tfds_source import DownloadUnavailable, default_data_dir, load_tfds
 from kerasdl.errors import DataError, did_you_mean
 
@@ -20,7 +22,7 @@ class DataBundle:
     test: "object"
     num_classes: Optional[int]
     label_format: str                   # sparse (class ids), one_hot, or raw (as the dataset has it)
-    source: str                         # "tfds" or "embedded"
+    source: str                         # "tfds", "embedded", or the local scheme ("folder", "npz")
     description: str                    # exactly what was loaded
     counts: dict[str, int] = field(default_factory=dict)
     epoch_variable: Optional["object"] = None   # tf.Variable: the epoch ``train`` yields
@@ -52,18 +54,23 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
     """
     import tensorflow as tf
 
-    train, test, num_classes, source, description, class_names = _load_splits(cfg, log)
+    splits = _load_splits(cfg, log)
+    train, test, num_classes = splits.train, splits.test, splits.num_classes
     if cfg.train_limit:
         train = train.take(cfg.train_limit)
     if cfg.test_limit:
         test = test.take(cfg.test_limit)
     n_train, n_test = _count(train, "train", cfg), _count(test, "test", cfg)
-    n_validation = int(round(n_train * cfg.validation_fraction))
-    if n_validation and n_train - n_validation < 1:
-        raise DataError(f"data.validation_fraction={cfg.validation_fraction} leaves no training "
-                        f"examples out of {n_train}; lower it or use more data")
-    validation = train.skip(n_train - n_validation) if n_validation else None
-    train = train.take(n_train - n_validation)
+    if splits.validation is not None:           # the data has its own (a validation/ folder)
+        validation, n_validation = splits.validation, _count(splits.validation, "validation", cfg)
+        n_train += n_validation                 # (so that n_train - n_validation is the train)
+    else:
+        n_validation = int(round(n_train * cfg.validation_fraction))
+        if n_validation and n_train - n_validation < 1:
+            raise DataError(f"data.validation_fraction={cfg.validation_fraction} leaves no "
+                            f"training examples out of {n_train}; lower it or use more data")
+        validation = train.skip(n_train - n_validation) if n_validation else None
+        train = train.take(n_train - n_validation)
 
     label_format = ("raw" if cfg.target == "features" else
                     resolve_label_format(cfg.label_format, label_kind, num_classes))
@@ -106,23 +113,42 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
         train=train_epoch,
         validation=evaluation(validation) if validation is not None else None,
         test=evaluation(test),
-        num_classes=num_classes, label_format=label_format, source=source,
-        description=description,
+        num_classes=num_classes, label_format=label_format, source=splits.source,
+        description=splits.description,
         counts={"train": n_train - n_validation, "validation": n_validation, "test": n_test},
-        epoch_variable=epoch_variable, class_names=class_names)
+        epoch_variable=epoch_variable, class_names=splits.class_names)
 
 
-def _load_splits(cfg: Data, log):
-    """(train, test, num_classes, source, description, class_names), the splits unbatched."""
+@dataclass
+class _Splits:
+    """The unbatched splits a source gives, before the pipeline prepares them."""
+
+    train: "object"
+    test: "object"
+    num_classes: Optional[int]
+    source: str
+    description: str
+    class_names: Optional[tuple[str, ...]] = None
+    validation: Optional["object"] = None       # where the data has its own validation split
+
+
+def _load_splits(cfg: Data, log) -> _Splits:
     import tensorflow as tf
 
+    local = local_source(cfg.name)
+    if local is not None:
+        scheme, path = local
+        found = load_local(scheme, path, cfg, log)
+        log(f"data: {found.description}")
+        return _Splits(found.train, found.test, found.num_classes, scheme, found.description,
+                       found.class_names, found.validation)
     tfds_error = None
     embedded = embedded_datasets()
     if cfg.source in ("auto", "tfds"):
         try:
             splits = load_tfds(cfg.name, cfg.train_split, cfg.test_split, cfg.data_dir)
-            return (splits.train, splits.test, splits.num_classes, "tfds", splits.description,
-                    splits.class_names)
+            return _Splits(splits.train, splits.test, splits.num_classes, "tfds",
+                           splits.description, splits.class_names)
         except DataError as error:
             tfds_error = error
             if cfg.source == "tfds" or cfg.name not in embedded:
@@ -146,7 +172,8 @@ def _load_splits(cfg: Data, log):
         log(f"data: embedded dataset '{cfg.name}': {arrays.description}")
     train = tf.data.Dataset.from_tensor_slices((arrays.x_train, arrays.y_train))
     test = tf.data.Dataset.from_tensor_slices((arrays.x_test, arrays.y_test))
-    return train, test, arrays.num_classes, "embedded", arrays.description, arrays.class_names
+    return _Splits(train, test, arrays.num_classes, "embedded", arrays.description,
+                   arrays.class_names)
 
 
 def _unavailable_message(cfg: Data, error: DataError, embedded) -> str:
@@ -163,8 +190,9 @@ def _count(ds, split: str, cfg: Data) -> int:
     if n == tf.data.UNKNOWN_CARDINALITY:
         n = int(ds.reduce(0, lambda count, _: count + 1))
     if n < 1:
-        raise DataError(f"the {split} split of dataset '{cfg.name}' is empty "
-                        f"(data.{split}_split={getattr(cfg, split + '_split')!r})")
+        where = (f" (data.{split}_split={getattr(cfg, split + '_split')!r})"
+                 if hasattr(cfg, split + "_split") else "")
+        raise DataError(f"the {split} split of dataset '{cfg.name}' is empty{where}")
     return n
 
 
@@ -231,6 +259,31 @@ def resolve_label_format(requested: str, label_kind: str, num_classes: Optional[
     return "one_hot" if num_classes and num_classes > 2 else "raw"
 
 
+def feature_transform(cfg: Data):
+    """What the pipeline does to features, as a function of one example or a batch: rescale
+    pixels (uint8 only: token ids and floats pass as is), resize, convert channels.
+    ``kerasdl predict`` applies the same function, read from the run's config."""
+    import tensorflow as tf
+
+    def transform(x):
+        if cfg.rescale is not None:
+            x = tf.nest.map_structure(
+                lambda t: tf.cast(t, tf.float32) * cfg.rescale if t.dtype == tf.uint8 else t, x)
+        if cfg.image_size:
+            height, width = cfg.image_size
+            if cfg.resize_method == "pad":
+                x = tf.image.resize_with_crop_or_pad(x, height, width)
+            else:
+                x = tf.image.resize(x, (height, width), method=cfg.resize_method)
+        if cfg.channels == 3 and x.shape[-1] == 1:
+            x = tf.repeat(x, 3, axis=-1)
+        elif cfg.channels == 1 and x.shape[-1] == 3:
+            x = tf.image.rgb_to_grayscale(x)
+        return x
+
+    return transform
+
+
 def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str,
                      num_classes: Optional[int]):
     import tensorflow as tf
@@ -245,20 +298,10 @@ def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str
         raise DataError(f"one-hot labels need the number of classes, and dataset '{cfg.name}' "
                         "does not say it; use a sparse loss or set data.label_format='sparse'")
 
+    transform = feature_transform(cfg)
+
     def preprocess(x, y):
-        if cfg.rescale is not None:   # pixel values (uint8) only: token ids and floats pass as is
-            x = tf.nest.map_structure(
-                lambda t: tf.cast(t, tf.float32) * cfg.rescale if t.dtype == tf.uint8 else t, x)
-        if cfg.image_size:
-            height, width = cfg.image_size
-            if cfg.resize_method == "pad":
-                x = tf.image.resize_with_crop_or_pad(x, height, width)
-            else:
-                x = tf.image.resize(x, (height, width), method=cfg.resize_method)
-        if cfg.channels == 3 and x.shape[-1] == 1:
-            x = tf.repeat(x, 3, axis=-1)
-        elif cfg.channels == 1 and x.shape[-1] == 3:
-            x = tf.image.rgb_to_grayscale(x)
+        x = transform(x)
         if cfg.target == "features":
             return x, x
         if label_format == "one_hot":

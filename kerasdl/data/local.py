@@ -1,0 +1,239 @@
+"""The user's own data: ``data.name`` with a scheme names local files instead of a TFDS dataset.
+
+* ``folder:PATH``: images (jpg, png, bmp, gif) in one subfolder per class, the class names being
+  the subfolder names (sorted, as ``keras.utils.image_dataset_from_directory`` orders them).
+  If ``PATH`` holds ``train/`` (and optionally ``test/``, ``validation/``) subfolders, those are
+  the splits; otherwise the test split is carved from ``PATH``: a seeded, stratified
+  ``data.test_fraction`` (default 0.2) of each class, drawn with ``data.split_seed``.
+* ``npz:PATH``: arrays under ``x_train, y_train, x_test, y_test``, or ``x, y`` (split as above);
+  an optional ``class_names`` array names the classes.
+
+Files are checked before any training: a missing path, an empty class folder, a file with an
+image extension that is not an image, images of mixed sizes without ``data.image_size``, an
+``.npz`` with missing keys or mismatched lengths each fail with one line naming the file and the
+fix. Files without an image extension (``.txt`` notes, ``Thumbs.db``) are skipped, and the run
+says how many.
+
+Everything then goes through the pipeline TFDS data takes (:mod:`kerasdl.data.pipeline`): the
+validation carve, the per-(seed, epoch) order, augmentation, cache and prefetch. Images are
+decoded by TensorFlow (``tf.io.decode_image``) into uint8 ``(H, W, C)``, as TFDS gives them; C is
+``data.channels`` where set, else 1 when every image is grey and 3 otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from kerasdl.errors import DataError
+
+SCHEMES = ("folder", "npz")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+SPLIT_FOLDERS = ("train", "validation", "test")
+NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
+
+
+def local_source(name: str) -> Optional[tuple[str, Path]]:
+    """``(scheme, path)`` if ``name`` names local data (``folder:PATH``...), else None."""
+    scheme, separator, path = name.partition(":")
+    if separator and scheme in SCHEMES:
+        if not path:
+            raise DataError(f"data.name='{name}' gives no path; write {scheme}:PATH")
+        return scheme, Path(path).expanduser()
+    return None
+
+
+@dataclass
+class LocalSplits:
+    """Unbatched tf.data splits of local data, and what the run records about them."""
+
+    train: "object"
+    test: "object"
+    validation: Optional["object"]          # given by the data (a validation/ folder), else None
+    num_classes: Optional[int]
+    class_names: Optional[tuple[str, ...]]
+    description: str
+
+
+def load_local(scheme: str, path: Path, cfg, log: Callable[[str], None] = print) -> LocalSplits:
+    """Load ``path`` as the ``scheme`` source describes, checking it first."""
+    if not path.exists():
+        raise DataError(f"data.name='{scheme}:{path}': no such {'folder' if scheme == 'folder' else 'file'}"
+                        f" {path}; check the path (relative paths start at {Path.cwd()})")
+    return {"folder": _load_folder, "npz": _load_npz}[scheme](path, cfg, log)
+
+
+# --- image folders ---------------------------------------------------------------------------
+
+@dataclass
+class _Files:
+    paths: list[str]
+    labels: np.ndarray                      # int64 class ids
+    sizes: set[tuple[int, int]]             # (width, height) seen
+    grey: bool                              # every image is single-channel
+
+
+def _class_folders(root: Path) -> list[Path]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise DataError(f"{root} holds no class folders; put each class's images in a subfolder "
+                        f"named after the class ({root}/cat/001.jpg, {root}/dog/001.jpg, ...)")
+    return folders
+
+
+def _scan(root: Path, class_names: tuple[str, ...], log, split: str) -> _Files:
+    """Every image under ``root/<class>/``, checked by reading its header (Pillow)."""
+    from PIL import Image, UnidentifiedImageError
+
+    paths, labels, sizes, grey, skipped = [], [], set(), True, 0
+    for label, name in enumerate(class_names):
+        folder = root / name
+        if not folder.is_dir():
+            continue                         # a split may lack a class (e.g. a small test/)
+        found = 0
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if file.suffix.lower() not in IMAGE_EXTENSIONS:
+                skipped += 1
+                continue
+            try:
+                with Image.open(file) as image:
+                    sizes.add(image.size)
+                    grey = grey and image.mode in ("1", "L", "LA", "I", "I;16", "F")
+            except (UnidentifiedImageError, OSError) as error:
+                raise DataError(f"{file} is not a readable image ({type(error).__name__}); "
+                                "delete or replace it") from None
+            paths.append(str(file))
+            labels.append(label)
+            found += 1
+        if not found and split == "train":
+            raise DataError(f"class folder {folder} holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
+                            "add images or remove the folder")
+    if skipped:
+        log(f"data: skipped {skipped} file(s) under {root} without an image extension "
+            f"({', '.join(IMAGE_EXTENSIONS)})")
+    return _Files(paths, np.asarray(labels, dtype=np.int64), sizes, grey)
+
+
+def _load_folder(path: Path, cfg, log) -> LocalSplits:
+    import tensorflow as tf
+
+    if not path.is_dir():
+        raise DataError(f"data.name='folder:{path}': {path} is not a folder; folder: takes a "
+                        "folder of class subfolders (npz: takes an .npz file)")
+    presplit = (path / "train").is_dir()
+    train_root = path / "train" if presplit else path
+    class_names = tuple(p.name for p in _class_folders(train_root))
+    splits = {"train": _scan(train_root, class_names, log, "train")}
+    if presplit:
+        for split in ("validation", "test"):
+            if (path / split).is_dir():
+                extra = sorted({p.name for p in _class_folders(path / split)} - set(class_names))
+                if extra:
+                    raise DataError(f"{path / split} has class folders that {train_root} lacks: "
+                                    f"{', '.join(extra)}; every class needs training images")
+                splits[split] = _scan(path / split, class_names, log, split)
+    if "test" not in splits:
+        splits["train"], splits["test"] = _stratified(splits["train"], cfg.test_fraction,
+                                                      cfg.split_seed, path)
+    else:                # pre-split training images are ordered by class: mix them (seeded)
+        splits["train"] = _subset(splits["train"], np.random.default_rng(cfg.split_seed)
+                                  .permutation(len(splits["train"].paths)))
+    sizes = set().union(*(files.sizes for files in splits.values()))
+    if len(sizes) > 1 and not cfg.image_size:
+        shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
+        raise DataError(f"the images under {path} have {len(sizes)} different sizes ({shown}"
+                        f"{', ...' if len(sizes) > 4 else ''}); set data.image_size=(H, W) to "
+                        "resize them (data.resize_method: pad, bilinear or nearest)")
+    channels = cfg.channels or (1 if all(files.grey for files in splits.values()) else 3)
+    (width, height), = sizes if len(sizes) == 1 else ((None, None),)
+
+    def decode(file, label):
+        image = tf.io.decode_image(tf.io.read_file(file), channels=channels,
+                                   expand_animations=False)
+        image.set_shape((height, width, channels))
+        return image, label
+
+    def dataset(files: _Files):
+        return tf.data.Dataset.from_tensor_slices((files.paths, files.labels)).map(
+            decode, num_parallel_calls=tf.data.AUTOTUNE)
+
+    counts = ", ".join(f"{len(files.paths)} {split}" for split, files in splits.items())
+    how = ("its train/ test/ validation/ folders" if presplit and (path / "test").is_dir() else
+           f"a stratified {cfg.test_fraction:.0%} test split (data.test_fraction, "
+           f"data.split_seed={cfg.split_seed})")
+    return LocalSplits(
+        dataset(splits["train"]), dataset(splits["test"]),
+        dataset(splits["validation"]) if "validation" in splits else None,
+        len(class_names), class_names,
+        f"image folder {path}: {len(class_names)} classes ({', '.join(class_names[:6])}"
+        f"{', ...' if len(class_names) > 6 else ''}), {counts} images, {how}")
+
+
+def _subset(files: _Files, index: np.ndarray) -> _Files:
+    return _Files([files.paths[i] for i in index], files.labels[index], files.sizes, files.grey)
+
+
+def _stratified(files: _Files, fraction: float, seed: int, where: Path) -> tuple[_Files, _Files]:
+    train, test = _stratified_index(files.labels, fraction, seed, where)
+    return _subset(files, train), _subset(files, test)
+
+
+def _stratified_index(labels: np.ndarray, fraction: float, seed: int, where: Path):
+    """(train, test) indices: ``fraction`` of each class to test, seeded; both shuffled."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(labels) if len(labels) else np.zeros(0, int)
+    if len(counts) and counts.min() < 2:
+        raise DataError(f"{where}: class {int(counts.argmin())} has {int(counts.min())} example(s);"
+                        " a stratified test split needs at least 2 per class (add examples, or "
+                        "give a test split: a test/ folder, or x_test/y_test arrays)")
+    return train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels,
+                            random_state=seed)
+
+
+# --- arrays ----------------------------------------------------------------------------------
+
+def _load_npz(path: Path, cfg, log) -> LocalSplits:
+    import tensorflow as tf
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path} is not a readable .npz file ({error}); write it with "
+                        "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)") from None
+    keys = next((keys for keys in NPZ_KEYS if all(k in arrays for k in keys)), None)
+    if keys is None:
+        raise DataError(f"{path} holds arrays {sorted(arrays) or 'none'}; expected x_train, y_train, "
+                        "x_test, y_test (or x, y, split with data.test_fraction)")
+    for x_key, y_key in zip(keys[::2], keys[1::2]):
+        if len(arrays[x_key]) != len(arrays[y_key]):
+            raise DataError(f"{path}: {x_key} has {len(arrays[x_key])} rows but {y_key} has "
+                            f"{len(arrays[y_key])}; features and labels must pair up one to one")
+    if keys == ("x", "y"):
+        x, y = arrays["x"], arrays["y"]
+        train, test = _stratified_index(y, cfg.test_fraction, cfg.split_seed, path) if (
+            np.issubdtype(y.dtype, np.integer)) else _plain_split(len(y), cfg)
+        x_train, y_train, x_test, y_test = x[train], y[train], x[test], y[test]
+        how = f"{cfg.test_fraction:.0%} test split (data.test_fraction, data.split_seed)"
+    else:
+        x_train, y_train, x_test, y_test = (arrays[k] for k in keys)
+        how = "its own train/test arrays"
+    names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays else None
+    integer = np.issubdtype(y_train.dtype, np.integer) and y_train.ndim == 1
+    num_classes = (len(names) if names else int(max(y_train.max(), y_test.max())) + 1
+                   ) if integer else None
+    return LocalSplits(
+        tf.data.Dataset.from_tensor_slices((x_train, y_train.astype(np.int64) if integer else y_train)),
+        tf.data.Dataset.from_tensor_slices((x_test, y_test.astype(np.int64) if integer else y_test)),
+        None, num_classes, names,
+        f"arrays {path}: x {x_train.shape[1:]} {x_train.dtype}, {len(x_train)} train / "
+        f"{len(x_test)} test, {how}")
+
+
+def _plain_split(count: int, cfg):
+    order = np.random.default_rng(cfg.split_seed).permutation(count)
+    n_test = max(1, int(round(count * cfg.test_fraction)))
+    return order[n_test:], order[:n_test]

@@ -1,0 +1,308 @@
+"""Putting a trained model to work: ``kerasdl predict``, ``evaluate`` and ``export``.
+
+A trained model is a run directory (``runs/<experiment>-<stamp>/``), a ``.keras`` file inside one
+(``model.keras``, ``checkpoints/best.keras``), or a published ``saved_models/<experiment>.keras``
+with its record ``<experiment>.json``. Each carries the experiment's config, whose ``data``
+section is the preprocessing the model was trained behind (rescale, resize, channels:
+:func:`kerasdl.data.pipeline.feature_transform`), and the class names; ``predict`` applies
+exactly that, never a guess, and a bare ``.keras`` file without either is refused.
+
+Exports go through Keras 3's ``model.export`` (TF SavedModel, ONNX via tf2onnx, LiteRT via the
+TensorFlow Lite converter); ``pip install "kerasdl[export]"`` brings what ONNX needs.
+
+Reference: Keras 3 ``Model.export`` (https://keras.io/api/models/model_saving_apis/export/).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from kerasdl.config import Experiment, with_overrides
+from kerasdl.errors import ConfigError, DataError, KerasdlError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+#: kerasdl's format names -> (Keras's ``export`` format, the file or folder it writes)
+EXPORT_FORMATS = {"saved_model": ("tf_saved_model", "saved_model"),
+                  "onnx": ("onnx", "model.onnx"),
+                  "litert": ("litert", "model.tflite")}
+
+
+@dataclass
+class Trained:
+    """A trained model with what it needs to be used: its experiment and class names."""
+
+    model: object
+    model_path: Path
+    experiment: Experiment
+    class_names: Optional[tuple[str, ...]]
+    home: Path                              # the run directory, or the folder of the model file
+
+    def class_name(self, class_id: int) -> str:
+        names = self.class_names
+        return names[class_id] if names and class_id < len(names) else str(class_id)
+
+
+def load_trained(path: str | Path, compile: bool = False) -> Trained:
+    """The model at ``path`` (run directory, its ``.keras`` files, or a published model) with
+    the config and class names it was trained with."""
+    from kerasdl.saving import load_model
+
+    path = Path(path)
+    if not path.exists():
+        raise KerasdlError(f"{path}: no such run directory or model file")
+    if path.is_dir():
+        run_dir, model_path = path, path / "model.keras"
+        if not model_path.is_file():
+            raise KerasdlError(f"{path} holds no model.keras: not a finished run directory "
+                               "(a run that was interrupted can be finished with --resume)")
+    else:
+        model_path = path
+        run_dir = next((d for d in (path.parent, path.parent.parent)
+                        if (d / "config.json").is_file()), None)
+    if run_dir is not None:
+        config = json.loads((run_dir / "config.json").read_text())
+        manifest_path = run_dir / "manifest.json"
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        names = manifest.get("data", {}).get("class_names")
+        home = run_dir
+    else:                                   # a published model: its record beside it
+        record_path = model_path.with_suffix(".json")
+        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+        if "config" not in record:
+            raise KerasdlError(
+                f"{model_path}: no run directory or publish record ({record_path}) says how its "
+                "inputs were prepared; pass the run directory that trained it instead")
+        config, names, home = record["config"], record.get("class_names"), model_path.parent
+    experiment = Experiment(**config)
+    model = load_model(model_path, compile=compile)
+    return Trained(model, model_path, experiment, tuple(names) if names else None, home)
+
+
+# --- predict ---------------------------------------------------------------------------------
+
+@dataclass
+class Prediction:
+    input: str
+    top: list[tuple[str, float]]            # (class name, probability), most probable first
+
+    def to_json(self) -> str:
+        return json.dumps({"input": self.input, "top": [{"class": name, "probability": round(p, 6)}
+                                                        for name, p in self.top]})
+
+    def to_line(self) -> str:
+        return f"{self.input}: " + ", ".join(f"{name} {p:.3f}" for name, p in self.top)
+
+
+def predict(trained: Trained, inputs: Sequence[str], top_k: int = 3,
+            stdin: Callable[[], str] = lambda: sys.stdin.read()) -> list[Prediction]:
+    """Top-``top_k`` class names and probabilities for every input: image files, folders of
+    images, ``.npy``/``.npz`` arrays (one input per row), text files (one input per line) or
+    ``-`` (lines from stdin)."""
+    import tensorflow as tf
+
+    from kerasdl.data.pipeline import feature_transform
+
+    if top_k < 1:
+        raise ConfigError(f"--top-k must be >= 1; got {top_k}")
+    names, features = _read_inputs(trained, inputs, stdin)
+    transform = feature_transform(trained.experiment.data)
+    expected = tuple(trained.model.inputs[0].shape[1:])
+    batch = transform(tf.constant(features))
+    if tuple(batch.shape[1:]) != expected:
+        raise DataError(f"the inputs become {tuple(batch.shape[1:])} after the run's "
+                        f"preprocessing, but the model takes {expected}; give inputs like the "
+                        f"training data of '{trained.experiment.data.name}'")
+    outputs = np.asarray(trained.model.predict(batch, verbose=0, batch_size=64), np.float64)
+    probabilities = _as_probabilities(outputs)
+    k = min(top_k, probabilities.shape[1])
+    return [Prediction(name, [(trained.class_name(int(i)), float(row[i]))
+                              for i in np.argsort(-row, kind="stable")[:k]])
+            for name, row in zip(names, probabilities)]
+
+
+def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """Rows of class probabilities: softmax outputs as they are, logits through a softmax, a
+    single sigmoid unit as (1 - p, p)."""
+    outputs = outputs.reshape(len(outputs), -1)
+    if outputs.shape[1] == 1:
+        p = outputs[:, 0] if ((outputs >= 0) & (outputs <= 1)).all() else 1 / (1 + np.exp(-outputs[:, 0]))
+        return np.stack([1 - p, p], axis=1)
+    if (outputs >= 0).all() and np.allclose(outputs.sum(1), 1, atol=1e-3):
+        return outputs
+    shifted = np.exp(outputs - outputs.max(1, keepdims=True))
+    return shifted / shifted.sum(1, keepdims=True)
+
+
+def _read_inputs(trained: Trained, inputs: Sequence[str], stdin) -> tuple[list[str], np.ndarray]:
+    """(a name per input, the stacked raw features)."""
+    names, rows = [], []
+    for text in inputs:
+        path = Path(text)
+        if text == "-":
+            lines = [line for line in stdin().splitlines() if line.strip()]
+            names += [f"stdin:{i + 1}" for i in range(len(lines))]
+            rows += lines
+        elif not path.exists():
+            raise DataError(f"predict input {path}: no such file or folder")
+        elif path.is_dir():
+            images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not images:
+                raise DataError(f"predict input {path}: a folder with no images "
+                                f"({', '.join(IMAGE_EXTENSIONS)})")
+            for image in images:
+                names.append(str(image))
+                rows.append(_read_image(trained, image))
+        elif path.suffix.lower() in IMAGE_EXTENSIONS:
+            names.append(str(path))
+            rows.append(_read_image(trained, path))
+        elif path.suffix in (".npy", ".npz"):
+            array = _read_array(path)
+            names += [f"{path}[{i}]" for i in range(len(array))]
+            rows += list(array)
+        else:
+            lines = [line for line in path.read_text().splitlines() if line.strip()]
+            names += [f"{path}:{i + 1}" for i in range(len(lines))]
+            rows += lines
+    if not rows:
+        raise DataError("predict: no inputs (give image files, folders, .npy/.npz arrays, text "
+                        "files or - for stdin)")
+    kinds = {type(row) for row in rows}
+    if str in kinds and len(kinds) > 1:
+        raise DataError("predict: text lines and arrays/images cannot be mixed in one call")
+    if str in kinds:
+        if trained.model.inputs[0].dtype != "string":
+            raise DataError(f"predict: text lines given, but the model takes "
+                            f"{trained.model.inputs[0].dtype} inputs of shape "
+                            f"{tuple(trained.model.inputs[0].shape[1:])}; give arrays or images")
+        return names, np.asarray(rows, dtype=object)
+    shapes = {row.shape for row in rows}
+    if len(shapes) > 1:
+        raise DataError(f"predict: the inputs have different shapes {sorted(shapes)}; the run had "
+                        "no data.image_size to resize them, so give inputs of one size")
+    return names, np.stack(rows)
+
+
+def _read_image(trained: Trained, path: Path) -> np.ndarray:
+    import tensorflow as tf
+
+    cfg = trained.experiment.data
+    channels = int(trained.model.inputs[0].shape[-1])       # decoded as the model takes them
+    try:
+        image = tf.io.decode_image(tf.io.read_file(str(path)), channels=channels,
+                                   expand_animations=False).numpy()
+    except tf.errors.InvalidArgumentError:
+        raise DataError(f"predict input {path} is not a readable image") from None
+    if cfg.image_size is None:
+        expected = tuple(trained.model.inputs[0].shape[1:3])
+        if image.shape[:2] != expected:
+            raise DataError(f"predict input {path} is {image.shape[1]}x{image.shape[0]} but the "
+                            f"model takes {expected[1]}x{expected[0]} images (the run did not "
+                            "resize: data.image_size was None); resize it to that size")
+    return image
+
+
+def _read_array(path: Path) -> np.ndarray:
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as archive:
+        for key in ("x", "x_test") + tuple(archive.files[:1] if len(archive.files) == 1 else ()):
+            if key in archive.files:
+                return archive[key]
+        raise DataError(f"predict input {path} holds {sorted(archive.files)}; put the inputs "
+                        "under the key x")
+
+
+# --- evaluate --------------------------------------------------------------------------------
+
+def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str] = (),
+             output: Optional[Path] = None, log: Callable[[str], None] = print) -> dict:
+    """The test metrics of ``trained`` on another dataset or split; writes them as JSON (and a
+    confusion matrix PNG for classifiers) under ``output`` (default ``<run>/evaluations``),
+    never over an earlier evaluation."""
+    from kerasdl.config import LOSSES, parse_overrides
+    from kerasdl.data import load_data
+    from kerasdl.plots import plot_confusion
+
+    changes = {**({"data.name": data_name} if data_name else {}), **parse_overrides(overrides)}
+    bad = [key for key in changes if not key.startswith("data.")]
+    if bad:
+        raise ConfigError(f"evaluate changes only data keys; got {', '.join(bad)}")
+    experiment = with_overrides(trained.experiment, changes)
+    data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1], log=log)
+    if data.class_names and trained.class_names and data.class_names != trained.class_names:
+        raise DataError(f"dataset '{experiment.data.name}' has classes {list(data.class_names)} "
+                        f"but the model was trained on {list(trained.class_names)}; "
+                        "the class names (and their order) must match")
+    metrics = {k: float(v) for k, v in
+               trained.model.evaluate(data.test, verbose=0, return_dict=True).items()}
+    folder = Path(output) if output else trained.home / "evaluations"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = (re.sub(r"[^A-Za-z0-9_.-]+", "_", experiment.data.name).strip("_")[-60:] + "-"
+            + dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    while (folder / f"{stem}.json").exists():
+        stem += "-1"
+    written = [folder / f"{stem}.json"]
+    from kerasdl.saving import atomic_write_json
+
+    atomic_write_json(written[0], {"model": str(trained.model_path), "data": dataclasses.asdict(
+        experiment.data), "counts": data.counts, "test_metrics": metrics})
+    if data.label_format in ("sparse", "one_hot") and data.num_classes:
+        truth = np.concatenate([np.asarray(y).reshape(len(y), -1).argmax(-1) if
+                                data.label_format == "one_hot" else np.asarray(y).reshape(-1)
+                                for _, y in data.test])
+        predicted = np.asarray(trained.model.predict(data.test, verbose=0)).argmax(-1).reshape(-1)
+        written.append(plot_confusion(truth, predicted, data.num_classes,
+                                      folder / f"{stem}-confusion.png",
+                                      class_names=trained.class_names or data.class_names))
+    return {"test_metrics": metrics, "written": written, "experiment": experiment}
+
+
+# --- export ----------------------------------------------------------------------------------
+
+def export(trained: Trained, fmt: str, output: Optional[Path] = None) -> Path:
+    """``model.export`` in ``fmt`` (saved_model, onnx, litert) to ``output`` (default
+    ``<run>/export/<file>``); refuses to overwrite, and says which formats a model can take."""
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"unknown export format '{fmt}'; formats: {', '.join(EXPORT_FORMATS)}")
+    keras_format, default_name = EXPORT_FORMATS[fmt]
+    target = Path(output) if output else trained.home / "export" / default_name
+    if target.exists():
+        raise KerasdlError(f"{target} exists; give --output a new path (nothing is overwritten)")
+    if fmt != "saved_model" and any(t.dtype == "string" for t in trained.model.inputs):
+        raise DataError(f"format '{fmt}' cannot carry this model: it takes string inputs "
+                        "(text vectorization inside the model); export it as saved_model")
+    if fmt == "onnx":
+        for module in ("tf2onnx", "onnx"):
+            try:
+                __import__(module)
+            except ImportError:
+                raise KerasdlError(f"export to onnx needs {module}: pip install "
+                                   "\"kerasdl[export]\"") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "onnx":                  # Keras's ONNX export needs a model that has been called
+        trained.model([np.zeros((1, *t.shape[1:]), t.dtype) for t in trained.model.inputs]
+                      if len(trained.model.inputs) > 1 else
+                      np.zeros((1, *trained.model.inputs[0].shape[1:]), trained.model.inputs[0].dtype))
+    trained.model.export(str(target), format=keras_format, verbose=False)
+    return target
+
+
+def describe(trained: Trained) -> str:
+    """One line: what the model is and what it takes."""
+    shape = tuple(trained.model.inputs[0].shape[1:])
+    classes = (f", classes {', '.join(trained.class_names[:8])}"
+               f"{', ...' if len(trained.class_names) > 8 else ''}" if trained.class_names else "")
+    return (f"{trained.model_path} ({trained.experiment.model_description()}; inputs {shape} "
+            f"{trained.model.inputs[0].dtype}{classes})")
+
+
+def iter_lines(predictions: Iterable[Prediction], as_json: bool) -> Iterable[str]:
+    return (p.to_json() if as_json else p.to_line() for p in predictions)

@@ -1,0 +1,149 @@
+"""A trained model put to work (kerasdl.deploy): predict with the run's own preprocessing and
+class names, evaluate on other data, export and reload in the format's own runtime."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from kerasdl.config import Data, Model, Output, Trainer
+from kerasdl.runner import run
+
+from conftest import run_cli, small_experiment
+from test_local_data import CLASSES, make_image_folder
+
+
+@pytest.fixture(scope="module")
+def shapes_run(tmp_path_factory):
+    """A small CNN trained on an image folder of three shape classes; images are read as 16x16
+    grey, and the run pads them to 32x32 (preprocessing that predict must repeat)."""
+    tmp_path = tmp_path_factory.mktemp("deploy")
+    folder = make_image_folder(tmp_path / "shapes", per_class=40)
+    experiment = small_experiment(
+        tmp_path, name="shapes",
+        data=Data(name=f"folder:{folder}", batch_size=16, validation_fraction=0.2,
+                  image_size=(32, 32)),
+        model=Model(name="lenet5", kwargs={}), trainer=Trainer(epochs=6, verbose=0),
+        output=Output(runs_dir=str(tmp_path / "runs"), saved_models_dir=str(tmp_path / "saved")))
+    return tmp_path, folder, run(experiment, log=lambda line: None)
+
+
+def test_predict_prints_class_names_with_the_runs_own_preprocessing(shapes_run):
+    tmp_path, folder, result = shapes_run
+    files = [folder / kind / "000.png" for kind in CLASSES]
+    printed = run_cli("predict", str(result.run_dir), *map(str, files), "--json", "--top-k", "3",
+                      cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    rows = [json.loads(line) for line in printed.stdout.splitlines()]
+    assert [row["input"] for row in rows] == list(map(str, files))
+    import tensorflow as tf
+
+    # the run's preprocessing, written out here: rescale by 1/255, zero-pad 16x16 to 32x32
+    images = tf.stack([tf.io.decode_image(tf.io.read_file(str(f)), channels=1) for f in files])
+    expected = result.model.predict(
+        tf.image.resize_with_crop_or_pad(tf.cast(images, tf.float32) / 255, 32, 32), verbose=0)
+    for row, probabilities in zip(rows, expected):
+        assert {top["class"] for top in row["top"]} == set(CLASSES)
+        for top in row["top"]:
+            assert top["probability"] == pytest.approx(
+                probabilities[CLASSES.index(top["class"])], abs=1e-5)
+    plain = run_cli("predict", str(result.run_dir), str(folder / "cross"), "--top-k", "1",
+                    cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert len(lines) == 40 and all(line.startswith(str(folder / "cross")) for line in lines)
+    assert sum(line.split(": ")[1].startswith("cross ") for line in lines) >= 30
+
+
+def test_predict_from_the_published_model_and_not_from_a_bare_file(shapes_run, tmp_path):
+    home, folder, result = shapes_run
+    published = home / "saved" / "shapes.keras"
+    image = str(folder / "circle" / "001.png")
+    ours = run_cli("predict", str(published), image, "--json", cwd=tmp_path)
+    theirs = run_cli("predict", str(result.run_dir), image, "--json", cwd=tmp_path)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    shutil.copyfile(published, tmp_path / "bare.keras")
+    bare = run_cli("predict", str(tmp_path / "bare.keras"), image, cwd=tmp_path)
+    assert bare.returncode != 0
+    assert "says how its inputs were prepared; pass the run directory" in bare.stderr
+
+
+@pytest.mark.parametrize("make_input, message", [
+    (lambda d: _array_file(d, np.zeros((2, 32, 32, 3), np.uint8)),      # RGB for a grey model
+     "the inputs become (32, 32, 3) after the run's preprocessing, but the model takes (32, 32, 1)"),
+    (lambda d: (d / "lines.txt").write_text("a circle\n") and d / "lines.txt",
+     "text lines given, but the model takes float32 inputs"),
+    (lambda d: (d / "fake.png").write_text("not a png") and d / "fake.png",
+     "is not a readable image"),
+], ids=["wrong-shape", "text-for-images", "not-an-image"])
+def test_predict_refuses_inputs_the_model_cannot_take(shapes_run, tmp_path, make_input, message):
+    result = shapes_run[2]
+    printed = run_cli("predict", str(result.run_dir), str(make_input(tmp_path)), cwd=tmp_path)
+    assert printed.returncode != 0 and message in printed.stderr, printed.stderr
+    assert "Traceback" not in printed.stderr
+
+
+def _array_file(directory, array):
+    np.save(directory / "inputs.npy", array)
+    return directory / "inputs.npy"
+
+
+def test_evaluate_on_other_data_writes_metrics_and_a_confusion_matrix(shapes_run, tmp_path):
+    home, folder, result = shapes_run
+    other = make_image_folder(tmp_path / "other", per_class=10, seed=7)
+    printed = run_cli("evaluate", str(result.run_dir), "--data", f"folder:{other}", "--set",
+                      "data.test_fraction=0.5", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    written = [line.split("wrote ")[1] for line in printed.stdout.splitlines() if "wrote " in line]
+    assert len(written) == 2 and written[1].endswith("-confusion.png")
+    found = json.loads(open(written[0]).read())
+    assert found["counts"]["test"] == 15 and 0.0 <= found["test_metrics"]["accuracy"] <= 1.0
+    # on the data it was trained on, evaluate gives the run's own test metrics
+    same = run_cli("evaluate", str(result.run_dir), cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+    path = [line.split("wrote ")[1] for line in same.stdout.splitlines() if "wrote " in line][0]
+    assert json.loads(open(path).read())["test_metrics"] == pytest.approx(
+        json.loads((result.run_dir / "metrics.json").read_text()), abs=1e-6)
+    assert path != written[0]
+
+
+def test_export_saved_model_and_litert_equal_keras(shapes_run, tmp_path):
+    import tensorflow as tf
+
+    result = shapes_run[2]
+    x = np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32")
+    expected = result.model.predict(x, verbose=0)
+    saved = run_cli("export", str(result.run_dir), "--format", "saved_model", "--output",
+                    str(tmp_path / "sm"), cwd=tmp_path)
+    assert saved.returncode == 0, saved.stderr
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    np.testing.assert_allclose(loaded.serve(x).numpy(), expected, atol=1e-4)
+    again = run_cli("export", str(result.run_dir), "--output", str(tmp_path / "sm"), cwd=tmp_path)
+    assert again.returncode != 0 and "exists; give --output a new path" in again.stderr
+    lite = run_cli("export", str(result.run_dir), "--format", "litert", "--output",
+                   str(tmp_path / "model.tflite"), cwd=tmp_path)
+    assert lite.returncode == 0, lite.stderr
+    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "model.tflite"))
+    (feed,), (fetch,) = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.resize_tensor_input(feed["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(feed["index"], x)
+    interpreter.invoke()
+    np.testing.assert_allclose(interpreter.get_tensor(fetch["index"]), expected, atol=1e-4)
+
+
+def test_export_onnx_equals_keras_in_onnxruntime(shapes_run, tmp_path):
+    onnxruntime = pytest.importorskip(
+        "onnxruntime", reason="ONNX export is proven with onnxruntime: pip install "
+                              "\"kerasdl[export]\" onnxruntime")
+    result = shapes_run[2]
+    printed = run_cli("export", str(result.run_dir), "--format", "onnx", "--output",
+                      str(tmp_path / "model.onnx"), cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    x = np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32")
+    (found,) = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(found, result.model.predict(x, verbose=0), atol=1e-4)
