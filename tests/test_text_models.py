@@ -88,7 +88,7 @@ def test_transformer_styles_agree(options):
         np.testing.assert_allclose(models[style].predict(texts, verbose=0), expected, atol=1e-6)
 
 
-def test_transformer_preset_parameter_counts():
+def test_transformer_preset_parameter_counts(tmp_path):
     """tiny (vocab 1,000, 64 tokens, 2 classes) and bert_base (BERT's vocab 30,522, [CLS] + 511
     tokens = BERT's 512 positions, 2 classes) pinned. bert_base differs from the published
     BERT-base (109,482,240: 23.8 M embeddings, 12 x 7,087,872 in the layers, 590,592 pooler) by:
@@ -98,11 +98,18 @@ def test_transformer_preset_parameter_counts():
     embedding = 1000 * 32 + 64 * 32 + 2 * 32                            # tokens, positions, LN
     block = 4 * (32 * 32 + 32) + (32 * 64 + 64) + (64 * 32 + 32) + 2 * 2 * 32   # 8,544
     assert tiny.count_params() == embedding + 2 * block + (32 * 2 + 2) == 51_266
-    bert = build("transformer_classifier", preset="bert_base", vocab_size=30_522, num_classes=2)
-    assert bert.count_params() == 109_483_010
-    assert bert.count_params() == BERT_BASE_PARAMS - 2 * 768 + 768 + (768 * 2 + 2)
-    assert bert.get_layer("embedding").position_embedding.input_dim == 512
-    del bert
+    # bert_base (0.44 GB of weights) is built in a fresh process, not in pytest's own
+    result = run_python(
+        "from kerasdl.models import build\n"
+        "bert = build('transformer_classifier', preset='bert_base', vocab_size=30_522, "
+        "num_classes=2)\n"
+        "print('FACTS', bert.count_params(), "
+        "bert.get_layer('embedding').position_embedding.input_dim)\n", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    count, positions = map(int, result.stdout.split("FACTS")[1].split())
+    assert count == 109_483_010
+    assert count == BERT_BASE_PARAMS - 2 * 768 + 768 + (768 * 2 + 2)
+    assert positions == 512
 
 
 def test_transformer_rejects_bad_arguments():

@@ -111,7 +111,6 @@ def _gather_imagenet_size(directory: str) -> dict:
         facts["heads"][index] = {style: _read(lambda: build(name, style=style, **kwargs),
                                               lambda m: tuple(m(keras.Input(input_shape)).shape))
                                  for style in STYLES}
-    facts["vgg16_weights"] = _vgg16_weights_logits(directory)
     return facts
 
 
@@ -254,10 +253,12 @@ def test_bad_options_name_the_value(name, kwargs, message):
         build(name, **kwargs)
 
 
-def test_keras_applications_vgg16_weights_load_into_every_style(imagenet_size):
+@pytest.mark.slow
+def test_keras_applications_vgg16_weights_load_into_every_style(tmp_path):
     """ImageNet weights are keras.applications' files; random-init ones stand in (no network).
-    The logits come from ``_vgg16_weights_logits``, in the fresh process."""
-    found = imagenet_size["vgg16_weights"]
+    The logits come from ``_vgg16_weights_logits``, in a fresh process of its own (slow: it
+    holds two VGG16s and an .h5 file, 3.5 GB at its peak)."""
+    found = facts_in_a_fresh_process(_vgg16_weights_logits, tmp_path)
     expected = found["expected"]                   # keras.applications.VGG16's logits
     assert expected.shape == (1, 1000)
     assert expected.std() > 1e-3                   # the logits carry signal, not a constant
