@@ -147,3 +147,42 @@ def test_export_onnx_equals_keras_in_onnxruntime(shapes_run, tmp_path):
     x = np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32")
     (found,) = session.run(None, {session.get_inputs()[0].name: x})
     np.testing.assert_allclose(found, result.model.predict(x, verbose=0), atol=1e-4)
+
+
+def test_a_text_model_predicts_lines_and_exports_only_where_strings_fit(tmp_path):
+    """The transformer classifier takes raw strings (its vectorizer is inside the model):
+    predict reads text lines from stdin; SavedModel carries it (outputs equal Keras's on the same
+    strings); ONNX and LiteRT are refused, saying which format can."""
+    import subprocess
+    import sys
+
+    import tensorflow as tf
+
+    from conftest import REPO
+    from kerasdl.experiment import load_experiment
+
+    experiment = load_experiment(REPO / "experiments" / "transformer.py", smoke=True, overrides={
+        "output.runs_dir": str(tmp_path / "runs"), "data.source": "embedded"})
+    result = run(experiment, log=lambda line: None)
+    lines = ["a great movie", "terrible and boring"]
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    printed = subprocess.run([sys.executable, "-m", "kerasdl", "predict", str(result.run_dir), "-",
+                              "--json"], input="\n".join(lines) + "\n", capture_output=True,
+                             text=True, env=env, cwd=tmp_path, timeout=300)
+    assert printed.returncode == 0, printed.stderr
+    rows = [json.loads(line) for line in printed.stdout.splitlines()]
+    expected = result.model.predict(tf.constant(lines), verbose=0)
+    assert [row["input"] for row in rows] == ["stdin:1", "stdin:2"]
+    for row, probabilities in zip(rows, expected):
+        top = row["top"][0]
+        assert top["probability"] == pytest.approx(float(probabilities.max()), abs=1e-5)
+    for fmt in ("onnx", "litert"):
+        refused = run_cli("export", str(result.run_dir), "--format", fmt, cwd=tmp_path)
+        assert refused.returncode != 0
+        assert (f"format '{fmt}' cannot carry this model: it takes string inputs" in refused.stderr
+                and "export it as saved_model" in refused.stderr), refused.stderr
+    saved = run_cli("export", str(result.run_dir), "--output", str(tmp_path / "sm"), cwd=tmp_path)
+    assert saved.returncode == 0, saved.stderr
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))      # (kept: serve uses its variables)
+    served = loaded.serve(tf.constant(lines)).numpy()
+    np.testing.assert_allclose(served, expected, atol=1e-4)

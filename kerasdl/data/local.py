@@ -119,6 +119,8 @@ def _scan(root: Path, class_names: tuple[str, ...], log, split: str) -> _Files:
 def _load_folder(path: Path, cfg, log) -> LocalSplits:
     import tensorflow as tf
 
+    from kerasdl.data.pipeline import plain_graph
+
     if not path.is_dir():
         raise DataError(f"data.name='folder:{path}': {path} is not a folder; folder: takes a "
                         "folder of class subfolders (npz: takes an .npz file)")
@@ -157,7 +159,7 @@ def _load_folder(path: Path, cfg, log) -> LocalSplits:
 
     def dataset(files: _Files):
         return tf.data.Dataset.from_tensor_slices((files.paths, files.labels)).map(
-            decode, num_parallel_calls=tf.data.AUTOTUNE)
+            plain_graph(decode), num_parallel_calls=tf.data.AUTOTUNE)
 
     counts = ", ".join(f"{len(files.paths)} {split}" for split, files in splits.items())
     how = ("its train/ test/ validation/ folders" if presplit and (path / "test").is_dir() else
