@@ -6,6 +6,11 @@ A folder of N generated PNGs (default 10,000, 32x32 RGB, 10 classes) is read by 
   file's header, splits, decodes and caches; Keras lists the files and decodes);
 * second epoch: from the cache (``.cache()`` on Keras's dataset, as its docs advise).
 
+kerasdl reshuffles every epoch (the order is a function of (seed, epoch)); Keras's batched,
+cached dataset replays one order. So a third loader is Keras's decoding with the per-epoch
+shuffle a user adds for that: ``image_dataset_from_directory(batch_size=None).cache()
+.shuffle(N).batch(64)`` ("keras+shuffle").
+
 Images/s per epoch, median over ``--rounds`` rounds (fresh loaders each round; the operating
 system's file cache is warm after the first), and the ratio kerasdl / Keras with its range.
 
@@ -82,20 +87,28 @@ def main(argv: list[str]) -> None:
                 root, batch_size=64, image_size=(32, 32), shuffle=True, seed=0,
                 verbose=False).cache()
 
-        results = {"kerasdl": [], "keras": []}
+        def keras_reshuffled():
+            return keras.utils.image_dataset_from_directory(
+                root, batch_size=None, image_size=(32, 32), shuffle=False, verbose=False
+            ).cache().shuffle(args.images, seed=0).batch(64)
+
+        loaders = [("kerasdl", ours), ("keras", keras_loader), ("keras+shuffle", keras_reshuffled)]
+        results = {name: [] for name, _ in loaders}
         for round_index in range(args.rounds):
-            for name, make in (("kerasdl", ours), ("keras", keras_loader)) if round_index % 2 == 0 \
-                    else (("keras", keras_loader), ("kerasdl", ours)):
+            for name, make in loaders[round_index % 3:] + loaders[:round_index % 3]:
                 results[name].append(time_epochs(make))
     for epoch in (0, 1):
         rates = {name: [(train_count if name == "kerasdl" else args.images) / r[epoch]
                         for r in rounds] for name, rounds in results.items()}
-        ratios = sorted(a / b for a, b in zip(rates["kerasdl"], rates["keras"]))
-        print(f"epoch {epoch + 1}{' (set-up included)' if epoch == 0 else ' (cached)'}: "
-              f"kerasdl {statistics.median(rates['kerasdl']):,.0f} images/s, "
-              f"keras {statistics.median(rates['keras']):,.0f} images/s, ratio median "
-              f"{statistics.median(ratios):.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}, "
-              f"{args.rounds} rounds, {args.images:,} images, {os.cpu_count()} CPUs)")
+        line = [f"epoch {epoch + 1}{' (set-up included)' if epoch == 0 else ' (cached)'}: "
+                f"kerasdl {statistics.median(rates['kerasdl']):,.0f} images/s"]
+        for other in ("keras", "keras+shuffle"):
+            ratios = sorted(a / b for a, b in zip(rates["kerasdl"], rates[other]))
+            line.append(f"{other} {statistics.median(rates[other]):,.0f} images/s (kerasdl/"
+                        f"{other} median {statistics.median(ratios):.2f}, range "
+                        f"{ratios[0]:.2f}-{ratios[-1]:.2f})")
+        print(", ".join(line) + f" [{args.rounds} rounds, {args.images:,} images, batch 64, "
+              f"{os.cpu_count()} CPUs]")
 
 
 if __name__ == "__main__":
