@@ -26,9 +26,8 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from kerasdl.config import Experiment, with_overrides
+from kerasdl.data.local import IMAGE_EXTENSIONS
 from kerasdl.errors import ConfigError, DataError, KerasdlError
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 #: kerasdl's format names -> (Keras's ``export`` format, the file or folder it writes)
 EXPORT_FORMATS = {"saved_model": ("tf_saved_model", "saved_model"),
                   "onnx": ("onnx", "model.onnx"),
