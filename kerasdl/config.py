@@ -219,6 +219,7 @@ class Data:
     test_split: str = "test"
     validation_fraction: float = 0.1         # carved from the train split with split_seed
     test_fraction: float = 0.2               # local data without a test split: stratified, split_seed
+    label_column: Optional[str] = None       # csv:PATH: the column holding the label
     split_seed: int = 0                      # fixes the embedded train/test split and the validation carve
     shuffle_seed: int = 0                    # order of training examples per epoch
     shuffle_buffer: int = 10_000

@@ -43,6 +43,7 @@ class Trained:
     experiment: Experiment
     class_names: Optional[tuple[str, ...]]
     home: Path                              # the run directory, or the folder of the model file
+    feature_columns: Optional[tuple[str, ...]] = None   # a CSV-trained model's columns, in order
 
     def class_name(self, class_id: int) -> str:
         names = self.class_names
@@ -71,6 +72,7 @@ def load_trained(path: str | Path, compile: bool = False) -> Trained:
         manifest_path = run_dir / "manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
         names = manifest.get("data", {}).get("class_names")
+        columns = manifest.get("data", {}).get("feature_columns")
         home = run_dir
     else:                                   # a published model: its record beside it
         record_path = model_path.with_suffix(".json")
@@ -80,9 +82,11 @@ def load_trained(path: str | Path, compile: bool = False) -> Trained:
                 f"{model_path}: no run directory or publish record ({record_path}) says how its "
                 "inputs were prepared; pass the run directory that trained it instead")
         config, names, home = record["config"], record.get("class_names"), model_path.parent
+        columns = record.get("feature_columns")
     experiment = Experiment(**config)
     model = load_model(model_path, compile=compile)
-    return Trained(model, model_path, experiment, tuple(names) if names else None, home)
+    return Trained(model, model_path, experiment, tuple(names) if names else None, home,
+                   tuple(columns) if columns else None)
 
 
 # --- predict ---------------------------------------------------------------------------------
@@ -162,6 +166,15 @@ def _read_inputs(trained: Trained, inputs: Sequence[str], stdin) -> tuple[list[s
         elif path.suffix.lower() in IMAGE_EXTENSIONS:
             names.append(str(path))
             rows.append(_read_image(trained, path))
+        elif path.suffix.lower() == ".csv":
+            if not trained.feature_columns:
+                raise DataError(f"predict input {path}: a CSV, but this model was not trained on "
+                                "CSV rows (give images, arrays or text as it was trained on)")
+            from kerasdl.data.local import read_csv_features
+
+            _, features, _ = read_csv_features(path, columns=trained.feature_columns)
+            names += [f"{path}:{line}" for line in range(2, len(features) + 2)]
+            rows += list(features)
         elif path.suffix in (".npy", ".npz"):
             array = _read_array(path)
             names += [f"{path}[{i}]" for i in range(len(array))]

@@ -273,7 +273,8 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     figures = write_figures(model, data, history, run_dir, experiment.name, log=log)
     kill_point("figures-written")
     publish = publish_model(model_path, experiment, test_metrics, _data_fingerprint(experiment, data),
-                            run_dir, class_names=data.class_names)
+                            run_dir, class_names=data.class_names,
+                            feature_columns=data.feature_columns)
     kill_point("published")
 
     best_epoch = _best_epoch(experiment, history)
@@ -463,13 +464,25 @@ def _build_model(experiment: Experiment, data):
     check_kwargs(cls, dict(experiment.model.kwargs))
     try:
         kwargs = cls.kwargs_from_data(dict(experiment.model.kwargs), data)
-        return build(experiment.model.name, style=experiment.model.style, **kwargs)
+        model = build(experiment.model.name, style=experiment.model.style, **kwargs)
     except (ValueError, TypeError) as error:
         if isinstance(error, KerasdlError):
             raise
         features = data.train.element_spec[0]
         raise ModelError(f"cannot build model '{experiment.model.name}' for dataset "
                          f"'{experiment.data.name}' (features {features}): {error}") from error
+    return _with_normalization(model, data.normalization) if data.normalization else model
+
+
+def _with_normalization(model, normalization):
+    """``model`` behind a ``keras.layers.Normalization`` holding the training features' mean and
+    variance, so that the saved model takes raw rows (csv: data)."""
+    import keras
+
+    mean, variance = normalization
+    inputs = keras.Input(shape=(len(mean),), name="features")
+    normalized = keras.layers.Normalization(mean=mean, variance=variance, name="normalize")(inputs)
+    return keras.Model(inputs, model(normalized), name=model.name)
 
 
 def _preflight(experiment: Experiment, model, data, run_a_batch: bool = True) -> None:

@@ -137,7 +137,8 @@ def selection_metric(experiment: Experiment, test_metrics: dict[str, float]) -> 
 
 def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[str, float],
                   data_fingerprint: dict[str, Any], run_dir: Path,
-                  class_names: Optional[Sequence[str]] = None) -> PublishResult:
+                  class_names: Optional[Sequence[str]] = None,
+                  feature_columns: Optional[Sequence[str]] = None) -> PublishResult:
     """Copy the run's model to saved_models/<experiment>.keras if the publishing rule allows it."""
     saved_dir = Path(experiment.output.saved_models_dir)
     target = saved_dir / f"{experiment.name}.keras"
@@ -174,7 +175,9 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
                                     "test_metrics": test_metrics, "data": data_fingerprint,
                                     # what kerasdl predict needs without the run directory
                                     "config": experiment.to_dict(),
-                                    "class_names": list(class_names) if class_names else None})
+                                    "class_names": list(class_names) if class_names else None,
+                                    "feature_columns": (list(feature_columns) if feature_columns
+                                                        else None)})
     return PublishResult(True, target, reason)
 
 

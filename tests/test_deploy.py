@@ -186,3 +186,29 @@ def test_a_text_model_predicts_lines_and_exports_only_where_strings_fit(tmp_path
     loaded = tf.saved_model.load(str(tmp_path / "sm"))      # (kept: serve uses its variables)
     served = loaded.serve(tf.constant(lines)).numpy()
     np.testing.assert_allclose(served, expected, atol=1e-4)
+
+
+def test_predict_reads_csv_rows_by_column_name(tmp_path):
+    """A CSV-trained model predicts from raw CSV rows, its columns found by name (any order, the
+    label column ignored); a CSV missing a feature column is refused, naming it."""
+    from test_local_data import _tabular, _write_csv
+
+    path = _write_csv(tmp_path / "people.csv", _tabular())
+    result = run(small_experiment(
+        tmp_path, data=Data(name=f"csv:{path}", label_column="label", batch_size=16),
+        model=Model(name="mlp", kwargs={"hidden": (16,)}), trainer=Trainer(epochs=3, verbose=0)),
+        log=lambda line: None)
+    rows = [(35.0, 80_000.0, 0.3), (60.0, 20_000.0, 0.7)]
+    shuffled = tmp_path / "new.csv"
+    shuffled.write_text("score,income,age\n" + "".join(f"{s},{i},{a}\n" for a, i, s in rows))
+    printed = run_cli("predict", str(result.run_dir), str(shuffled), "--json", cwd=tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    found = [json.loads(line) for line in printed.stdout.splitlines()]
+    expected = result.model.predict(np.asarray(rows, np.float32), verbose=0)
+    for row, probabilities in zip(found, expected):
+        by_class = {top["class"]: top["probability"] for top in row["top"]}
+        assert by_class["no"] == pytest.approx(float(probabilities[0]), abs=1e-5)
+        assert by_class["yes"] == pytest.approx(float(probabilities[1]), abs=1e-5)
+    (tmp_path / "short.csv").write_text("age,score\n30,0.5\n")
+    refused = run_cli("predict", str(result.run_dir), str(tmp_path / "short.csv"), cwd=tmp_path)
+    assert refused.returncode != 0 and "lacks the column(s) income" in refused.stderr

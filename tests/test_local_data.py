@@ -158,3 +158,58 @@ def test_bad_npz_files_fail_in_one_line(tmp_path, arrays, message):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(DataError, match=message.replace("[", r"\[").replace("]", r"\]")):
         run(_experiment(tmp_path, f"npz:{tmp_path / 'bad.npz'}"), log=lambda line: None)
+
+
+def _write_csv(path, rows, header=("age", "income", "score", "label")):
+    path.write_text("\n".join([",".join(header)] + [",".join(map(str, row)) for row in rows]) + "\n")
+    return path
+
+
+def _tabular(count: int = 240, seed: int = 0):
+    """Rows whose label follows from features on very different scales (age ~40, income ~50,000):
+    an MLP learns it only with normalization."""
+    rng = np.random.default_rng(seed)
+    age, income, score = rng.normal(40, 10, count), rng.normal(50_000, 15_000, count), rng.random(count)
+    label = np.where(income / 15_000 - age / 10 > 50_000 / 15_000 - 4, "yes", "no")
+    return [(round(a, 2), round(i, 2), round(s, 4), l) for a, i, s, l in
+            zip(age, income, score, label)]
+
+
+def test_a_csv_trains_behind_a_normalization_layer_fitted_on_training_rows_only(tmp_path):
+    import keras
+
+    from kerasdl.data.local import load_local
+    from kerasdl.saving import load_model
+
+    path = _write_csv(tmp_path / "people.csv", _tabular())
+    experiment = small_experiment(
+        tmp_path, data=Data(name=f"csv:{path}", label_column="label", batch_size=16,
+                            validation_fraction=0.2),
+        model=Model(name="mlp", kwargs={"hidden": (16,)}), trainer=Trainer(epochs=15, verbose=0))
+    result = run(experiment, log=lambda line: None)
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["data"]["class_names"] == ["no", "yes"]
+    assert manifest["data"]["feature_columns"] == ["age", "income", "score"]
+    assert manifest["data"]["counts"] == {"train": 154, "validation": 38, "test": 48}
+    assert result.test_metrics["accuracy"] > 0.85
+    # the saved model normalizes raw rows itself, with the statistics of the 154 training rows
+    model = load_model(result.run_dir / "model.keras")
+    normalize = model.get_layer("normalize")
+    assert isinstance(normalize, keras.layers.Normalization)
+    splits = load_local("csv", path, experiment.data, log=lambda line: None)
+    x_train = np.stack([x for x, _ in splits.train.as_numpy_iterator()])
+    np.testing.assert_allclose(np.ravel(normalize.mean), x_train[:154].mean(0), rtol=1e-5)
+    np.testing.assert_allclose(np.ravel(normalize.variance), x_train[:154].var(0), rtol=1e-4)
+    assert not np.allclose(np.ravel(normalize.mean), x_train.mean(0), rtol=1e-6)   # not all rows
+
+
+@pytest.mark.parametrize("rows, label, message", [
+    ([(30, 40_000, 0.5, "yes")] * 4, "target", "has no column 'target' (data.label_column)"),
+    ([(30, "rich", 0.5, "yes")] * 4, "label", "line 2, column 'income': 'rich' is not a number"),
+    ([(30, 40_000, 0.5, "yes")] * 4, None, "needs data.label_column"),
+], ids=["no-label-column", "not-a-number", "label-column-unset"])
+def test_bad_csv_files_fail_in_one_line(tmp_path, rows, label, message):
+    path = _write_csv(tmp_path / "bad.csv", rows)
+    with pytest.raises(DataError) as error:
+        run(_experiment(tmp_path, f"csv:{path}", label_column=label), log=lambda line: None)
+    assert message in str(error.value) and "\n" not in str(error.value)

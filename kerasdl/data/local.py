@@ -7,6 +7,11 @@
   ``data.test_fraction`` (default 0.2) of each class, drawn with ``data.split_seed``.
 * ``npz:PATH``: arrays under ``x_train, y_train, x_test, y_test``, or ``x, y`` (split as above);
   an optional ``class_names`` array names the classes.
+* ``csv:PATH``: one row per example with a header; ``data.label_column`` names the label, every
+  other column is a numeric feature. Labels that are text or whole numbers are classes (sorted);
+  other numbers are a regression target. Features are normalized by a
+  ``keras.layers.Normalization`` inside the model, with the mean and variance of the examples
+  that train (validation and test rows left out), so the saved model takes raw rows.
 
 Files are checked before any training: a missing path, an empty class folder, a file with an
 image extension that is not an image, images of mixed sizes without ``data.image_size``, an
@@ -23,13 +28,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from kerasdl.errors import DataError
 
-SCHEMES = ("folder", "npz")
+SCHEMES = ("folder", "npz", "csv")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SPLIT_FOLDERS = ("train", "validation", "test")
 NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
@@ -55,6 +60,9 @@ class LocalSplits:
     num_classes: Optional[int]
     class_names: Optional[tuple[str, ...]]
     description: str
+    #: csv: (mean, variance) of the training features, for a Normalization layer in the model
+    normalization: Optional[tuple[np.ndarray, np.ndarray]] = None
+    feature_columns: Optional[tuple[str, ...]] = None     # csv: the features, in model order
 
 
 def load_local(scheme: str, path: Path, cfg, log: Callable[[str], None] = print) -> LocalSplits:
@@ -62,7 +70,7 @@ def load_local(scheme: str, path: Path, cfg, log: Callable[[str], None] = print)
     if not path.exists():
         raise DataError(f"data.name='{scheme}:{path}': no such {'folder' if scheme == 'folder' else 'file'}"
                         f" {path}; check the path (relative paths start at {Path.cwd()})")
-    return {"folder": _load_folder, "npz": _load_npz}[scheme](path, cfg, log)
+    return {"folder": _load_folder, "npz": _load_npz, "csv": _load_csv}[scheme](path, cfg, log)
 
 
 # --- image folders ---------------------------------------------------------------------------
@@ -261,3 +269,80 @@ def _plain_split(count: int, cfg):
     order = np.random.default_rng(cfg.split_seed).permutation(count)
     n_test = max(1, int(round(count * cfg.test_fraction)))
     return order[n_test:], order[:n_test]
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+def read_csv_features(path: Path, columns: Optional[Sequence[str]] = None, label: Optional[str] = None
+                      ) -> tuple[tuple[str, ...], np.ndarray, list[str]]:
+    """(feature columns, float32 features, raw label values) of a CSV file with a header.
+
+    ``columns``: the feature columns to read, in this order (default: all but ``label``); every
+    value must be a number, else a one-line error names the file, line and column."""
+    import csv
+
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or not rows[0]:
+        raise DataError(f"{path} is empty; a CSV needs a header row naming its columns")
+    header, body = [name.strip() for name in rows[0]], [row for row in rows[1:] if row]
+    if label is not None and label not in header:
+        from kerasdl.errors import did_you_mean
+
+        raise DataError(f"{path} has no column '{label}' (data.label_column){did_you_mean(label, header)}"
+                        f"; its columns: {', '.join(header)}")
+    wanted = tuple(columns) if columns is not None else tuple(c for c in header if c != label)
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise DataError(f"{path} lacks the column(s) {', '.join(missing)} that the model was "
+                        f"trained on; its columns: {', '.join(header)}")
+    index = [header.index(c) for c in wanted]
+    features = np.empty((len(body), len(wanted)), np.float32)
+    for line, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise DataError(f"{path} line {line} has {len(row)} values but the header has "
+                            f"{len(header)} columns")
+        for j, i in enumerate(index):
+            try:
+                features[line - 2, j] = float(row[i])
+            except ValueError:
+                raise DataError(f"{path} line {line}, column '{wanted[j]}': {row[i]!r} is not a "
+                                "number; features must be numeric (encode categories as numbers, "
+                                "or drop the column)") from None
+    labels = [row[header.index(label)].strip() for row in body] if label is not None else []
+    return wanted, features, labels
+
+
+def _load_csv(path: Path, cfg, log) -> LocalSplits:
+    import tensorflow as tf
+
+    if cfg.label_column is None:
+        raise DataError(f"data.name='csv:{path}' needs data.label_column, the column holding the "
+                        "label: --set data.label_column=NAME")
+    columns, x, raw = read_csv_features(path, label=cfg.label_column)
+    if not len(x):
+        raise DataError(f"{path} has a header but no rows")
+    try:
+        numbers = np.asarray(raw, dtype=np.float64)
+    except ValueError:
+        numbers = None
+    if numbers is not None and not np.all(numbers == np.round(numbers)):
+        y, names, num_classes = numbers.astype(np.float32), None, None       # regression
+        train, test = _plain_split(len(y), cfg)
+    else:
+        values = sorted(set(raw), key=float) if numbers is not None else sorted(set(raw))
+        names, num_classes = tuple(values), len(values)
+        y = np.asarray([values.index(v) for v in raw], dtype=np.int64)
+        train, test = _stratified_index(y, cfg.test_fraction, cfg.split_seed, path)
+    # the pipeline trains on the first n - round(n * validation_fraction) training rows
+    n_fit = len(train) - int(round(len(train) * cfg.validation_fraction))
+    fitted = x[train][:max(n_fit, 1)]
+    normalization = (fitted.mean(axis=0), fitted.var(axis=0))
+    kind = f"{num_classes} classes" if num_classes else "a numeric target"
+    return LocalSplits(
+        tf.data.Dataset.from_tensor_slices((x[train], y[train])),
+        tf.data.Dataset.from_tensor_slices((x[test], y[test])), None, num_classes, names,
+        f"CSV {path}: {len(columns)} numeric features, label '{cfg.label_column}' ({kind}), "
+        f"{len(train)} train / {len(test)} test rows, {cfg.test_fraction:.0%} test split "
+        f"(data.test_fraction, data.split_seed={cfg.split_seed})",
+        normalization=normalization, feature_columns=columns)

@@ -27,6 +27,9 @@ class DataBundle:
     counts: dict[str, int] = field(default_factory=dict)
     epoch_variable: Optional["object"] = None   # tf.Variable: the epoch ``train`` yields
     class_names: Optional[tuple[str, ...]] = None   # None: a class id is its own name
+    #: (mean, variance) of the training features where the model normalizes them (csv:)
+    normalization: Optional[tuple] = None
+    feature_columns: Optional[tuple[str, ...]] = None   # csv: the feature columns, in order
 
     def class_name(self, class_id: int) -> str:
         """What class ``class_id`` is called: a TFDS label name, the digit of a relabelled MNIST
@@ -41,7 +44,9 @@ class DataBundle:
     def manifest(self) -> dict:
         return {"source": self.source, "description": self.description, "counts": self.counts,
                 "num_classes": self.num_classes, "label_format": self.label_format,
-                **({"class_names": list(self.class_names)} if self.class_names else {})}
+                **({"class_names": list(self.class_names)} if self.class_names else {}),
+                **({"feature_columns": list(self.feature_columns)} if self.feature_columns
+                   else {})}
 
 
 def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) -> DataBundle:
@@ -116,7 +121,8 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
         num_classes=num_classes, label_format=label_format, source=splits.source,
         description=splits.description,
         counts={"train": n_train - n_validation, "validation": n_validation, "test": n_test},
-        epoch_variable=epoch_variable, class_names=splits.class_names)
+        epoch_variable=epoch_variable, class_names=splits.class_names,
+        normalization=splits.normalization, feature_columns=splits.feature_columns)
 
 
 @dataclass
@@ -130,6 +136,8 @@ class _Splits:
     description: str
     class_names: Optional[tuple[str, ...]] = None
     validation: Optional["object"] = None       # where the data has its own validation split
+    normalization: Optional[tuple] = None
+    feature_columns: Optional[tuple[str, ...]] = None
 
 
 def _load_splits(cfg: Data, log) -> _Splits:
@@ -141,7 +149,8 @@ def _load_splits(cfg: Data, log) -> _Splits:
         found = load_local(scheme, path, cfg, log)
         log(f"data: {found.description}")
         return _Splits(found.train, found.test, found.num_classes, scheme, found.description,
-                       found.class_names, found.validation)
+                       found.class_names, found.validation, found.normalization,
+                       found.feature_columns)
     tfds_error = None
     embedded = embedded_datasets()
     if cfg.source in ("auto", "tfds"):
