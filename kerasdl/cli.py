@@ -170,8 +170,8 @@ def _trained(model_or_run_dir: str, compile: bool = False):
               help="How many classes to print per input.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
 def predict(model_or_run_dir: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> None:
-    """Classify INPUTS (image files, folders of images, .npy/.npz, text files, - for stdin) with
-    a trained model, using the preprocessing and class names it was trained with."""
+    """Classify INPUTS (image files, folders of images, .npy/.npz, CSV files, text files, - for
+    stdin) with a trained model, using the preprocessing and class names it was trained with."""
     from kerasdl.deploy import iter_lines, predict as predict_inputs
 
     for line in iter_lines(predict_inputs(_trained(model_or_run_dir), inputs, top_k), as_json):

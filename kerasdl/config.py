@@ -211,7 +211,8 @@ def _check(value: Any, annotation: Any, path: str) -> Any:
 class Data:
     """Where the examples come from and how they are prepared (a tf.data pipeline)."""
 
-    name: str = "mnist"                      # TFDS name, an embedded dataset, or folder:PATH / npz:PATH
+    name: str = "mnist"                      # TFDS name, an embedded dataset, or folder: / npz: /
+                                             # csv: / textfolder:PATH
                                              # (the user's own data, kerasdl.data.local)
     source: Literal["auto", "tfds", "embedded"] = "auto"   # auto: TFDS, else the embedded copy
     data_dir: Optional[str] = None           # TFDS data dir; None: TFDS's default (~/tensorflow_datasets)

@@ -213,3 +213,34 @@ def test_bad_csv_files_fail_in_one_line(tmp_path, rows, label, message):
     with pytest.raises(DataError) as error:
         run(_experiment(tmp_path, f"csv:{path}", label_column=label), log=lambda line: None)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_text_folder_trains_the_transformer_classifier_with_its_class_names(tmp_path):
+    """textfolder: through Keras's text_dataset_from_directory; the classifier's vectorizer
+    learns from the training split and the run predicts raw lines by class name."""
+    from kerasdl.deploy import load_trained, predict
+    from kerasdl.experiment import load_experiment
+
+    from conftest import REPO
+
+    rng = np.random.default_rng(0)
+    words = {"praise": ["good", "great", "superb", "fun"], "complaint": ["bad", "dull", "poor",
+                                                                          "weak"]}
+    for kind, adjectives in words.items():
+        (tmp_path / "reviews" / kind).mkdir(parents=True)
+        for index in range(40):
+            text = f"the {rng.choice(['film', 'plot', 'cast'])} was {rng.choice(adjectives)}"
+            (tmp_path / "reviews" / kind / f"{index}.txt").write_text(text)
+    experiment = load_experiment(REPO / "experiments" / "transformer.py", overrides={
+        "data.name": f"textfolder:{tmp_path / 'reviews'}", "trainer.epochs": 12,
+        "trainer.verbose": 0, "output.runs_dir": str(tmp_path / "runs"),
+        "output.publish": "never"})
+    result = run(experiment, log=lambda line: None)
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["data"]["source"] == "textfolder"
+    assert manifest["data"]["class_names"] == ["complaint", "praise"]
+    assert manifest["data"]["counts"]["test"] == 16
+    assert result.test_metrics["accuracy"] >= 0.9
+    (tmp_path / "lines.txt").write_text("the plot was superb\nthe cast was dull\n")
+    found = predict(load_trained(result.run_dir), [str(tmp_path / "lines.txt")], top_k=1)
+    assert [p.top[0][0] for p in found] == ["praise", "complaint"]

@@ -7,6 +7,9 @@
   ``data.test_fraction`` (default 0.2) of each class, drawn with ``data.split_seed``.
 * ``npz:PATH``: arrays under ``x_train, y_train, x_test, y_test``, or ``x, y`` (split as above);
   an optional ``class_names`` array names the classes.
+* ``textfolder:PATH``: text files in one subfolder per class (read by
+  ``keras.utils.text_dataset_from_directory``), split like ``folder:``; raw strings, for the text
+  classifiers, whose vectorizer learns its vocabulary from the training split.
 * ``csv:PATH``: one row per example with a header; ``data.label_column`` names the label, every
   other column is a numeric feature. Labels that are text or whole numbers are classes (sorted);
   other numbers are a regression target. Features are normalized by a
@@ -34,7 +37,7 @@ import numpy as np
 
 from kerasdl.errors import DataError
 
-SCHEMES = ("folder", "npz", "csv")
+SCHEMES = ("folder", "npz", "csv", "textfolder")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SPLIT_FOLDERS = ("train", "validation", "test")
 NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
@@ -70,7 +73,9 @@ def load_local(scheme: str, path: Path, cfg, log: Callable[[str], None] = print)
     if not path.exists():
         raise DataError(f"data.name='{scheme}:{path}': no such {'folder' if scheme == 'folder' else 'file'}"
                         f" {path}; check the path (relative paths start at {Path.cwd()})")
-    return {"folder": _load_folder, "npz": _load_npz, "csv": _load_csv}[scheme](path, cfg, log)
+    loaders = {"folder": _load_folder, "npz": _load_npz, "csv": _load_csv,
+               "textfolder": _load_textfolder}
+    return loaders[scheme](path, cfg, log)
 
 
 # --- image folders ---------------------------------------------------------------------------
@@ -346,3 +351,48 @@ def _load_csv(path: Path, cfg, log) -> LocalSplits:
         f"{len(train)} train / {len(test)} test rows, {cfg.test_fraction:.0%} test split "
         f"(data.test_fraction, data.split_seed={cfg.split_seed})",
         normalization=normalization, feature_columns=columns)
+
+
+# --- text folders ----------------------------------------------------------------------------
+
+def _read_texts(root: Path, class_names: Optional[tuple[str, ...]] = None):
+    """(texts, labels, class names) of ``root/<class>/*.txt``, read by Keras's own loader."""
+    import keras
+
+    class_names = class_names or tuple(p.name for p in _class_folders(root))
+    for name in class_names:
+        if (root / name).is_dir() and not any((root / name).glob("**/*.txt")):
+            raise DataError(f"class folder {root / name} holds no .txt files; add text files or "
+                            "remove the folder")
+    dataset = keras.utils.text_dataset_from_directory(
+        root, batch_size=None, shuffle=False, class_names=list(class_names), verbose=False)
+    pairs = list(dataset.as_numpy_iterator())
+    texts = np.array([text.decode("utf-8", errors="replace") for text, _ in pairs], dtype=object)
+    return texts, np.array([label for _, label in pairs], dtype=np.int64), class_names
+
+
+def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
+    import tensorflow as tf
+
+    if not path.is_dir():
+        raise DataError(f"data.name='textfolder:{path}': {path} is not a folder of class "
+                        "subfolders holding .txt files")
+    presplit = (path / "train").is_dir()
+    texts, labels, names = _read_texts(path / "train" if presplit else path)
+    if presplit and (path / "test").is_dir():
+        test_texts, test_labels, _ = _read_texts(path / "test", names)
+        order = np.random.default_rng(cfg.split_seed).permutation(len(texts))
+        train_texts, train_labels = texts[order], labels[order]
+        how = "its train/ and test/ folders"
+    else:
+        train, test = _stratified_index(labels, cfg.test_fraction, cfg.split_seed, path)
+        train_texts, train_labels, test_texts, test_labels = (
+            texts[train], labels[train], texts[test], labels[test])
+        how = (f"a stratified {cfg.test_fraction:.0%} test split (data.test_fraction, "
+               f"data.split_seed={cfg.split_seed})")
+    strings = lambda values: tf.constant([str(v) for v in values], dtype=tf.string)  # noqa: E731
+    return LocalSplits(
+        tf.data.Dataset.from_tensor_slices((strings(train_texts), train_labels)),
+        tf.data.Dataset.from_tensor_slices((strings(test_texts), test_labels)), None, len(names),
+        names, f"text folder {path}: {len(names)} classes ({', '.join(names[:6])}), "
+               f"{len(train_texts)} train / {len(test_texts)} test texts, {how}")
