@@ -110,43 +110,15 @@ def test_evaluate_on_other_data_writes_metrics_and_a_confusion_matrix(shapes_run
     assert path != written[0]
 
 
-def test_export_saved_model_and_litert_equal_keras(shapes_run, tmp_path):
-    import tensorflow as tf
-
+def test_exports_of_lenet5_equal_keras_and_never_overwrite(shapes_run, tmp_path):
+    """SavedModel (tf.saved_model.load), LiteRT (the interpreter) and ONNX (onnxruntime) give
+    Keras's outputs within 1e-4; a second export to the same path is refused."""
     result = shapes_run[2]
     x = np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32")
-    expected = result.model.predict(x, verbose=0)
-    saved = run_cli("export", str(result.run_dir), "--format", "saved_model", "--output",
-                    str(tmp_path / "sm"), cwd=tmp_path)
-    assert saved.returncode == 0, saved.stderr
-    loaded = tf.saved_model.load(str(tmp_path / "sm"))
-    np.testing.assert_allclose(loaded.serve(x).numpy(), expected, atol=1e-4)
+    differences = _export_and_compare(result.run_dir, tmp_path, x)
+    assert all(difference <= 1e-4 for difference in differences.values()), differences
     again = run_cli("export", str(result.run_dir), "--output", str(tmp_path / "sm"), cwd=tmp_path)
     assert again.returncode != 0 and "exists; give --output a new path" in again.stderr
-    lite = run_cli("export", str(result.run_dir), "--format", "litert", "--output",
-                   str(tmp_path / "model.tflite"), cwd=tmp_path)
-    assert lite.returncode == 0, lite.stderr
-    interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "model.tflite"))
-    (feed,), (fetch,) = interpreter.get_input_details(), interpreter.get_output_details()
-    interpreter.resize_tensor_input(feed["index"], x.shape)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(feed["index"], x)
-    interpreter.invoke()
-    np.testing.assert_allclose(interpreter.get_tensor(fetch["index"]), expected, atol=1e-4)
-
-
-def test_export_onnx_equals_keras_in_onnxruntime(shapes_run, tmp_path):
-    onnxruntime = pytest.importorskip(
-        "onnxruntime", reason="ONNX export is proven with onnxruntime: pip install "
-                              "\"kerasdl[export]\" onnxruntime")
-    result = shapes_run[2]
-    printed = run_cli("export", str(result.run_dir), "--format", "onnx", "--output",
-                      str(tmp_path / "model.onnx"), cwd=tmp_path)
-    assert printed.returncode == 0, printed.stderr
-    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
-    x = np.random.default_rng(0).random((4, 32, 32, 1)).astype("float32")
-    (found,) = session.run(None, {session.get_inputs()[0].name: x})
-    np.testing.assert_allclose(found, result.model.predict(x, verbose=0), atol=1e-4)
 
 
 def test_a_text_model_predicts_lines_and_exports_only_where_strings_fit(tmp_path):
@@ -212,3 +184,60 @@ def test_predict_reads_csv_rows_by_column_name(tmp_path):
     (tmp_path / "short.csv").write_text("age,score\n30,0.5\n")
     refused = run_cli("predict", str(result.run_dir), str(tmp_path / "short.csv"), cwd=tmp_path)
     assert refused.returncode != 0 and "lacks the column(s) income" in refused.stderr
+
+
+def _export_and_compare(run_dir, tmp_path, x, formats=("saved_model", "litert", "onnx")):
+    """Export ``run_dir`` in each format, load it in that format's runtime and return the
+    largest difference from Keras's outputs on ``x``, per format."""
+    import tensorflow as tf
+
+    from kerasdl.deploy import load_trained
+
+    expected = load_trained(run_dir).model.predict(x, verbose=0)
+    differences = {}
+    for fmt in formats:
+        target = tmp_path / {"saved_model": "sm", "litert": "m.tflite", "onnx": "m.onnx"}[fmt]
+        printed = run_cli("export", str(run_dir), "--format", fmt, "--output", str(target),
+                          cwd=tmp_path)
+        assert printed.returncode == 0, (fmt, printed.stderr)
+        if fmt == "saved_model":
+            loaded = tf.saved_model.load(str(target))
+            found = loaded.serve(x).numpy()
+        elif fmt == "litert":
+            interpreter = tf.lite.Interpreter(model_path=str(target))
+            (feed,), (fetch,) = interpreter.get_input_details(), interpreter.get_output_details()
+            interpreter.resize_tensor_input(feed["index"], x.shape)
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(feed["index"], x)
+            interpreter.invoke()
+            found = interpreter.get_tensor(fetch["index"])
+        else:
+            onnxruntime = pytest.importorskip("onnxruntime")
+            session = onnxruntime.InferenceSession(str(target))
+            (found,) = session.run(None, {session.get_inputs()[0].name: x})
+        differences[fmt] = float(np.abs(found - expected).max())
+    return differences
+
+
+@pytest.mark.parametrize("experiment_file, shape", [
+    ("resnet.py", (4, 32, 32, 3)), ("transfer_finetune.py", (4, 32, 32, 1))],
+    ids=["resnet20", "transfer"])
+def test_exports_of_resnet20_and_a_transfer_model_equal_keras(tmp_path, experiment_file, shape):
+    """Real inputs of the run's own test split, in every format's own runtime: within 1e-4."""
+    from conftest import REPO
+    from kerasdl.data import load_data
+    from kerasdl.deploy import load_trained
+    from kerasdl.config import LOSSES
+    from kerasdl.experiment import load_experiment
+
+    experiment = load_experiment(REPO / "experiments" / experiment_file, smoke=True, overrides={
+        "output.runs_dir": str(tmp_path / "runs"), "data.source": "embedded"})
+    result = run(experiment, log=lambda line: None)
+    trained = load_trained(result.run_dir)
+    data = load_data(trained.experiment.data, LOSSES[trained.experiment.trainer.loss][1],
+                     log=lambda line: None)
+    x = np.asarray(next(iter(data.test))[0])[: shape[0]].astype("float32")
+    assert x.shape[1:] == shape[1:]
+    differences = _export_and_compare(result.run_dir, tmp_path, x)
+    print(experiment_file, differences)
+    assert all(difference <= 1e-4 for difference in differences.values()), differences
