@@ -546,6 +546,20 @@ def with_overrides(config, overrides: Mapping[str, Any]):
     return dataclasses.replace(config)        # every check again, cross-field ones included
 
 
+def _unquoted(text: str) -> str:
+    """``'mnist'`` or ``"mnist"`` (a quoted Python string, as shells pass ``"data.name='mnist'"``)
+    -> ``mnist``; any other text as it is."""
+    stripped = text.strip()
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+        try:
+            literal = ast.literal_eval(stripped)
+        except (ValueError, SyntaxError):
+            return text
+        if isinstance(literal, str):
+            return literal
+    return text
+
+
 def _override(node, parts: list[str], value: Any, full_key: str):
     head, rest = parts[0], parts[1:]
     prefix = full_key[: len(full_key) - len(".".join(parts))].rstrip(".")
@@ -564,6 +578,7 @@ def _override(node, parts: list[str], value: Any, full_key: str):
                               f"cannot set '{full_key}'")
         return dataclasses.replace(node, **{head: _override(current, rest, value, full_key)})
     if isinstance(value, str):
+        value = _unquoted(value)
         annotation = _hints(type(node))[head]
         try:
             _check(value, annotation, full_key)        # a string is what the key wants: keep it

@@ -116,6 +116,16 @@ def test_override_mistakes_are_named(item, message):
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("item, name", [
+    ("data.name='mnist'", "mnist"), ('data.name="mnist"', "mnist"), ("data.name=mnist", "mnist"),
+    ("data.name=it's", "it's"), ("data.name='a' + 'b'", "'a' + 'b'"),
+])
+def test_a_quoted_string_is_the_string_without_its_quotes(item, name):
+    """A shell's --set "data.name='mnist'" sets mnist, as it does for non-string keys (issue
+    #14, 6); text that is not one quoted literal is kept as written."""
+    assert with_overrides(Experiment(name="x"), parse_overrides([item])).data.name == name
+
+
 def test_parse_value():
     assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("true") is True
     assert parse_value("(1, 2)") == (1, 2) and parse_value("adam") == "adam"
