@@ -64,7 +64,10 @@ class NaNGuard(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        self._check(logs, batch + 1)
+        # with steps_per_execution, Keras reports the last step of the execution group, which
+        # may lie past the epoch's end (batch 32 of a 4-batch epoch): say the epoch's last batch
+        steps = (self.params or {}).get("steps")
+        self._check(logs, min(batch + 1, steps) if steps else batch + 1)
 
     def on_epoch_end(self, epoch, logs=None):
         self._check(logs, None)

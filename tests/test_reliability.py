@@ -31,6 +31,9 @@ def test_nan_stops_the_run_keeps_good_files_and_saves_no_nan(tmp_path):
     message = result.stderr
     assert "training stopped: loss became nan in epoch" in message
     assert "at or before batch" in message and "nothing was published" in message
+    # a batch of the epoch: the digits MLP has ceil(1,221 / 32) = 39 training batches per epoch
+    batch = int(message.split("at or before batch ")[1].split(";")[0])
+    assert 1 <= batch <= 39, batch
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert not (run_dir / "model.keras").exists()
     assert not list((tmp_path / "saved_models").glob("*"))            # nothing published
@@ -42,6 +45,21 @@ def test_nan_stops_the_run_keeps_good_files_and_saves_no_nan(tmp_path):
     assert int(backup.name.split("-")[1]) == epoch - 1                # the last good epoch
     with np.load(backup / "state.npz") as state:
         assert all(np.all(np.isfinite(state[k])) for k in state.files)
+
+
+def test_nan_guard_names_a_batch_of_the_epoch_under_steps_per_execution():
+    """Keras reports the last step of a 32-step execution group even when the epoch has only 4
+    batches; the guard says batch 4, not 32 (issue #14, 6)."""
+    import keras
+
+    from kerasdl.resume import NaNGuard
+
+    guard = NaNGuard()
+    guard.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    guard.set_params({"epochs": 1, "steps": 4, "verbose": 0})
+    guard.on_epoch_begin(0)
+    guard.on_train_batch_end(31, {"loss": float("nan")})
+    assert guard.tripped["batch"] == 4 and guard.model.stop_training
 
 
 def test_corrupt_model_file_is_called_corrupt_not_missing(tmp_path):
