@@ -4,6 +4,7 @@ Run:
     python -m kerasdl run experiments/seq2seq.py
     python -m kerasdl run experiments/seq2seq.py --smoke             # 1 epoch on 256 pairs
     python -m kerasdl run experiments/seq2seq.py --set model.kwargs.attention=None   # no attention
+    echo "four thousand three hundred twelve" | python -m kerasdl predict saved_models/seq2seq.keras -
 
 Data: 'number_words', generated offline (kerasdl/data/toy_text.py): every number 0..9,999 in
 English words ("four thousand three hundred twelve", 1..6 words) -> its digits ("4 3 1 2" + end,

@@ -27,6 +27,7 @@ import numpy as np
 
 from kerasdl.config import Experiment, with_overrides
 from kerasdl.data.local import IMAGE_EXTENSIONS
+from kerasdl.data.translation import Vocabularies
 from kerasdl.errors import ConfigError, DataError, KerasdlError
 #: kerasdl's format names -> (Keras's ``export`` format, the file or folder it writes)
 EXPORT_FORMATS = {"saved_model": ("tf_saved_model", "saved_model"),
@@ -44,6 +45,7 @@ class Trained:
     class_names: Optional[tuple[str, ...]]
     home: Path                              # the run directory, or the folder of the model file
     feature_columns: Optional[tuple[str, ...]] = None   # a CSV-trained model's columns, in order
+    vocabularies: Optional[Vocabularies] = None         # a translation model's (seq2seq)
 
     def class_name(self, class_id: int) -> str:
         names = self.class_names
@@ -71,9 +73,7 @@ def load_trained(path: str | Path, compile: bool = False) -> Trained:
         config = json.loads((run_dir / "config.json").read_text())
         manifest_path = run_dir / "manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-        names = manifest.get("data", {}).get("class_names")
-        columns = manifest.get("data", {}).get("feature_columns")
-        home = run_dir
+        record, home = manifest.get("data", {}), run_dir
     else:                                   # a published model: its record beside it
         record_path = model_path.with_suffix(".json")
         record = json.loads(record_path.read_text()) if record_path.is_file() else {}
@@ -81,12 +81,15 @@ def load_trained(path: str | Path, compile: bool = False) -> Trained:
             raise KerasdlError(
                 f"{model_path}: no run directory or publish record ({record_path}) says how its "
                 "inputs were prepared; pass the run directory that trained it instead")
-        config, names, home = record["config"], record.get("class_names"), model_path.parent
-        columns = record.get("feature_columns")
+        config, home = record["config"], model_path.parent
+    # what DataBundle.inference_record wrote
+    names, columns = record.get("class_names"), record.get("feature_columns")
+    vocabularies = record.get("vocabularies")
     experiment = Experiment(**config)
     model = load_model(model_path, compile=compile)
     return Trained(model, model_path, experiment, tuple(names) if names else None, home,
-                   tuple(columns) if columns else None)
+                   tuple(columns) if columns else None,
+                   Vocabularies.from_dict(vocabularies) if vocabularies else None)
 
 
 # --- predict ---------------------------------------------------------------------------------
@@ -104,17 +107,32 @@ class Prediction:
         return f"{self.input}: " + ", ".join(f"{name} {p:.3f}" for name, p in self.top)
 
 
+@dataclass
+class Translation:
+    input: str
+    translation: str
+
+    def to_json(self) -> str:
+        return json.dumps({"input": self.input, "translation": self.translation})
+
+    def to_line(self) -> str:
+        return f"{self.input}: {self.translation}"
+
+
 def predict(trained: Trained, inputs: Sequence[str], top_k: int = 3,
-            stdin: Callable[[], str] = lambda: sys.stdin.read()) -> list[Prediction]:
+            stdin: Callable[[], str] = lambda: sys.stdin.read()) -> list:
     """Top-``top_k`` class names and probabilities for every input: image files, folders of
     images, ``.npy``/``.npz`` arrays (one input per row), text files (one input per line) or
-    ``-`` (lines from stdin)."""
+    ``-`` (lines from stdin). A translation model (seq2seq) translates text lines instead
+    (:func:`translate`)."""
     import tensorflow as tf
 
     from kerasdl.data.pipeline import feature_transform
 
     if top_k < 1:
         raise ConfigError(f"--top-k must be >= 1; got {top_k}")
+    if trained.vocabularies is not None:
+        return translate(trained, inputs, stdin)
     names, features = _read_inputs(trained, inputs, stdin)
     transform = feature_transform(trained.experiment.data)
     expected = tuple(trained.model.inputs[0].shape[1:])
@@ -129,6 +147,36 @@ def predict(trained: Trained, inputs: Sequence[str], top_k: int = 3,
     return [Prediction(name, [(trained.class_name(int(i)), float(row[i]))
                               for i in np.argsort(-row, kind="stable")[:k]])
             for name, row in zip(names, probabilities)]
+
+
+def translate(trained: Trained, inputs: Sequence[str],
+              stdin: Callable[[], str] = lambda: sys.stdin.read()) -> list[Translation]:
+    """Every text line (of text files, or ``-`` for stdin) translated by greedy decoding with the
+    vocabularies the model was trained with (Sutskever et al. 2014, beam width 1)."""
+    from kerasdl.models.seq2seq import greedy_decode
+
+    names, lines = [], []
+    for text in inputs:
+        if text != "-" and not Path(text).is_file():
+            raise DataError(f"predict input {text}: no such file (a translation model takes text "
+                            "files, one sentence per line, or - for stdin)")
+        found = _read_lines(text, stdin)
+        names += [name for name, _ in found]
+        lines += [line for _, line in found]
+    if not lines:
+        raise DataError("predict: no sentences to translate (give text files or - for stdin)")
+    vocabularies = trained.vocabularies
+    decoded = greedy_decode(trained.model, vocabularies.encode(lines, names),
+                            vocabularies.start_id, vocabularies.end_id,
+                            vocabularies.target_length)
+    return [Translation(name, vocabularies.decode(row)) for name, row in zip(names, decoded)]
+
+
+def _read_lines(text: str, stdin) -> list[tuple[str, str]]:
+    """(name, line) of every non-blank line of the text file ``text`` or, for ``-``, of stdin."""
+    lines = (stdin() if text == "-" else Path(text).read_text()).splitlines()
+    prefix = "stdin" if text == "-" else text
+    return [(f"{prefix}:{i + 1}", line) for i, line in enumerate(lines) if line.strip()]
 
 
 def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
@@ -150,9 +198,9 @@ def _read_inputs(trained: Trained, inputs: Sequence[str], stdin) -> tuple[list[s
     for text in inputs:
         path = Path(text)
         if text == "-":
-            lines = [line for line in stdin().splitlines() if line.strip()]
-            names += [f"stdin:{i + 1}" for i in range(len(lines))]
-            rows += lines
+            found = _read_lines(text, stdin)
+            names += [name for name, _ in found]
+            rows += [line for _, line in found]
         elif not path.exists():
             raise DataError(f"predict input {path}: no such file or folder")
         elif path.is_dir():
@@ -180,9 +228,9 @@ def _read_inputs(trained: Trained, inputs: Sequence[str], stdin) -> tuple[list[s
             names += [f"{path}[{i}]" for i in range(len(array))]
             rows += list(array)
         else:
-            lines = [line for line in path.read_text().splitlines() if line.strip()]
-            names += [f"{path}:{i + 1}" for i in range(len(lines))]
-            rows += lines
+            found = _read_lines(text, stdin)
+            names += [name for name, _ in found]
+            rows += [line for _, line in found]
     if not rows:
         raise DataError("predict: no inputs (give image files, folders, .npy/.npz arrays, text "
                         "files or - for stdin)")

@@ -33,6 +33,9 @@ NOISE = re.compile("|".join([
     r"TF-TRT Warning: Could not find TensorRT",
     r"This TensorFlow binary is optimized to use available CPU instructions",
     r"To enable the following instructions: .* rebuild TensorFlow",
+    # logged at ERROR level, once per process, the first time a graph transposes booleans (the
+    # masks of the sequence models), though TensorFlow then simply uses its Eigen kernel
+    r"oneDNN supports DT_BOOL only on platforms with AVX-512",
 ]))
 
 
@@ -90,6 +93,15 @@ def import_tensorflow():
             import keras  # noqa: F401  (its first import initialises the backend)
 
             tf.config.list_physical_devices()   # cuInit happens here on a machine without a GPU
+            _say_the_once_per_process_notices(tf)
         logging.getLogger("absl").setLevel(logging.ERROR)   # TFDS's per-folder warnings
     _imported = True
     return tf
+
+
+def _say_the_once_per_process_notices(tf) -> None:
+    """Run what makes TensorFlow log its once-per-process notices that would otherwise appear in
+    the middle of a run (a graph transposing booleans: oneDNN's DT_BOOL notice), while fd 2 is
+    filtered. Costs about 20 ms."""
+    transpose = tf.function(lambda x: tf.transpose(tf.not_equal(x, 0)), autograph=False)
+    transpose(tf.constant([[1, 0]]))

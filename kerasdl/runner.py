@@ -273,8 +273,7 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     figures = write_figures(model, data, history, run_dir, experiment.name, log=log)
     kill_point("figures-written")
     publish = publish_model(model_path, experiment, test_metrics, _data_fingerprint(experiment, data),
-                            run_dir, class_names=data.class_names,
-                            feature_columns=data.feature_columns)
+                            run_dir, inference=data.inference_record())
     kill_point("published")
 
     best_epoch = _best_epoch(experiment, history)

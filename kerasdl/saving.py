@@ -137,9 +137,11 @@ def selection_metric(experiment: Experiment, test_metrics: dict[str, float]) -> 
 
 def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[str, float],
                   data_fingerprint: dict[str, Any], run_dir: Path,
-                  class_names: Optional[Sequence[str]] = None,
-                  feature_columns: Optional[Sequence[str]] = None) -> PublishResult:
-    """Copy the run's model to saved_models/<experiment>.keras if the publishing rule allows it."""
+                  inference: Optional[dict[str, Any]] = None) -> PublishResult:
+    """Copy the run's model to saved_models/<experiment>.keras if the publishing rule allows it.
+
+    ``inference`` (class names, feature columns, vocabularies: ``DataBundle.inference_record``)
+    goes into the record with the config, so that ``kerasdl predict`` needs no run directory."""
     saved_dir = Path(experiment.output.saved_models_dir)
     target = saved_dir / f"{experiment.name}.keras"
     record_path = saved_dir / f"{experiment.name}.json"
@@ -174,10 +176,7 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
                                     "selection_metric": metric, "mode": mode,
                                     "test_metrics": test_metrics, "data": data_fingerprint,
                                     # what kerasdl predict needs without the run directory
-                                    "config": experiment.to_dict(),
-                                    "class_names": list(class_names) if class_names else None,
-                                    "feature_columns": (list(feature_columns) if feature_columns
-                                                        else None)})
+                                    "config": experiment.to_dict(), **(inference or {})})
     return PublishResult(True, target, reason)
 
 

@@ -44,7 +44,7 @@ def test_vocabularies_are_learned_from_the_training_split_only(mocked):
     fitted = pair.fit(train.take(5))
     words = {w for example in train.take(5) for w in
              example["pt"].numpy().decode().lower().split()}
-    vocabulary = set(fitted.vocabularies()["pt"][2:])                      # past padding, OOV
+    vocabulary = set(fitted.vocabularies().source[2:])                     # past padding, OOV
     assert vocabulary and vocabulary <= {w.strip(".,!?;:'\"") for w in words} | words
     assert pair.vectorizers == {}                                          # the shared one untouched
 

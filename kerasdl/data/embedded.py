@@ -37,6 +37,8 @@ class ArraySplits:
     #: what each class id means, where ids are not already their own names (e.g. MNIST 5-9
     #: relabelled 0-4 are named "5".."9"); None: the ids are the names
     class_names: Optional[tuple[str, ...]] = None
+    #: a translation set's vocabularies (kerasdl.data.translation.Vocabularies), for predict
+    vocabularies: Optional[object] = None
 
 
 def _stratified_split(images: np.ndarray, labels: np.ndarray, split_seed: int, description: str

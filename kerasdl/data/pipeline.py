@@ -30,6 +30,7 @@ class DataBundle:
     #: (mean, variance) of the training features where the model normalizes them (csv:)
     normalization: Optional[tuple] = None
     feature_columns: Optional[tuple[str, ...]] = None   # csv: the feature columns, in order
+    vocabularies: Optional["object"] = None   # translation: kerasdl.data.translation.Vocabularies
 
     def class_name(self, class_id: int) -> str:
         """What class ``class_id`` is called: a TFDS label name, the digit of a relabelled MNIST
@@ -41,12 +42,18 @@ class DataBundle:
         """Make the next iteration of ``train`` yield epoch ``epoch``'s order and augmentation."""
         self.epoch_variable.assign(epoch)
 
+    def inference_record(self) -> dict:
+        """What a trained model needs beside it to be used on new inputs (``kerasdl predict``):
+        class names, a CSV's feature columns, a translation set's vocabularies; set ones only."""
+        return {**({"class_names": list(self.class_names)} if self.class_names else {}),
+                **({"feature_columns": list(self.feature_columns)} if self.feature_columns
+                   else {}),
+                **({"vocabularies": self.vocabularies.to_dict()} if self.vocabularies else {})}
+
     def manifest(self) -> dict:
         return {"source": self.source, "description": self.description, "counts": self.counts,
                 "num_classes": self.num_classes, "label_format": self.label_format,
-                **({"class_names": list(self.class_names)} if self.class_names else {}),
-                **({"feature_columns": list(self.feature_columns)} if self.feature_columns
-                   else {})}
+                **self.inference_record()}
 
 
 def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) -> DataBundle:
@@ -122,7 +129,8 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
         description=splits.description,
         counts={"train": n_train - n_validation, "validation": n_validation, "test": n_test},
         epoch_variable=epoch_variable, class_names=splits.class_names,
-        normalization=splits.normalization, feature_columns=splits.feature_columns)
+        normalization=splits.normalization, feature_columns=splits.feature_columns,
+        vocabularies=splits.vocabularies)
 
 
 @dataclass
@@ -138,6 +146,7 @@ class _Splits:
     validation: Optional["object"] = None       # where the data has its own validation split
     normalization: Optional[tuple] = None
     feature_columns: Optional[tuple[str, ...]] = None
+    vocabularies: Optional["object"] = None
 
 
 def _load_splits(cfg: Data, log) -> _Splits:
@@ -157,7 +166,8 @@ def _load_splits(cfg: Data, log) -> _Splits:
         try:
             splits = load_tfds(cfg.name, cfg.train_split, cfg.test_split, cfg.data_dir)
             return _Splits(splits.train, splits.test, splits.num_classes, "tfds",
-                           splits.description, splits.class_names)
+                           splits.description, splits.class_names,
+                           vocabularies=splits.vocabularies)
         except DataError as error:
             tfds_error = error
             if cfg.source == "tfds" or cfg.name not in embedded:
@@ -182,7 +192,7 @@ def _load_splits(cfg: Data, log) -> _Splits:
     train = tf.data.Dataset.from_tensor_slices((arrays.x_train, arrays.y_train))
     test = tf.data.Dataset.from_tensor_slices((arrays.x_test, arrays.y_test))
     return _Splits(train, test, arrays.num_classes, "embedded", arrays.description,
-                   arrays.class_names)
+                   arrays.class_names, vocabularies=arrays.vocabularies)
 
 
 def _unavailable_message(cfg: Data, error: DataError, embedded) -> str:

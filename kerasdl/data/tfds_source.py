@@ -40,6 +40,7 @@ class TfdsSplits:
     num_classes: Optional[int]
     description: str
     class_names: Optional[tuple[str, ...]] = None    # a ClassLabel's names, where it has them
+    vocabularies: Optional[object] = None            # a translation adapter's, for predict
 
 
 def can_reach(host: tuple[str, int] = DOWNLOAD_HOST, timeout: float = PROBE_TIMEOUT_S) -> bool:
@@ -103,10 +104,12 @@ def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[s
                        for ds in (train, test))
         num_classes = adapter.num_classes(info)
         class_names = None
+        vocabularies = adapter.vocabularies() if hasattr(adapter, "vocabularies") else None
     else:
         label = info.features[info.supervised_keys[1]] if info.supervised_keys else None
         num_classes = getattr(label, "num_classes", None)
         class_names = tuple(getattr(label, "names", None) or ()) or None
+        vocabularies = None
     return TfdsSplits(train, test, num_classes,
                       f"tfds.load('{name}', split=['{train_split}', '{test_split}']) "
-                      f"from {default_data_dir(data_dir)}", class_names)
+                      f"from {default_data_dir(data_dir)}", class_names, vocabularies)

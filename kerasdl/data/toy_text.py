@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from kerasdl.data.embedded import ArraySplits, register_dataset
+from kerasdl.data.translation import Vocabularies
 
 #: seed of the generated content (the train/test split uses data.split_seed)
 GENERATION_SEED = 1234
@@ -46,6 +47,8 @@ PAD_ID, START_ID, END_ID = 0, 1, 2
 TARGET_TOKENS = ["<pad>", "<start>", "<end>"] + [str(d) for d in range(10)]
 TARGET_VOCAB_SIZE = len(TARGET_TOKENS)              # 13
 SOURCE_LENGTH, TARGET_LENGTH = 6, 5                 # most words; most digits (4) + end
+NUMBER_WORDS_VOCABULARIES = Vocabularies(("<pad>", *SOURCE_WORDS), tuple(TARGET_TOKENS),
+                                         SOURCE_LENGTH, TARGET_LENGTH, "<start>", "<end>")
 
 
 def number_to_words(n: int) -> list[str]:
@@ -106,7 +109,8 @@ def load_number_words(split_seed: int) -> ArraySplits:
     x_test, y_test = number_words_arrays(test)
     return ArraySplits(x_train, y_train, x_test, y_test, TARGET_VOCAB_SIZE,
                        "generated number words -> digits (0..9,999; 8,000/2,000 train/test "
-                       f"numbers, split_seed={split_seed})")
+                       f"numbers, split_seed={split_seed})",
+                       vocabularies=NUMBER_WORDS_VOCABULARIES)
 
 
 # === bool_trees: AND/OR expressions over True/False as binary trees ===

@@ -17,11 +17,85 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from kerasdl.data.tfds_source import register_tfds_adapter
+from kerasdl.errors import DataError
 
 START, END = "startseq", "endseq"
+#: what Keras's TextVectorization strips in its default "lower_and_strip_punctuation"
+STRIP_PUNCTUATION = r'[!"#$%&()\*\+,-\./:;<=>?@\[\\\]^_`{|}~\']'
+OOV = "[UNK]"
+
+
+@dataclass(frozen=True)
+class Vocabularies:
+    """The two vocabularies of a translation model (id -> token, id 0 padding) and how text
+    becomes source ids and target ids become text: what ``kerasdl predict`` needs to translate
+    lines with a reloaded seq2seq model. Saved in the run's manifest and the publish record.
+
+    Source text is standardized as training standardized it (Keras's
+    ``lower_and_strip_punctuation``, split on whitespace) and cut at ``source_length``; a word
+    outside the source vocabulary becomes ``[UNK]`` where the vocabulary has it, else an error.
+    """
+
+    source: tuple[str, ...]
+    target: tuple[str, ...]
+    source_length: int              # source tokens the model was trained on (longer text is cut)
+    target_length: int              # most target tokens to decode, the end token included
+    start: str                      # the target token the decoder starts from
+    end: str                        # the target token that ends a translation
+
+    def to_dict(self) -> dict:
+        return {"source": list(self.source), "target": list(self.target),
+                "source_length": self.source_length, "target_length": self.target_length,
+                "start": self.start, "end": self.end}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> "Vocabularies":
+        return cls(**{**record, "source": tuple(record["source"]),
+                      "target": tuple(record["target"])})
+
+    @property
+    def start_id(self) -> int:
+        return self.target.index(self.start)
+
+    @property
+    def end_id(self) -> int:
+        return self.target.index(self.end)
+
+    def encode(self, lines: Sequence[str], names: Optional[Sequence[str]] = None):
+        """Source ids ``(len(lines), source_length)`` int32, 0-padded."""
+        import numpy as np
+        import tensorflow as tf
+
+        ids = {token: i for i, token in enumerate(self.source) if i}
+        unknown = ids.get(OOV)
+        standardized = tf.strings.regex_replace(tf.strings.lower(tf.constant(list(lines))),
+                                                STRIP_PUNCTUATION, "")
+        rows = np.zeros((len(lines), self.source_length), np.int32)
+        for row, (line, words) in enumerate(zip(lines, standardized.numpy())):
+            words = words.decode("utf-8").split()[:self.source_length]
+            if not words:
+                raise DataError(f"predict input {names[row] if names else repr(line)}: no words "
+                                "to translate")
+            for column, word in enumerate(words):
+                if word not in ids and unknown is None:
+                    raise DataError(
+                        f"predict input {names[row] if names else repr(line)}: the word "
+                        f"{word!r} is not in the model's source vocabulary "
+                        f"({', '.join(self.source[1:][:12])}{', ...' if len(self.source) > 13 else ''})")
+                rows[row, column] = ids.get(word, unknown)
+        return rows
+
+    def decode(self, ids) -> str:
+        """Target ids -> the tokens before the end token, joined by spaces."""
+        tokens = []
+        for i in list(ids):
+            if i == self.end_id or i == 0:
+                break
+            tokens.append(self.target[i] if i < len(self.target) else OOV)
+        return " ".join(tokens)
 
 
 @dataclass
@@ -68,9 +142,12 @@ class TfdsTranslation:
     def num_classes(self, info) -> Optional[int]:
         return self.vectorizers[self.target_key].vocabulary_size()
 
-    def vocabularies(self) -> dict[str, list[str]]:
-        """The learned vocabularies (id -> token), to turn decoded ids back into words."""
-        return {key: vectorizer.get_vocabulary() for key, vectorizer in self.vectorizers.items()}
+    def vocabularies(self) -> Vocabularies:
+        """The learned vocabularies (id -> token), to turn text into ids and decoded ids back
+        into words."""
+        return Vocabularies(tuple(self.vectorizers[self.source_key].get_vocabulary()),
+                            tuple(self.vectorizers[self.target_key].get_vocabulary()),
+                            self.length, self.length, START, END)
 
 
 #: TFDS translation pairs kerasdl can feed to seq2seq
