@@ -33,7 +33,7 @@ def cli(debug: bool) -> None:
     kerasdl show experiments/lenet5.py           the resolved config as JSON
     kerasdl list                                 registered models and experiment files
     kerasdl bench experiments/lenet5.py          steady-state training throughput
-    kerasdl report runs/lenet5-...               print a run's metrics (--redraw: its figures)
+    kerasdl report runs/lenet5-...               a run's metrics, also per class (--redraw: figures)
     kerasdl compare runs/a runs/b                runs side by side
     kerasdl predict runs/lenet5-... digit.png    top classes of your inputs
     kerasdl evaluate runs/lenet5-... --data folder:my_digits    test metrics on other data
@@ -126,7 +126,8 @@ def bench(experiment_path: str, overrides: tuple[str, ...], smoke: bool, epochs:
               help="Also draw the run's figures again from its model.keras, overwriting its PNGs "
                    "(loads TensorFlow and the data).")
 def report_command(run_dir: str, redraw: bool) -> None:
-    """Print the metrics and closing report of RUN_DIR; changes nothing in it unless --redraw."""
+    """Print the metrics, per-class results (classifiers, by class name) and closing report of
+    RUN_DIR; changes nothing in it unless --redraw."""
     if redraw:
         from kerasdl.quiet import import_tensorflow
 

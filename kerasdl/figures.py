@@ -4,18 +4,23 @@
 * ``samples.png``: training inputs with their labels (image datasets);
 * ``predictions.png``: test inputs with prediction and truth, wrong ones in red (image classifiers);
 * ``confusion.png``: the test confusion matrix (classifiers);
-* ``model.png``: the model diagram (keras.utils.plot_model; needs Graphviz's ``dot``).
+* ``model.png``: the model diagram (keras.utils.plot_model; needs Graphviz's ``dot``);
+
+and, for classifiers, ``per_class.json``: the test results of every class by its name (see
+:func:`per_class_results`), which ``kerasdl report`` prints without loading TensorFlow.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from kerasdl.plots import image_grid, plot_confusion, plot_history, plot_model_diagram
 
 GRID = 32          # images per grid
+PER_CLASS = "per_class.json"
 
 
 def _is_image_batch(x) -> bool:
@@ -54,6 +59,8 @@ def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, t
         predicted = model.predict(data.test, verbose=0).argmax(-1).reshape(len(truth))
         written.append(plot_confusion(truth, predicted, data.num_classes, run_dir / "confusion.png",
                                       class_names=data.class_names))
+        write_per_class(truth, predicted, data.num_classes, run_dir / PER_CLASS,
+                        class_names=data.class_names)
         if images:
             shown = np.concatenate(images)[:GRID]
             wrong = predicted[: len(shown)] != truth[: len(shown)]
@@ -65,3 +72,43 @@ def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, t
                                       wrong=wrong))
     diagram = plot_model_diagram(model, run_dir / "model.png", log=log)
     return written + ([diagram] if diagram else [])
+
+
+def per_class_results(truth: np.ndarray, predicted: np.ndarray, num_classes: int,
+                      class_names: Optional[Sequence[str]] = None) -> dict[str, dict]:
+    """Class name -> its test results, in class-id order (a class without a name: its id).
+
+    ``count``: test examples of the class; ``correct``: those predicted right; ``predicted``:
+    test examples predicted as the class; ``accuracy``: correct / count, the share of the class's
+    examples classified right (which is its recall); ``precision``: correct / predicted;
+    ``recall``; ``f1``. A ratio with a zero denominator is None (a class absent from the test
+    split, or never predicted).
+    """
+    truth, predicted = np.asarray(truth).astype(int), np.asarray(predicted).astype(int)
+    names = list(class_names or ())
+
+    def ratio(a: float, b: float) -> Optional[float]:
+        return a / b if b else None
+
+    results = {}
+    for class_id in range(num_classes):
+        count = int(np.sum(truth == class_id))
+        chosen = int(np.sum(predicted == class_id))
+        correct = int(np.sum((truth == class_id) & (predicted == class_id)))
+        precision, recall = ratio(correct, chosen), ratio(correct, count)
+        f1 = (None if precision is None or recall is None else
+              ratio(2 * precision * recall, precision + recall) or 0.0)
+        name = names[class_id] if class_id < len(names) else str(class_id)
+        results[name] = {"id": class_id, "count": count, "correct": correct, "predicted": chosen,
+                         "accuracy": recall, "precision": precision, "recall": recall, "f1": f1}
+    return results
+
+
+def write_per_class(truth: np.ndarray, predicted: np.ndarray, num_classes: int, path: Path,
+                    class_names: Optional[Sequence[str]] = None) -> Path:
+    """:func:`per_class_results` as JSON at ``path``, written atomically, classes in id order."""
+    from kerasdl.saving import atomic_write_text
+
+    results = per_class_results(truth, predicted, num_classes, class_names)
+    atomic_write_text(Path(path), json.dumps(results, indent=2) + "\n")
+    return Path(path)

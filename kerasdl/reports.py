@@ -1,8 +1,9 @@
 """Reading finished runs back: ``kerasdl report RUN_DIR`` and ``kerasdl compare RUN_DIR...``.
 
 Reading a run changes nothing in it and imports no TensorFlow: :func:`report` prints the metrics
-table and the run's closing ``report.txt``. Only ``redraw=True`` (``kerasdl report --redraw``)
-loads the model and the data again and overwrites the run's figures.
+table, a classifier's per-class table (its ``per_class.json``, by class name) and the run's closing
+``report.txt``. Only ``redraw=True`` (``kerasdl report --redraw``) loads the model and the data
+again and overwrites the run's figures.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Callable, Optional, Sequence
 
 from kerasdl.config import Experiment
 from kerasdl.errors import ConfigError, KerasdlError
+from kerasdl.figures import PER_CLASS
 
 
 def read_run(run_dir: Path) -> dict:
@@ -32,8 +34,23 @@ def read_run(run_dir: Path) -> dict:
                     if key != "epoch":
                         history.setdefault(key, []).append(float(value))
     run["history"] = history
+    run["per_class"] = read_per_class(run_dir)
     run["dir"] = run_dir
     return run
+
+
+def read_per_class(run_dir: Path) -> Optional[dict[str, dict]]:
+    """The run's per_class.json (class name -> test results), or None where it has none (not a
+    classifier, or a run of a kerasdl older than the file) or it cannot be read."""
+    path = Path(run_dir) / PER_CLASS
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(results, dict) or not results or not all(
+            isinstance(value, dict) for value in results.values()):
+        return None
+    return results
 
 
 def model_description(config: dict) -> str:
@@ -69,17 +86,41 @@ def metrics_table(runs: Sequence[dict]) -> str:
                      for row in rows)
 
 
+def per_class_table(per_class: dict[str, dict]) -> str:
+    """One row per class, by name: its test examples, those right, precision, recall and F1
+    (recall is the class's accuracy); "-" where a ratio is undefined."""
+    def ratio(value) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
+    rows = [["class", "examples", "right", "precision", "recall", "f1"]]
+    for name, results in per_class.items():
+        rows.append([str(name), str(results.get("count", "-")), str(results.get("correct", "-")),
+                     *(ratio(results.get(key)) for key in ("precision", "recall", "f1"))])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    # the class name left-aligned, the numbers right-aligned
+    return "\n".join("  ".join([row[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in
+                                                          zip(row[1:], widths[1:]))]).rstrip()
+                     for row in rows)
+
+
 def report(run_dir: Path, log: Callable[[str], None] = print, redraw: bool = False
            ) -> list[Path]:
-    """Print the metrics table of ``run_dir`` and its closing report.txt; return what was written.
+    """Print the metrics table of ``run_dir``, its per-class table (where the run wrote
+    per_class.json) and its closing report.txt; return what was written.
 
     Without ``redraw`` nothing is written and TensorFlow is not imported. With ``redraw`` the
     figures are drawn again from the saved model, config and history (overwriting the PNGs the
-    run drew; ``samples.png`` may show other images, as the data are loaded anew) and returned.
+    run drew, and its per_class.json, which a run of an older kerasdl thus gains; ``samples.png``
+    may show other images, as the data are loaded anew) and returned.
     """
     run = read_run(run_dir)
     figures = redraw_figures(run, log) if redraw else []
     log(metrics_table([run]))
+    per_class = read_per_class(run_dir) if redraw else run["per_class"]
+    if per_class:
+        log("")
+        log("per class (test split):")
+        log(per_class_table(per_class))
     closing = Path(run_dir) / "report.txt"
     if closing.is_file():
         log("")

@@ -88,6 +88,11 @@ def test_report_prints_without_tensorflow_and_changes_nothing(finished_run, tmp_
     assert "TF_IMPORTED False False" in result.stdout, result.stdout + result.stderr
     assert "EXIT" not in result.stdout and "wrote" not in result.stdout, result.stdout
     assert "test accuracy" in result.stdout and "mlp, functional" in result.stdout
+    # the digits have no class names: the per-class table names them by their ids
+    per_class = json.loads((run_dir / "per_class.json").read_text())
+    assert list(per_class) == [str(digit) for digit in range(10)]
+    assert "per class (test split):" in result.stdout
+    assert all(f"\n{digit} " in result.stdout for digit in range(10)), result.stdout
     closing = (run_dir / "report.txt").read_text().strip()
     assert closing.splitlines()[0] in result.stdout and closing in result.stdout
     assert _snapshot(run_dir) == before                     # not a byte, not an mtime
@@ -122,6 +127,14 @@ def test_compare_command_says_where_it_wrote(finished_run, tmp_path):
     assert without.returncode == 0 and "wrote" not in without.stdout
 
 
+def _written_run(run_dir: Path, experiment, source: str = "tfds") -> Path:
+    """The three files that make ``run_dir`` a finished run for the readers (no training)."""
+    (run_dir / "config.json").write_text(json.dumps(experiment.to_dict()))
+    (run_dir / "manifest.json").write_text(json.dumps({"data": {"source": source}}))
+    (run_dir / "metrics.json").write_text(json.dumps({"accuracy": 0.9}))
+    return run_dir
+
+
 def test_run_table_names_a_transfer_runs_recipe_and_backbone(tmp_path):
     """The table describes a transfer run by its recipe and backbone, not the unused model.name."""
     from kerasdl.config import Experiment, Finetune
@@ -129,12 +142,41 @@ def test_run_table_names_a_transfer_runs_recipe_and_backbone(tmp_path):
 
     experiment = Experiment(name="flowers", model=Model(name="lenet5"),
                             finetune=Finetune(recipe="finetune_all", backbone="keras:MobileNetV2"))
-    (tmp_path / "config.json").write_text(json.dumps(experiment.to_dict()))
-    (tmp_path / "manifest.json").write_text(json.dumps({"data": {"source": "tfds"}}))
-    (tmp_path / "metrics.json").write_text(json.dumps({"accuracy": 0.9}))
-    table = metrics_table([read_run(tmp_path)])
+    table = metrics_table([read_run(_written_run(tmp_path, experiment))])
     assert "finetune_all on keras:MobileNetV2 (ImageNet weights)" in table
     assert "lenet5" not in table
+
+
+def test_report_prints_per_class_results_by_folder_name_and_runs_without_them(tmp_path):
+    """A folder: run's per_class.json is printed as an aligned table by class (folder) name; a
+    run without the file (an older kerasdl, or not a classifier) reports as before."""
+    from kerasdl.config import Experiment
+    from kerasdl.figures import write_per_class
+    from kerasdl.reports import report
+
+    run_dir = _written_run(tmp_path, Experiment(name="shapes", data=Data(name="folder:shapes"),
+                                                model=Model(name="mlp")), source="folder")
+    lines: list[str] = []
+    report(run_dir, log=lines.append)
+    assert "per class" not in "\n".join(lines) and "test accuracy" in lines[0]
+    truth = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2])           # no 'triangle' in the test split
+    predicted = np.array([0, 0, 1, 1, 1, 2, 2, 2, 0])
+    write_per_class(truth, predicted, 4, run_dir / "per_class.json",
+                    class_names=("circle", "cross", "square", "triangle"))
+    lines = []
+    report(run_dir, log=lines.append)
+    text = "\n".join(lines)
+    table = text.split("per class (test split):\n")[1].splitlines()[:5]
+    assert [row.split()[0] for row in table] == ["class", "circle", "cross", "square", "triangle"]
+    assert table[1].split() == ["circle", "3", "2", "0.6667", "0.6667", "0.6667"]
+    assert table[2].split() == ["cross", "2", "2", "0.6667", "1.0000", "0.8000"]
+    assert table[3].split() == ["square", "4", "3", "1.0000", "0.7500", "0.8571"]
+    assert table[4].split() == ["triangle", "0", "0", "-", "-", "-"]     # undefined, not 0
+    # aligned: every column of numbers ends where its header does
+    for column in ("examples", "right", "precision", "recall"):
+        end = table[0].index(column) + len(column)
+        assert all(row[end - 1] != " " and (len(row) == end or row[end] == " ")
+                   for row in table[:4]), (column, table)
 
 
 def test_list_aligns_descriptions_after_the_longest_name(tmp_path):
@@ -211,3 +253,14 @@ def test_figures_caption_a_relabelled_subset_by_its_digits(tmp_path, monkeypatch
     assert list(captions["confusion.png"]) == sorted(digits)
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["data"]["class_names"] == sorted(digits)
+    # per class, by digit: per_class.json and the report's table
+    per_class = json.loads((result.run_dir / "per_class.json").read_text())
+    assert list(per_class) == sorted(digits)
+    assert [per_class[d]["id"] for d in sorted(digits)] == [0, 1, 2, 3, 4]
+    assert sum(c["count"] for c in per_class.values()) == manifest["data"]["counts"]["test"]
+    from kerasdl.reports import report
+
+    lines: list[str] = []
+    report(result.run_dir, log=lines.append)
+    table = "\n".join(lines).split("per class (test split):\n")[1].splitlines()
+    assert [row.split()[0] for row in table[1:6]] == sorted(digits)

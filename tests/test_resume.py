@@ -35,8 +35,8 @@ FINISHING_POINTS = ["train-end", "metrics-written", "model-write", "model-saved"
 QUICK_POINTS = {"backup-rename:3", "train-end"}
 
 
-def _kerasdl(args, cwd, env=None, wait=True):
-    command = [sys.executable, "-m", "kerasdl", "run", EXPERIMENT, *SETTINGS, *args]
+def _kerasdl(args, cwd, env=None, wait=True, experiment=EXPERIMENT, settings=SETTINGS):
+    command = [sys.executable, "-m", "kerasdl", "run", experiment, *settings, *args]
     full_env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     if not wait:
         return subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL,
@@ -78,25 +78,29 @@ def _publishing(tmp_path: Path) -> list[str]:
             "--set", f"output.saved_models_dir={tmp_path / 'saved'}"]
 
 
-def _finish_and_compare(tmp_path: Path, uninterrupted: Path) -> float:
+def _finish_and_compare(tmp_path: Path, uninterrupted: Path, experiment=EXPERIMENT,
+                        settings=SETTINGS) -> float:
     """Resume the killed run in ``tmp_path`` (unless it finished) and check that it ended exactly
     as the uninterrupted run; returns the largest weight difference of its model.keras."""
     (run_dir,) = (tmp_path / "runs").iterdir()
+    name = Path(experiment).stem                    # the name it is published under
     if not (run_dir / "report.txt").exists():
-        result = _kerasdl([*_publishing(tmp_path), "--resume", "latest"], cwd=tmp_path)
+        result = _kerasdl([*_publishing(tmp_path), "--resume", "latest"], cwd=tmp_path,
+                          experiment=experiment, settings=settings)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "resuming" in result.stdout
         assert not (run_dir / "backup").exists()                       # finished: cleaned up
     else:   # finished before the kill: nothing to resume, and --resume says so
-        refused = _kerasdl([*_publishing(tmp_path), "--resume", str(run_dir)], cwd=tmp_path)
+        refused = _kerasdl([*_publishing(tmp_path), "--resume", str(run_dir)], cwd=tmp_path,
+                           experiment=experiment, settings=settings)
         assert refused.returncode == 2 and "that run already finished" in refused.stderr
     difference = _difference(run_dir / "model.keras", uninterrupted / "model.keras")
     assert difference <= 1e-6, difference
     best = _difference(run_dir / "checkpoints/best.keras", uninterrupted / "checkpoints/best.keras")
     assert best <= 1e-6, best
-    published = _difference(tmp_path / "saved" / "mlp_digits.keras", uninterrupted / "model.keras")
+    published = _difference(tmp_path / "saved" / f"{name}.keras", uninterrupted / "model.keras")
     assert published <= 1e-6, published
-    record = json.loads((tmp_path / "saved" / "mlp_digits.json").read_text())
+    record = json.loads((tmp_path / "saved" / f"{name}.json").read_text())
     assert record["run_dir"] == str(run_dir)
     ours, theirs = json.loads((run_dir / "metrics.json").read_text()), json.loads(
         (uninterrupted / "metrics.json").read_text())
@@ -141,6 +145,35 @@ def test_kill_at_a_random_moment_then_resume(tmp_path, uninterrupted, seed):
         assert not (tmp_path / "saved").exists() or not any((tmp_path / "saved").iterdir())
         return
     _finish_and_compare(tmp_path, uninterrupted[0])
+
+
+def test_kill_then_resume_on_an_image_folder(tmp_path):
+    """The user's own data resumes exactly too: LeNet-5 (with its random-shift augmentation) on a
+    folder:PATH of class subfolders, killed while backing up epoch 2 of 4 (so the resumed run
+    replays epochs 2-4 from the epoch-1 backup), ends with the uninterrupted run's weights, bit
+    for bit, and its metrics, history and per-class results."""
+    from test_local_data import make_image_folder
+
+    folder = make_image_folder(tmp_path / "shapes", per_class=20)
+    experiment = str(REPO / "experiments" / "lenet5.py")
+    settings = ["--set", f"data.name=folder:{folder}", "--set", "trainer.epochs=4", "--set",
+                "data.batch_size=16", "--set", "trainer.deterministic=true", "--set",
+                "trainer.verbose=0", "--set", "output.publish=never"]
+    whole = _kerasdl(["--workdir", str(tmp_path / "uninterrupted")], cwd=tmp_path,
+                     experiment=experiment, settings=settings)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    (uninterrupted,) = (tmp_path / "uninterrupted").iterdir()
+    assert len(_history(uninterrupted)) == 4
+    killed = _kerasdl(_publishing(tmp_path), cwd=tmp_path, experiment=experiment,
+                      settings=settings, env={"KERASDL_KILL_AT": "backup-rename:2"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert [p.name for p in (run_dir / "backup").glob("epoch-*")] == ["epoch-0001"]
+    difference = _finish_and_compare(tmp_path, uninterrupted, experiment, settings)
+    assert difference == 0.0
+    for name in ("metrics.json", "per_class.json"):          # exactly, not approximately
+        assert (json.loads((run_dir / name).read_text())
+                == json.loads((uninterrupted / name).read_text())), name
 
 
 def test_resume_refuses_a_different_or_finished_experiment(tmp_path, uninterrupted):
