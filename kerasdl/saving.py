@@ -161,7 +161,11 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
             return PublishResult(False, target, f"kept {target}: it was scored on other test data "
                                  f"({old.get('data')}); set output.publish='always' to replace it")
         old_score = old.get("test_metrics", {}).get(metric)
-        better = old_score is None or (new_score > old_score if mode == "max" else new_score < old_score)
+        if not isinstance(old_score, (int, float)):
+            return PublishResult(False, target, f"kept {target}: its record ({record_path}) has no "
+                                 f"test {metric} to compare with; set output.publish='always' to "
+                                 "replace it")
+        better = new_score > old_score if mode == "max" else new_score < old_score
         if not better:
             return PublishResult(False, target, f"kept {target}: its test {metric} {old_score:.4f} "
                                  f"is as good or better than this run's {new_score:.4f}")

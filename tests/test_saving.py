@@ -65,6 +65,12 @@ def test_unscored_or_differently_scored_models_are_kept(tmp_path, experiment):
                                                         "data": {**DATA, "source": "tfds"}})
     result = _publish(tmp_path, experiment, "new", loss=0.1)
     assert not result.published and "scored on other test data" in result.reason
+    # a record without the selection metric: kept, even against a far worse run (issue 14, 4)
+    atomic_write_json(tmp_path / "saved" / "exp.json", {"test_metrics": {"accuracy": 0.5},
+                                                        "data": DATA})
+    result = _publish(tmp_path, experiment, "awful", loss=9.9)
+    assert not result.published and "has no test loss to compare with" in result.reason
+    assert (tmp_path / "saved" / "exp.keras").read_text() == "users own"
 
 
 def test_always_keeps_the_previous_and_never_publishes_nothing(tmp_path, experiment):
