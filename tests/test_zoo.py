@@ -100,3 +100,41 @@ def test_every_model_and_style_reloads_in_a_fresh_process(tmp_path):
         " np.load(stem + '.y.npy'), err_msg=stem)\n"
         "    print('OK', stem)\n", cwd=tmp_path, timeout=900)
     assert result.stdout.count("OK ") == len(cases), result.stderr[-4000:]
+
+
+def _output_dtypes_under_mixed_bfloat16() -> dict[str, str]:
+    """Run in a fresh process (the policy is global): the compute dtype of every model's last
+    layer and of its output, each model in its first style, under ``mixed_bfloat16``."""
+    import keras
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    found = {}
+    for name in NAMES:
+        if name in IN_A_FRESH_PROCESS:
+            continue
+        cls = get_model_class(name)
+        kwargs = dict(cls.test_kwargs)
+        if kwargs.get("include_top") is False:      # a backbone's features may stay bfloat16
+            kwargs.update(include_top=True, pooling=None)
+        model = build(name, style=cls.styles[0], **kwargs)
+        output = model(cls.example_inputs(2, kwargs.get("input_shape")))
+        found[name] = f"{model.layers[-1].compute_dtype}/{keras.ops.dtype(output)}"
+    return found
+
+
+def test_every_model_computes_its_output_in_float32_under_mixed_precision(tmp_path):
+    """Keras's mixed-precision rule: the last layer (softmax, sigmoid, reconstruction) computes
+    in float32, so probabilities and the loss keep their precision (issue 14, 5: the perceptron's
+    head computed in bfloat16). The >5M-parameter models share ``head_layers`` with the small
+    ones checked here."""
+    result = run_python(f"import sys, json\nsys.path.insert(0, {str(TESTS)!r})\n"
+                        "from test_zoo import _output_dtypes_under_mixed_bfloat16\n"
+                        "print('FOUND', json.dumps(_output_dtypes_under_mixed_bfloat16()))\n",
+                        cwd=tmp_path)
+    assert "FOUND" in result.stdout, result.stderr[-4000:]
+    import json
+
+    found = json.loads(result.stdout.split("FOUND", 1)[1])
+    assert len(found) >= len(NAMES) - len(IN_A_FRESH_PROCESS)
+    assert {name: dtypes for name, dtypes in found.items()
+            if dtypes != "float32/float32"} == {}

@@ -64,8 +64,10 @@ class Autoencoder(ChainModel):
             stack.append(layers.Dense(units, activation=activation, name=f"decoder{index}"))
         shape = tuple(input_shape)
         return stack + [
-            layers.Dense(math.prod(shape), activation=output_activation, name="reconstruction"),
-            layers.Reshape(shape, name="reshape"),
+            # float32 even under mixed precision: the reconstruction the loss compares
+            layers.Dense(math.prod(shape), activation=output_activation, name="reconstruction",
+                         dtype="float32"),
+            layers.Reshape(shape, name="reshape", dtype="float32"),
         ]
 
 
@@ -129,6 +131,7 @@ class ConvAutoencoder(ChainModel):
         extra_h, extra_w = height * scale - shape[0], width * scale - shape[1]
         if extra_h or extra_w:
             stack.append(layers.Cropping2D(((0, extra_h), (0, extra_w)), name="crop"))
-        stack.append(layers.Conv2D(shape[2], kernel_size, padding="same",
-                                   activation=output_activation, name="reconstruction"))
+        stack.append(layers.Conv2D(shape[2], kernel_size, padding="same",     # float32, as above
+                                   activation=output_activation, name="reconstruction",
+                                   dtype="float32"))
         return stack

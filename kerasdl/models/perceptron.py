@@ -38,4 +38,6 @@ class Perceptron(ChainModel):
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1; received: num_classes={num_classes}")
         return [layers.Flatten(name="flatten"),
-                layers.Dense(num_classes, activation=activation, name="predictions")]
+                # float32 even under mixed precision, as every kerasdl model's output
+                layers.Dense(num_classes, activation=activation, name="predictions",
+                             dtype="float32")]
