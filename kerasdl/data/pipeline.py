@@ -95,11 +95,13 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
     def evaluation(ds):
         return prepared(ds).batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
 
-    train_examples = prepared(train)
     epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
     steps = -(-(n_train - n_validation) // cfg.batch_size)
-
-    in_memory = _materialize(train_examples, n_train - n_validation) if cfg.cache else None
+    # a cached training split small enough is held as tensors (no tf.data cache beside them)
+    in_memory = (_materialize(train.map(plain_graph(preprocess),
+                                        num_parallel_calls=tf.data.AUTOTUNE),
+                              n_train - n_validation) if cfg.cache else None)
+    train_examples = prepared(train) if in_memory is None else None
 
     def epoch(_):
         """The current epoch's batches: order and augmentation depend on (shuffle_seed, epoch)
