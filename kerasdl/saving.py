@@ -13,9 +13,10 @@ import os
 import shutil
 import signal
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional
 
 from kerasdl.config import HIGHER_IS_BETTER, Experiment
 
@@ -150,38 +151,63 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
     new_score = float(test_metrics[metric])
     if policy == "never":
         return PublishResult(False, target, "output.publish='never'")
-    old = _read_record(record_path) if target.exists() else None
-    if old is not None and old.get("run_dir") == str(run_dir):   # a resumed run, published already
-        return PublishResult(True, target, "published by this run before it was interrupted")
-    if target.exists() and policy == "if_better":
-        if old is None:
-            return PublishResult(False, target, f"kept {target}: it has no readable record "
-                                 f"({record_path}) of its score; set output.publish='always' to replace it")
-        if old.get("data") != data_fingerprint:
-            return PublishResult(False, target, f"kept {target}: it was scored on other test data "
-                                 f"({old.get('data')}); set output.publish='always' to replace it")
-        old_score = old.get("test_metrics", {}).get(metric)
-        if not isinstance(old_score, (int, float)):
-            return PublishResult(False, target, f"kept {target}: its record ({record_path}) has no "
-                                 f"test {metric} to compare with; set output.publish='always' to "
-                                 "replace it")
-        better = new_score > old_score if mode == "max" else new_score < old_score
-        if not better:
-            return PublishResult(False, target, f"kept {target}: its test {metric} {old_score:.4f} "
-                                 f"is as good or better than this run's {new_score:.4f}")
-        reason = f"test {metric} {new_score:.4f} beats the earlier {old_score}"
-    elif target.exists():
-        shutil.copyfile(target, target.with_name(f"{experiment.name}.previous.keras"))
-        reason = f"output.publish='always'; previous model kept as {experiment.name}.previous.keras"
-    else:
-        reason = "first model of this name"
-    atomic_copy(model_path, target)
-    atomic_write_json(record_path, {"experiment": experiment.name, "run_dir": str(run_dir),
-                                    "selection_metric": metric, "mode": mode,
-                                    "test_metrics": test_metrics, "data": data_fingerprint,
-                                    # what kerasdl predict needs without the run directory
-                                    "config": experiment.to_dict(), **(inference or {})})
-    return PublishResult(True, target, reason)
+    with _publishing_lock(saved_dir / f".{experiment.name}.lock"):
+        old = _read_record(record_path) if target.exists() else None
+        if old is not None and old.get("run_dir") == str(run_dir):   # resumed, published already
+            return PublishResult(True, target, "published by this run before it was interrupted")
+        if target.exists() and policy == "if_better":
+            if old is None:
+                return PublishResult(False, target, f"kept {target}: it has no readable record "
+                                     f"({record_path}) of its score; set output.publish='always' "
+                                     "to replace it")
+            if old.get("data") != data_fingerprint:
+                return PublishResult(False, target, f"kept {target}: it was scored on other test "
+                                     f"data ({old.get('data')}); set output.publish='always' to "
+                                     "replace it")
+            old_score = old.get("test_metrics", {}).get(metric)
+            if not isinstance(old_score, (int, float)):
+                return PublishResult(False, target, f"kept {target}: its record ({record_path}) "
+                                     f"has no test {metric} to compare with; set "
+                                     "output.publish='always' to replace it")
+            better = new_score > old_score if mode == "max" else new_score < old_score
+            if not better:
+                return PublishResult(False, target, f"kept {target}: its test {metric} "
+                                     f"{old_score:.4f} is as good or better than this run's "
+                                     f"{new_score:.4f}")
+            reason = f"test {metric} {new_score:.4f} beats the earlier {old_score}"
+        elif target.exists():
+            shutil.copyfile(target, target.with_name(f"{experiment.name}.previous.keras"))
+            reason = (f"output.publish='always'; previous model kept as "
+                      f"{experiment.name}.previous.keras")
+        else:
+            reason = "first model of this name"
+        atomic_copy(model_path, target)
+        atomic_write_json(record_path, {"experiment": experiment.name, "run_dir": str(run_dir),
+                                        "selection_metric": metric, "mode": mode,
+                                        "test_metrics": test_metrics, "data": data_fingerprint,
+                                        # what kerasdl predict needs without the run directory
+                                        "config": experiment.to_dict(), **(inference or {})})
+        return PublishResult(True, target, reason)
+
+
+@contextmanager
+def _publishing_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (``fcntl.flock``) for one compare-and-replace: two runs
+    publishing the same experiment at once take turns, so the better model wins and the model
+    and its record come from the same run. Released when the process dies, so a killed run
+    never leaves it held. (No lock where ``fcntl`` is missing, i.e. on Windows.)"""
+    try:
+        import fcntl
+    except ImportError:                      # pragma: no cover - Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_record(path: Path) -> Optional[dict]:

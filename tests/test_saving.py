@@ -122,3 +122,48 @@ def test_saving_builds_keras_reference_objects_once_per_type(tmp_path, monkeypat
     reloaded = load_model(tmp_path / "m2.keras")
     for a, b in zip(reloaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+PUBLISHER = """
+import json, sys, time
+from pathlib import Path
+from kerasdl.config import Experiment, Output
+from kerasdl.saving import publish_model
+tmp, worker, start = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+experiment = Experiment(name="exp", output=Output(saved_models_dir=str(tmp / "saved")))
+while time.time() < start:
+    pass
+for attempt, loss in enumerate(json.loads(sys.argv[4])):
+    model = tmp / f"w{worker}-{attempt}.keras"
+    model.write_bytes(f"{loss}|".encode() * 100_000)      # 0.6-0.8 MB: a torn copy would show
+    publish_model(model, experiment, {"loss": loss, "accuracy": 1 - loss},
+                  {"name": "mnist", "source": "embedded", "test_split": "test", "test_limit": None},
+                  tmp / f"run-{loss}")
+"""
+
+
+def test_runs_publishing_at_the_same_moment_take_turns_and_the_best_wins(tmp_path):
+    """Four processes publish 30 models each at the same moment, every one better than the
+    one before it, so their compare-and-replace steps overlap (issue 14, 7): the published model
+    is the best of all 120, whole, and its record is its own. (Without the lock this failed in
+    5 of 6 tries.)"""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    (tmp_path / "saved").mkdir()
+    losses = [round(0.9 - 0.02 * step - 0.001 * worker, 6)       # worker = index % 4
+              for step in range(30) for worker in range(4)]
+    start = time.time() + 3
+    workers = [subprocess.Popen([sys.executable, "-c", PUBLISHER, str(tmp_path), str(worker),
+                                 str(start), json.dumps(losses[worker::4])],
+                                env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
+               for worker in range(4)]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
+    best = min(losses)
+    assert (tmp_path / "saved" / "exp.keras").read_bytes() == f"{best}|".encode() * 100_000
+    record = json.loads((tmp_path / "saved" / "exp.json").read_text())
+    assert record["test_metrics"]["loss"] == best and record["run_dir"].endswith(f"run-{best}")
+    assert not list((tmp_path / "saved").glob(".exp.keras.*.tmp"))
