@@ -157,9 +157,10 @@ MODEL_HELP = "MODEL_OR_RUN_DIR: a run directory, a .keras file in one, or a publ
 
 
 def _trained(model_or_run_dir: str, compile: bool = False):
-    from kerasdl.quiet import import_tensorflow
+    from kerasdl.quiet import import_tensorflow, say_the_once_per_process_notices
 
     import_tensorflow()
+    say_the_once_per_process_notices()
     from kerasdl.deploy import load_trained
 
     return load_trained(model_or_run_dir, compile=compile)

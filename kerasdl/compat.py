@@ -3,8 +3,9 @@
 **Saving.** Keras 3.15's ``saving_lib.get_attr_skipset`` caches each object type's attribute skip
 set under ``saving_attr_skipset_<type>`` but looks it up under ``saving_attr_skiplist_<type>``,
 so the cache never hits: every ``model.save`` builds throwaway reference Layer, Optimizer and
-Metric objects, 13 ms of the 20 ms that saving LeNet-5 takes. :func:`cache_saving_skipsets`
-memoises it (the set depends on the type name alone); ``tests/test_saving.py`` checks it.
+Metric objects, 13 ms of the 20 ms that saving LeNet-5 takes. :func:`cached_saving_skipsets`
+memoises it (the set depends on the type name alone) while kerasdl itself saves or loads;
+``tests/test_saving.py`` checks it, and that the user's own saves are left to Keras.
 
 **Multi-worker training.** Keras 3 (checked up to 3.15 with TensorFlow 2.21) cannot ``fit`` under
 ``tf.distribute.MultiWorkerMirroredStrategy`` (keras-team/keras#20585, tensorflow#72388):
@@ -15,36 +16,56 @@ memoises it (the set depends on the type name alone); ``tests/test_saving.py`` c
 2. metrics are averaged over workers with ``strategy.reduce("MEAN", value, axis=0)``, which raises
    for scalar metrics: we reduce scalars over replicas only (``axis=None``).
 
+:func:`build_for_multiworker` builds kerasdl's model that way; :func:`multiworker_metric_reduction`
+changes the reduction around kerasdl's own fit and evaluate only.
 ``tests/test_devices.py`` runs a real two-worker cluster on loopback through these, so a Keras
 release that changes the private functions patched here fails that test, not a user's cluster.
+
+Every patch is undone when kerasdl's call returns, and ``tests/test_compat.py`` fails once the
+installed Keras has fixed the bug a patch works around, saying which patch to delete.
 """
 from __future__ import annotations
 
-_PATCHED = False
+from contextlib import contextmanager
+from typing import Iterator
+
+#: type name -> its attribute skip set (what Keras meant to cache; the sets never change)
+_SKIPSETS: dict[str, set] = {}
 
 
-def cache_saving_skipsets() -> None:
-    """Memoise Keras's per-type attribute skip sets for saving and loading (see above)."""
+@contextmanager
+def cached_saving_skipsets() -> Iterator[None]:
+    """Within the block, Keras's per-type attribute skip sets for saving and loading are
+    memoised (see above); Keras's own function is back in place after it."""
     from keras.src.saving import saving_lib
 
-    original = getattr(saving_lib, "get_attr_skipset", None)
-    if original is None or getattr(original, "kerasdl_cached", False):
-        return
-    cache: dict[str, set] = {}
+    original = saving_lib.get_attr_skipset
 
     def get_attr_skipset(obj_type):
-        if obj_type not in cache:
-            cache[obj_type] = original(obj_type)
-        return cache[obj_type]
+        if obj_type not in _SKIPSETS:
+            _SKIPSETS[obj_type] = original(obj_type)
+        return _SKIPSETS[obj_type]
 
-    get_attr_skipset.kerasdl_cached = True
     saving_lib.get_attr_skipset = get_attr_skipset
+    try:
+        yield
+    finally:
+        saving_lib.get_attr_skipset = original
 
 
-def _patch_multiworker_metric_reduction() -> None:
-    global _PATCHED
-    if _PATCHED:
-        return
+def build_for_multiworker(model, strategy, local_batch) -> None:
+    """Build a compiled ``model`` from one local batch, so that ``fit`` under
+    MultiWorkerMirroredStrategy has no cross-replica build step to fail in (1. above); this
+    model only."""
+    with strategy.scope():
+        model._symbolic_build(data_batch=local_batch)
+    model._maybe_symbolic_build = lambda *args, **kwargs: None   # built above
+
+
+@contextmanager
+def multiworker_metric_reduction() -> Iterator[None]:
+    """Within the block, scalar metrics are averaged over replicas only under
+    MultiWorkerMirroredStrategy (2. above); Keras's reduction is back in place after it."""
     from keras.src import tree
     from keras.src.backend.tensorflow import trainer
 
@@ -56,12 +77,7 @@ def _patch_multiworker_metric_reduction() -> None:
         return original(values, strategy, reduction)
 
     trainer.reduce_per_replica = reduce_per_replica
-    _PATCHED = True
-
-
-def prepare_for_multiworker(model, strategy, local_batch) -> None:
-    """Make a compiled ``model`` trainable with ``fit`` under MultiWorkerMirroredStrategy."""
-    _patch_multiworker_metric_reduction()
-    with strategy.scope():
-        model._symbolic_build(data_batch=local_batch)
-    model._maybe_symbolic_build = lambda *args, **kwargs: None   # built above
+    try:
+        yield
+    finally:
+        trainer.reduce_per_replica = original

@@ -93,15 +93,21 @@ def import_tensorflow():
             import keras  # noqa: F401  (its first import initialises the backend)
 
             tf.config.list_physical_devices()   # cuInit happens here on a machine without a GPU
-            _say_the_once_per_process_notices(tf)
         logging.getLogger("absl").setLevel(logging.ERROR)   # TFDS's per-folder warnings
     _imported = True
     return tf
 
 
-def _say_the_once_per_process_notices(tf) -> None:
-    """Run what makes TensorFlow log its once-per-process notices that would otherwise appear in
-    the middle of a run (a graph transposing booleans: oneDNN's DT_BOOL notice), while fd 2 is
-    filtered. Costs about 20 ms."""
-    transpose = tf.function(lambda x: tf.transpose(tf.not_equal(x, 0)), autograph=False)
-    transpose(tf.constant([[1, 0]]))
+
+def say_the_once_per_process_notices() -> None:
+    """Make TensorFlow log, with fd 2 filtered, the notices it logs once per process in the
+    middle of a run (oneDNN's DT_BOOL notice, the first time a graph transposes booleans, as the
+    sequence models' masks do). Runs a 20 ms graph, so it initialises TensorFlow's context: call
+    it after the devices are set up (logical devices and collective ops must come first)."""
+    if debug_enabled():
+        return
+    import tensorflow as tf
+
+    with filtered_stderr():
+        transpose = tf.function(lambda x: tf.transpose(tf.not_equal(x, 0)), autograph=False)
+        transpose(tf.constant([[1, 0]]))

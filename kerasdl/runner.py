@@ -6,6 +6,8 @@ publishing and the report.
 """
 from __future__ import annotations
 
+import contextlib
+
 import datetime as dt
 import os
 import shutil
@@ -64,7 +66,7 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     (before any training) that data, model, loss and monitored metric fit together."""
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
     phase("importing TensorFlow")
-    from kerasdl.quiet import import_tensorflow
+    from kerasdl.quiet import import_tensorflow, say_the_once_per_process_notices
 
     tf = import_tensorflow()
     import keras
@@ -73,6 +75,7 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     from kerasdl.devices import setup_devices
 
     devices = setup_devices(experiment.device)          # before TensorFlow makes any tensor
+    say_the_once_per_process_notices()
     keras.utils.set_random_seed(experiment.trainer.seed)
     if experiment.trainer.deterministic:
         tf.config.experimental.enable_op_determinism()
@@ -98,9 +101,9 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     multiworker = devices.plan.strategy == "multiworker"
     _preflight(experiment, model, data, run_a_batch=not multiworker)
     if multiworker:
-        from kerasdl.compat import prepare_for_multiworker
+        from kerasdl.compat import build_for_multiworker
 
-        prepare_for_multiworker(model, devices.strategy, next(iter(data.train)))
+        build_for_multiworker(model, devices.strategy, next(iter(data.train)))
     output_dtype = model.layers[-1].compute_dtype if model.layers else "float32"
     if output_dtype != "float32":
         log(f"WARNING: under {devices.plan.precision} the model's output is {output_dtype}; "
@@ -184,7 +187,11 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
 def _train_in(experiment: Experiment, prepared: Prepared, run_dir: Path, started: float,
               log: Log, resuming: bool = False) -> RunResult:
     log(f"[kerasdl] run directory {run_dir}")
-    with prepared.devices.scope():
+    from kerasdl.compat import multiworker_metric_reduction
+
+    multiworker = prepared.devices.plan.strategy == "multiworker"
+    with prepared.devices.scope(), (multiworker_metric_reduction() if multiworker
+                                    else contextlib.nullcontext()):
         return _train_and_report(experiment, prepared, run_dir, started, log, resuming)
 
 

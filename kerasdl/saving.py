@@ -69,13 +69,13 @@ def kill_point(name: str, epoch: Optional[int] = None) -> None:
 def save_model_atomically(model, path: Path, kill_at: Optional[str] = None,
                           kill_epoch: Optional[int] = None) -> None:
     """``model.save(path)`` through a temporary ``.keras`` file renamed into place."""
-    from kerasdl.compat import cache_saving_skipsets
+    from kerasdl.compat import cached_saving_skipsets
 
-    cache_saving_skipsets()
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     try:
-        model.save(str(tmp))
+        with cached_saving_skipsets():
+            model.save(str(tmp))
         if kill_at is not None:
             kill_point(kill_at, kill_epoch)   # the temporary file is written, not yet renamed
         os.replace(tmp, path)
@@ -94,21 +94,21 @@ def load_model(path: str | os.PathLike, safe_mode: bool = True, compile: bool = 
 
     import keras
 
-    from kerasdl.compat import cache_saving_skipsets
+    from kerasdl.compat import cached_saving_skipsets
     from kerasdl.errors import CorruptFileError, KerasdlError
     from kerasdl.models.registry import list_models
 
     path = Path(path)
     if not path.is_file():
         raise KerasdlError(f"model file not found: {path}")
-    cache_saving_skipsets()
     list_models()                      # imports every family module, registering its classes
     import kerasdl.transfer            # noqa: F401  transfer models' layers and optimizer
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):   # Keras would say "not found"
         raise CorruptFileError(f"model file {path} ({path.stat().st_size:,} bytes) is corrupt: "
                                "not a readable .keras (zip) archive; truncated or overwritten?")
     try:
-        return keras.models.load_model(str(path), safe_mode=safe_mode, compile=compile)
+        with cached_saving_skipsets():
+            return keras.models.load_model(str(path), safe_mode=safe_mode, compile=compile)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as error:
         raise CorruptFileError(f"model file {path} ({path.stat().st_size:,} bytes) is corrupt: "
                                f"{type(error).__name__}: {error}") from error

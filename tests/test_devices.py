@@ -175,7 +175,8 @@ def _free_ports(count):
 def test_multiworker_on_loopback_matches_one_worker_and_only_the_chief_writes(tmp_path):
     workers = ",".join(f"127.0.0.1:{port}" for port in _free_ports(2))
     common = ["--set", "data.source=embedded", "--set", "trainer.epochs=2", "--set",
-              "trainer.verbose=0", "--set", "output.publish=never"]
+              "trainer.verbose=0", "--set", "output.publish=never",
+              "--set", "model.kwargs.dropout=0.0"]
     env_code = "import sys; from kerasdl.cli import main; main(sys.argv[1:])"
     processes = []
     try:
@@ -208,7 +209,10 @@ def test_multiworker_on_loopback_matches_one_worker_and_only_the_chief_writes(tm
     (single_run,) = (tmp_path / "single").iterdir()
     alone = _losses(single_run / "history.csv")
     assert len(multi) == len(alone) == 2
-    np.testing.assert_allclose(multi, alone, rtol=0.05)
+    # the same global batches, gradients summed in another order: measured 7.7e-6 and 1.6e-4
+    # relative (epochs 1, 2; the same in two runs). Dropout is off: each worker draws its own
+    # masks, which moved the losses by 1.5e-4 and 6.8e-3 (issue 14, 9: was rtol=0.05)
+    np.testing.assert_allclose(multi, alone, rtol=1e-3)
 
 
 def _losses(history_csv):

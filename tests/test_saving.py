@@ -92,7 +92,7 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path):
 
 
 def test_saving_builds_keras_reference_objects_once_per_type(tmp_path, monkeypatch):
-    """kerasdl.compat.cache_saving_skipsets: Keras 3.15 rebuilds throwaway Layer/Optimizer/Metric
+    """kerasdl.compat.cached_saving_skipsets: Keras 3.15 rebuilds throwaway Layer/Optimizer/Metric
     objects on every save (its cache key is misspelt); after the fix, once per type, and the saved
     models still reload with the same weights."""
     import collections
@@ -112,6 +112,9 @@ def test_saving_builds_keras_reference_objects_once_per_type(tmp_path, monkeypat
         return original(obj_type)
 
     monkeypatch.setattr(saving_lib, "get_attr_skipset", counting)   # the fix wraps this one
+    from kerasdl import compat
+
+    monkeypatch.setattr(compat, "_SKIPSETS", {})                     # as in a fresh process
     model = build("lenet5", style="functional")
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse",
                   metrics=["mae"])
