@@ -33,6 +33,8 @@ from kerasdl.errors import ConfigError, DataError, KerasdlError
 EXPORT_FORMATS = {"saved_model": ("tf_saved_model", "saved_model"),
                   "onnx": ("onnx", "model.onnx"),
                   "litert": ("litert", "model.tflite")}
+#: inputs per model.predict step
+PREDICT_BATCH = 64
 
 
 @dataclass
@@ -134,19 +136,86 @@ def predict(trained: Trained, inputs: Sequence[str], top_k: int = 3,
     if trained.vocabularies is not None:
         return translate(trained, inputs, stdin)
     names, features = _read_inputs(trained, inputs, stdin)
-    transform = feature_transform(trained.experiment.data)
+    if isinstance(features, list):              # image files: streamed through tf.data
+        outputs = _predict_images(trained, features)
+    else:
+        batch = feature_transform(trained.experiment.data)(tf.constant(features))
+        _check_shape(trained, batch.shape[1:])
+        outputs = trained.model.predict(batch, verbose=0, batch_size=PREDICT_BATCH)
+    probabilities = _as_probabilities(np.asarray(outputs, np.float64))
+    k = min(top_k, probabilities.shape[1])
+    top = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return [Prediction(name, [(trained.class_name(int(i)), float(row[i])) for i in best])
+            for name, row, best in zip(names, probabilities, top)]
+
+
+def _check_shape(trained: Trained, shape) -> None:
     expected = tuple(trained.model.inputs[0].shape[1:])
-    batch = transform(tf.constant(features))
-    if tuple(batch.shape[1:]) != expected:
-        raise DataError(f"the inputs become {tuple(batch.shape[1:])} after the run's "
+    if tuple(shape) != expected:
+        raise DataError(f"the inputs become {tuple(shape)} after the run's "
                         f"preprocessing, but the model takes {expected}; give inputs like the "
                         f"training data of '{trained.experiment.data.name}'")
-    outputs = np.asarray(trained.model.predict(batch, verbose=0, batch_size=64), np.float64)
-    probabilities = _as_probabilities(outputs)
-    k = min(top_k, probabilities.shape[1])
-    return [Prediction(name, [(trained.class_name(int(i)), float(row[i]))
-                              for i in np.argsort(-row, kind="stable")[:k]])
-            for name, row in zip(names, probabilities)]
+
+
+def image_batches(trained: Trained, paths: Sequence[Path]):
+    """A tf.data pipeline of the images at ``paths`` as the model takes them, in order and
+    batched: each read, decoded (the model's channels) and put through the run's
+    preprocessing in parallel. A file that cannot be decoded, or is not the model's size where
+    the run did not resize, stops its iteration with ``tf.errors.InvalidArgumentError``."""
+    import tensorflow as tf
+
+    from kerasdl.data.pipeline import feature_transform, plain_graph
+
+    shape = trained.model.inputs[0].shape
+    if len(shape) != 4:
+        raise DataError(f"predict: images given, but the model takes inputs of shape "
+                        f"{tuple(shape[1:])}, not images; give inputs like the training data of "
+                        f"'{trained.experiment.data.name}'")
+    transform = feature_transform(trained.experiment.data)
+    # a known decoded size (checked) spares the resize its per-image shape arithmetic: about
+    # 1.5x the images/s of decoding (bench/README.md)
+    size = (tuple(shape[1:3]) if trained.experiment.data.image_size is None
+            else _png_size(paths))
+
+    def load(path):
+        image = tf.io.decode_image(tf.io.read_file(path), channels=int(shape[-1]),
+                                   expand_animations=False)
+        if size is not None:
+            image = tf.ensure_shape(image, (*size, shape[-1]))
+        return transform(image)
+
+    return (tf.data.Dataset.from_tensor_slices([str(p) for p in paths])
+            .map(plain_graph(load), num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(PREDICT_BATCH).prefetch(tf.data.AUTOTUNE))
+
+
+def _png_size(paths: Sequence[Path]) -> Optional[tuple[int, int]]:
+    """(height, width) where every file is a PNG of that size by its header, else None."""
+    from kerasdl.data.local import png_header
+
+    sizes = set()
+    for path in paths:
+        header = png_header(path)
+        sizes.add(header and header[0])
+        if len(sizes) > 1 or None in sizes:
+            return None
+    width, height = sizes.pop()
+    return height, width
+
+
+def _predict_images(trained: Trained, paths: list[Path]) -> np.ndarray:
+    """The model's outputs for the images at ``paths``, decoding overlapping inference
+    (:func:`image_batches`); a bad file is then found one by one for the error naming it."""
+    import tensorflow as tf
+
+    batches = image_batches(trained, paths)
+    _check_shape(trained, batches.element_spec.shape[1:])
+    try:
+        return trained.model.predict(batches, verbose=0)
+    except tf.errors.InvalidArgumentError:
+        for path in paths:
+            _read_image(trained, path)
+        raise
 
 
 def translate(trained: Trained, inputs: Sequence[str],
@@ -192,8 +261,10 @@ def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(1, keepdims=True)
 
 
-def _read_inputs(trained: Trained, inputs: Sequence[str], stdin) -> tuple[list[str], np.ndarray]:
-    """(a name per input, the stacked raw features)."""
+def _read_inputs(trained: Trained, inputs: Sequence[str], stdin
+                 ) -> tuple[list[str], np.ndarray | list[Path]]:
+    """(a name per input, the stacked raw features), or the image paths where every input is
+    an image file (folders sorted)."""
     names, rows = [], []
     for text in inputs:
         path = Path(text)
@@ -208,12 +279,11 @@ def _read_inputs(trained: Trained, inputs: Sequence[str], stdin) -> tuple[list[s
             if not images:
                 raise DataError(f"predict input {path}: a folder with no images "
                                 f"({', '.join(IMAGE_EXTENSIONS)})")
-            for image in images:
-                names.append(str(image))
-                rows.append(_read_image(trained, image))
+            names += map(str, images)
+            rows += images
         elif path.suffix.lower() in IMAGE_EXTENSIONS:
             names.append(str(path))
-            rows.append(_read_image(trained, path))
+            rows.append(path)
         elif path.suffix.lower() == ".csv":
             if not trained.feature_columns:
                 raise DataError(f"predict input {path}: a CSV, but this model was not trained on "
@@ -234,6 +304,9 @@ def _read_inputs(trained: Trained, inputs: Sequence[str], stdin) -> tuple[list[s
     if not rows:
         raise DataError("predict: no inputs (give image files, folders, .npy/.npz arrays, text "
                         "files or - for stdin)")
+    if all(isinstance(row, Path) for row in rows):
+        return names, rows
+    rows = [_read_image(trained, row) if isinstance(row, Path) else row for row in rows]
     kinds = {type(row) for row in rows}
     if str in kinds and len(kinds) > 1:
         raise DataError("predict: text lines and arrays/images cannot be mixed in one call")
@@ -251,6 +324,7 @@ def _read_inputs(trained: Trained, inputs: Sequence[str], stdin) -> tuple[list[s
 
 
 def _read_image(trained: Trained, path: Path) -> np.ndarray:
+    """One image decoded as the model takes it; a one-line error naming it if it cannot be."""
     import tensorflow as tf
 
     cfg = trained.experiment.data

@@ -70,3 +70,13 @@ def test_smoke_callback_costs_runs_and_prints_a_positive_checkpoint_cost():
     """Smoke: the per-hook table lists the best checkpoint; its cost is only checked positive."""
     out = _bench("callback_costs.py", "--epochs", "2")
     assert _figure(r"BestCheckpoint.on_epoch_end\s+([\d.]+) ms", out) > 0
+
+
+def test_smoke_predict_throughput_runs_and_prints_a_positive_ratio():
+    """Smoke: a run directory is trained on a small folder and predicted from; the ratio of
+    predict to model.predict is only checked to be positive."""
+    out = _bench("predict_throughput.py", "--quick", "--models", "lenet5")
+    line = out.replace(",", "")
+    assert _figure(r"lenet5 .*: predict (\d+) images/s", line) > 0
+    assert _figure(r"model\.predict (\d+) images/s", line) > 0
+    assert _figure(r"; ratio ([\d.]+) \(range", line) > 0

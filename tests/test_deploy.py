@@ -184,6 +184,13 @@ def test_predict_reads_csv_rows_by_column_name(tmp_path):
     (tmp_path / "short.csv").write_text("age,score\n30,0.5\n")
     refused = run_cli("predict", str(result.run_dir), str(tmp_path / "short.csv"), cwd=tmp_path)
     assert refused.returncode != 0 and "lacks the column(s) income" in refused.stderr
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "photo.png")               # an image for a CSV model
+    refused = run_cli("predict", str(result.run_dir), str(tmp_path / "photo.png"), cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "images given, but the model takes inputs of shape (3,)" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
 
 
 def _export_and_compare(run_dir, tmp_path, x, formats=("saved_model", "litert", "onnx")):

@@ -112,7 +112,7 @@ def _scan(root: Path, class_names: tuple[str, ...], log, split: str) -> _Files:
                 skipped += 1
                 continue
             try:
-                size, is_grey = _png_header(file) or _pillow_header(file)
+                size, is_grey = png_header(file) or _pillow_header(file)
                 sizes.add(size)
                 grey = grey and is_grey
             except (UnidentifiedImageError, OSError) as error:
@@ -140,7 +140,7 @@ def _files_under(folder: Path) -> list[str]:
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def _png_header(file: str) -> Optional[tuple[tuple[int, int], bool]]:
+def png_header(file: str) -> Optional[tuple[tuple[int, int], bool]]:
     """((width, height), grey) from a PNG's IHDR chunk (26 bytes read), or None if ``file`` is
     not a PNG. Three times faster than Pillow's header parse, which matters at 10,000 files."""
     descriptor = os.open(file, os.O_RDONLY)         # a third of open()'s cost per file
