@@ -28,6 +28,7 @@ class CallbackSet:
     callbacks: list
     guard: Any                      # kerasdl.resume.NaNGuard
     throughput: "ThroughputMonitor"
+    clock: "FitClock"
 
 
 class DataEpoch(keras.callbacks.Callback):
@@ -46,7 +47,7 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
                     resume_state: Optional[dict] = None,
                     best_weights: Optional[list] = None) -> CallbackSet:
     """The data epoch setter, NaN guard, history.csv, TensorBoard, the best checkpoint, ReduceLROnPlateau, EarlyStopping,
-    the throughput monitor and the epoch backup, in that order.
+    the throughput monitor, the fit clock and the epoch backup, in that order.
 
     The checkpoint and early stopping watch ``callbacks.monitor``; the runner has already checked
     that the compiled model logs it. With ``resume_state`` (from kerasdl.resume.read_backup) the
@@ -80,13 +81,13 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=cfg.monitor, mode=mode, patience=es.patience, min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights, verbose=1))
-    throughput = ThroughputMonitor(data.counts["train"])
-    callbacks.append(throughput)
+    throughput, clock = ThroughputMonitor(data.counts["train"]), FitClock()
+    callbacks += [throughput, clock]
     if cfg.backup:
         callbacks.append(EpochBackup(run_dir, list(callbacks), guard, history))
     if resume_state:
         callbacks.append(RestoreCallbackState(list(callbacks), resume_state, best_weights))
-    return CallbackSet(callbacks, guard, throughput)
+    return CallbackSet(callbacks, guard, throughput, clock)
 
 
 def _peak_memory_mb() -> float:
@@ -101,6 +102,30 @@ def _peak_memory_mb() -> float:
         except (ValueError, RuntimeError):
             pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # KiB on Linux
+
+
+class FitClock(keras.callbacks.Callback):
+    """Records when each epoch ended, in seconds since training started: ``epoch_end_s``, one
+    entry per epoch (training and validation included), which the manifest keeps and
+    ``kerasdl report --time-to`` reads (the time to reach an accuracy, as DAWNBench measures).
+
+    The clock runs across the phases of a transfer run (one ``fit`` each) and across a resume
+    (the backup carries ``epoch_end_s``; the time the run was stopped is not counted).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.epoch_end_s: list[float] = []
+        self._start: Optional[float] = None
+        self._offset: Optional[float] = None
+
+    def on_train_begin(self, logs=None):
+        self._start, self._offset = time.perf_counter(), None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._offset is None:          # read here: a resume restores the list after train_begin
+            self._offset = self.epoch_end_s[-1] if self.epoch_end_s else 0.0
+        self.epoch_end_s.append(round(self._offset + time.perf_counter() - self._start, 3))
 
 
 class ThroughputMonitor(keras.callbacks.Callback):

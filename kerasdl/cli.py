@@ -126,7 +126,10 @@ def bench(experiment_path: str, overrides: tuple[str, ...], smoke: bool, epochs:
 @click.option("--redraw", is_flag=True,
               help="Also draw the run's figures again from its model.keras, overwriting its PNGs "
                    "(loads TensorFlow and the data).")
-def report_command(run_dir: str, redraw: bool) -> None:
+@click.option("--time-to", "time_to", multiple=True, metavar="METRIC=VALUE",
+              help="The first epoch whose METRIC reaches VALUE and its time since training "
+                   "started, e.g. --time-to val_accuracy=0.97.")
+def report_command(run_dir: str, redraw: bool, time_to: tuple[str, ...]) -> None:
     """Print the metrics, per-class results (classifiers, by class name) and closing report of
     RUN_DIR; changes nothing in it unless --redraw."""
     if redraw:
@@ -135,7 +138,8 @@ def report_command(run_dir: str, redraw: bool) -> None:
         import_tensorflow()
     from kerasdl.reports import report
 
-    for path in report(Path(run_dir), log=lambda line: click.echo(line), redraw=redraw):
+    for path in report(Path(run_dir), log=lambda line: click.echo(line), redraw=redraw,
+                       time_to_targets=time_to):
         click.echo(f"  wrote {path}")
 
 
@@ -144,11 +148,15 @@ def report_command(run_dir: str, redraw: bool) -> None:
                 type=click.Path(exists=True, file_okay=False))
 @click.option("--output", type=click.Path(dir_okay=False),
               help="Also draw the runs' validation curves into this PNG.")
-def compare(run_dirs: tuple[str, ...], output: str | None) -> None:
+@click.option("--x", "x_axis", type=click.Choice(["epoch", "time"]), default="epoch",
+              show_default=True, help="The curves' x axis: epochs, or seconds since training "
+                                      "started (time to accuracy).")
+def compare(run_dirs: tuple[str, ...], output: str | None, x_axis: str) -> None:
     """Put several runs side by side."""
     from kerasdl.reports import compare as compare_runs
 
-    click.echo(compare_runs([Path(d) for d in run_dirs], Path(output) if output else None))
+    click.echo(compare_runs([Path(d) for d in run_dirs], Path(output) if output else None,
+                            x=x_axis))
     if output:
         click.echo(f"wrote {output}")
 

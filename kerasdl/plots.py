@@ -29,27 +29,39 @@ def save_figure(fig, path: Path, title: str = "", dpi: int = 100) -> Path:
 
 
 def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: str = "",
-                legend_size: Optional[float] = None) -> Path:
-    """Per-epoch curves: one panel per entry of ``panels`` ({panel: {line label: values}})."""
+                legend_size: Optional[float] = None,
+                x_values: Optional[dict[str, list[float]]] = None, xlabel: str = "epoch",
+                mark: Optional[tuple[float, str]] = None) -> Path:
+    """Curves: one panel per entry of ``panels`` ({panel: {line label: values}}), against the
+    epoch, or against ``x_values[label]`` (e.g. seconds since training started) with ``xlabel``;
+    ``mark`` = (x, label) draws a dashed vertical line in every panel (the best epoch)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
         for label, values in lines.items():
-            ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
-        ax.set_xlabel("epoch")
+            x = (x_values or {}).get(label) or range(1, len(values) + 1)
+            ax.plot(x, values, marker="o", label=label)
+        if mark is not None:
+            ax.axvline(mark[0], color="grey", linestyle="--", linewidth=1, label=mark[1])
+        ax.set_xlabel(xlabel)
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=legend_size)
     return save_figure(fig, path, title)
 
 
-def plot_history(history: dict[str, list[float]], path: Path, title: str = "") -> Path:
-    """Training curves: one panel per metric, train and validation per epoch."""
+def plot_history(history: dict[str, list[float]], path: Path, title: str = "",
+                 best_epoch: Optional[int] = None) -> Path:
+    """Training curves: one panel per metric, train and validation per epoch, the learning
+    rate's own panel where the run logged it, and the best epoch marked."""
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
     panels = {name: {"train": history[name],
                      **({"validation": history[f"val_{name}"]} if f"val_{name}" in history else {})}
               for name in names}
-    return plot_curves(panels, path, title)
+    if "learning_rate" in history:
+        panels["learning rate"] = {"learning rate": history["learning_rate"]}
+    return plot_curves(panels, path, title,
+                       mark=(best_epoch, f"best epoch {best_epoch}") if best_epoch else None)
 
 
 def _show_image(ax, image: np.ndarray) -> None:

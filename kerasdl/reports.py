@@ -103,8 +103,37 @@ def per_class_table(per_class: dict[str, dict]) -> str:
                      for row in rows)
 
 
-def report(run_dir: Path, log: Callable[[str], None] = print, redraw: bool = False
-           ) -> list[Path]:
+def time_to(run: dict, target: str) -> str:
+    """The first epoch whose ``METRIC`` reaches ``VALUE`` (``target`` = "METRIC=VALUE"), and its
+    time since training started (the manifest's ``epoch_end_s``), as one line. "Reaches" is
+    ">=" for metrics where higher is better (accuracy, AUC, ...), "<=" for the rest (losses)."""
+    from kerasdl.config import HIGHER_IS_BETTER
+
+    metric, _, value = target.partition("=")
+    try:
+        goal = float(value)
+    except ValueError:
+        raise ConfigError(f"--time-to takes METRIC=VALUE (e.g. val_accuracy=0.97); got "
+                          f"{target!r}") from None
+    values = run["history"].get(metric)
+    if values is None:
+        raise ConfigError(f"--time-to: the run logged no {metric!r}; it logged "
+                          f"{', '.join(sorted(run['history'])) or 'nothing'}")
+    higher = metric.removeprefix("val_") in HIGHER_IS_BETTER
+    reached = [i for i, v in enumerate(values) if (v >= goal if higher else v <= goal)]
+    sign = ">=" if higher else "<="
+    if not reached:
+        best = max(values) if higher else min(values)
+        return f"{metric} {sign} {goal:g}: not reached in {len(values)} epochs (best {best:.4f})"
+    epoch = reached[0]
+    times = run["manifest"].get("epoch_end_s") or []
+    when = (f", {times[epoch]:.1f} s after training started" if len(times) == len(values)
+            else " (this run recorded no epoch times)")
+    return f"{metric} {sign} {goal:g}: first at epoch {epoch + 1} ({values[epoch]:.4f}){when}"
+
+
+def report(run_dir: Path, log: Callable[[str], None] = print, redraw: bool = False,
+           time_to_targets: Sequence[str] = ()) -> list[Path]:
     """Print the metrics table of ``run_dir``, its per-class table (where the run wrote
     per_class.json) and its closing report.txt; return what was written.
 
@@ -114,8 +143,11 @@ def report(run_dir: Path, log: Callable[[str], None] = print, redraw: bool = Fal
     may show other images, as the data are loaded anew) and returned.
     """
     run = read_run(run_dir)
+    lines = [time_to(run, target) for target in time_to_targets]   # bad targets fail first
     figures = redraw_figures(run, log) if redraw else []
     log(metrics_table([run]))
+    for line in lines:
+        log(line)
     per_class = read_per_class(run_dir) if redraw else run["per_class"]
     if per_class:
         log("")
@@ -141,17 +173,31 @@ def redraw_figures(run: dict, log: Callable[[str], None] = print) -> list[Path]:
                                 {"data.source": run["manifest"]["data"]["source"]})
     model = load_model(run_dir / "model.keras")
     data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1], log=lambda line: None)
-    return write_figures(model, data, run["history"], run_dir, experiment.name, log=log)
+    return write_figures(model, data, run["history"], run_dir, experiment.name, log=log,
+                         best_epoch=run["manifest"].get("best_epoch"))
 
 
-def compare(run_dirs: Sequence[Path], output: Optional[Path] = None) -> str:
-    """The metrics table of several runs; with ``output``, their validation curves in one PNG."""
+def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "epoch") -> str:
+    """The metrics table of several runs; with ``output``, their validation curves in one PNG,
+    against the epoch or (``x="time"``) the seconds since each run's training started."""
+    if x not in ("epoch", "time"):
+        raise ConfigError(f"--x takes epoch or time; got {x!r}")
     runs = [read_run(Path(d)) for d in run_dirs]
     if output is not None:
         from kerasdl.plots import plot_curves
 
+        x_values = None
+        if x == "time":
+            untimed = [str(run["dir"]) for run in runs if len(run["manifest"].get(
+                "epoch_end_s") or []) != len(next(iter(run["history"].values()), []))]
+            if untimed:
+                raise KerasdlError(f"--x time: {', '.join(untimed)} recorded no epoch times (a "
+                                   "run of an older kerasdl); compare them with --x epoch")
+            x_values = {Path(run["dir"]).name: run["manifest"]["epoch_end_s"] for run in runs}
         names = sorted({k for run in runs for k in run["history"] if k.startswith("val_")}) or \
             sorted({k for run in runs for k in run["history"]})
         plot_curves({name: {Path(run["dir"]).name: run["history"][name] for run in runs
-                            if name in run["history"]} for name in names}, output, legend_size=7)
+                            if name in run["history"]} for name in names}, output, legend_size=7,
+                    x_values=x_values,
+                    xlabel="seconds since training started" if x == "time" else "epoch")
     return metrics_table(runs)

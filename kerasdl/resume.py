@@ -36,6 +36,7 @@ from typing import Any, Callable, Optional
 import keras
 import numpy as np
 
+from kerasdl.callbacks import FitClock
 from kerasdl.errors import CorruptFileError, KerasdlError
 from kerasdl.saving import atomic_write_text, kill_point, save_model_atomically
 
@@ -136,6 +137,7 @@ _STATE_FIELDS = {
     keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch"),
     keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
     BestCheckpoint: ("best",),
+    FitClock: ("epoch_end_s",),
 }
 
 

@@ -277,19 +277,22 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     save_model_atomically(model, model_path, kill_at="model-write")
     kill_point("model-saved")
     phase("writing figures")
-    figures = write_figures(model, data, history, run_dir, experiment.name, log=log)
+    best_epoch = _best_epoch(experiment, history)
+    figures = write_figures(model, data, history, run_dir, experiment.name, log=log,
+                            best_epoch=best_epoch)
     kill_point("figures-written")
     publish = publish_model(model_path, experiment, test_metrics, _data_fingerprint(experiment, data),
                             run_dir, inference=data.inference_record())
     kill_point("published")
 
-    best_epoch = _best_epoch(experiment, history)
     wall = time.time() - started
     manifest = {**base_manifest(), "experiment": experiment.name, "seed": experiment.trainer.seed,
                 "devices": prepared.devices.manifest(), "data": data.manifest(),
                 "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
                 "wall_time_s": round(wall, 2), "epochs_run": epochs_run, "best_epoch": best_epoch,
                 "resumed": resuming,
+                # seconds since training started at each epoch's end (kerasdl report --time-to)
+                "epoch_end_s": callback_set.clock.epoch_end_s,
                 "throughput": callback_set.throughput.summary(),
                 "published": {"done": publish.published, "path": str(publish.path),
                               "reason": publish.reason}}

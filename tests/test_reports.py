@@ -264,3 +264,71 @@ def test_figures_caption_a_relabelled_subset_by_its_digits(tmp_path, monkeypatch
     report(result.run_dir, log=lines.append)
     table = "\n".join(lines).split("per class (test split):\n")[1].splitlines()
     assert [row.split()[0] for row in table[1:6]] == sorted(digits)
+
+
+def test_report_time_to_names_the_first_epoch_and_its_time(finished_run):
+    """Every run keeps each epoch's end in seconds since training started (manifest
+    ``epoch_end_s``; issue 15, 2); ``report --time-to METRIC=VALUE`` names the first epoch that
+    reaches VALUE ('>=' for accuracies, '<=' for losses) and that time."""
+    from kerasdl.errors import ConfigError
+    from kerasdl.reports import read_run, report
+
+    run_dir = finished_run.run_dir
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    times = manifest["epoch_end_s"]
+    assert len(times) == finished_run.epochs_run == 3
+    assert 0 < times[0] < times[1] < times[2] <= manifest["wall_time_s"]
+    history = read_run(run_dir)["history"]
+    accuracy, loss = history["val_accuracy"], history["val_loss"]
+    goal = accuracy[1]                                   # reached at epoch 2, or earlier
+    first = next(i for i, v in enumerate(accuracy) if v >= goal)
+    lines: list[str] = []
+    report(run_dir, log=lines.append, time_to_targets=[
+        f"val_accuracy={goal}", f"val_loss={min(loss)}", "val_accuracy=1.01"])
+    assert (f"val_accuracy >= {goal:g}: first at epoch {first + 1} ({accuracy[first]:.4f}), "
+            f"{times[first]:.1f} s after training started") in lines
+    last = loss.index(min(loss))
+    assert any(line.startswith(f"val_loss <= {min(loss):g}: first at epoch {last + 1} ")
+               for line in lines), lines
+    assert f"val_accuracy >= 1.01: not reached in 3 epochs (best {max(accuracy):.4f})" in lines
+    with pytest.raises(ConfigError, match="logged no 'val_auc'; it logged accuracy, loss"):
+        report(run_dir, log=lines.append, time_to_targets=["val_auc=0.9"])
+    with pytest.raises(ConfigError, match="takes METRIC=VALUE"):
+        report(run_dir, log=lines.append, time_to_targets=["val_accuracy"])
+
+
+def test_compare_on_a_time_axis_and_curves_that_mark_the_best_epoch(finished_run, tmp_path,
+                                                                     monkeypatch):
+    """``compare --x time`` draws each run against its own epoch end times; a run without them
+    is refused, naming it; the run's curves.png marks the best epoch and has the learning-rate
+    panel where the run logged the rate (issue 15, 2)."""
+    import shutil
+
+    from kerasdl import plots
+    from kerasdl.errors import KerasdlError
+    from kerasdl.reports import compare
+
+    drawn = []
+    original = plots.plot_curves
+    monkeypatch.setattr(plots, "plot_curves", lambda panels, path, *a, **k: (
+        drawn.append((panels, k)), original(panels, path, *a, **k))[1])
+    run_dir = finished_run.run_dir
+    times = json.loads((run_dir / "manifest.json").read_text())["epoch_end_s"]
+    compare([run_dir], tmp_path / "time.png", x="time")
+    _assert_real_png(tmp_path / "time.png")
+    assert drawn[-1][1]["x_values"] == {run_dir.name: times}
+    assert drawn[-1][1]["xlabel"] == "seconds since training started"
+    old = shutil.copytree(run_dir, tmp_path / "old-run")
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["epoch_end_s"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(KerasdlError, match="old-run recorded no epoch times.*--x epoch"):
+        compare([run_dir, old], tmp_path / "refused.png", x="time")
+    compare([run_dir, old], tmp_path / "epochs.png")                  # by epoch: fine
+
+    history = {"loss": [0.9, 0.5, 0.6], "val_loss": [1.0, 0.7, 0.8],
+               "learning_rate": [1e-3, 1e-3, 5e-4]}
+    plots.plot_history(history, tmp_path / "curves.png", best_epoch=2)
+    panels, kwargs = drawn[-1]
+    assert list(panels) == ["loss", "learning rate"] and kwargs["mark"] == (2, "best epoch 2")
+    _assert_real_png(tmp_path / "curves.png")

@@ -111,6 +111,9 @@ def _finish_and_compare(tmp_path: Path, uninterrupted: Path, experiment=EXPERIME
     np.testing.assert_allclose([float(r["val_loss"]) for r in ours],
                                [float(r["val_loss"]) for r in theirs], rtol=1e-6)
     assert not [p for p in run_dir.rglob("*") if ".tmp" in p.name]     # no temp files left
+    # the training clock runs on across the crash: an end time per epoch, rising
+    times = json.loads((run_dir / "manifest.json").read_text())["epoch_end_s"]
+    assert len(times) == len(ours) and all(a < b for a, b in zip(times, times[1:])), times
     print(f"max weight difference {difference:.1e}")
     return difference
 
