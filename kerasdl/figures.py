@@ -32,12 +32,12 @@ def _class_ids(y: np.ndarray) -> np.ndarray:
 
 
 def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, title: str,
-                  log: Callable[[str], None] = print, best_epoch: Optional[int] = None
-                  ) -> list[Path]:
-    """Write every figure that fits this model and data (``best_epoch`` is marked on the
-    curves); return their paths."""
+                  log: Callable[[str], None] = print, best_epoch: Optional[int] = None,
+                  phases: Sequence[dict] = ()) -> list[Path]:
+    """Write every figure that fits this model and data (``best_epoch`` and the starts of
+    ``phases`` are marked on the curves); return their paths."""
     run_dir = Path(run_dir)
-    written = ([plot_history(history, run_dir / "curves.png", title, best_epoch)]
+    written = ([plot_history(history, run_dir / "curves.png", title, best_epoch, phases)]
                if history else [])
     x_train, y_train = next(iter(data.train))
     # one label per example (not per token, as seq2seq and taggers have); subclassed models

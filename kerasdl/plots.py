@@ -31,18 +31,19 @@ def save_figure(fig, path: Path, title: str = "", dpi: int = 100) -> Path:
 def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: str = "",
                 legend_size: Optional[float] = None,
                 x_values: Optional[dict[str, list[float]]] = None, xlabel: str = "epoch",
-                mark: Optional[tuple[float, str]] = None) -> Path:
+                marks: Sequence[tuple[float, str, str]] = ()) -> Path:
     """Curves: one panel per entry of ``panels`` ({panel: {line label: values}}), against the
     epoch, or against ``x_values[label]`` (e.g. seconds since training started) with ``xlabel``;
-    ``mark`` = (x, label) draws a dashed vertical line in every panel (the best epoch)."""
+    each of ``marks`` = (x, label, line style) is a vertical line in every panel (the best epoch,
+    where a phase starts)."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
         for label, values in lines.items():
             x = (x_values or {}).get(label) or range(1, len(values) + 1)
             ax.plot(x, values, marker="o", label=label)
-        if mark is not None:
-            ax.axvline(mark[0], color="grey", linestyle="--", linewidth=1, label=mark[1])
+        for x, label, style in marks:
+            ax.axvline(x, color="grey", linestyle=style, linewidth=1, label=label)
         ax.set_xlabel(xlabel)
         ax.set_title(name)
         ax.grid(alpha=0.3)
@@ -51,17 +52,22 @@ def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: st
 
 
 def plot_history(history: dict[str, list[float]], path: Path, title: str = "",
-                 best_epoch: Optional[int] = None) -> Path:
+                 best_epoch: Optional[int] = None, phases: Sequence[dict] = ()) -> Path:
     """Training curves: one panel per metric, train and validation per epoch, the learning
-    rate's own panel where the run logged it, and the best epoch marked."""
+    rate's own panel where the run logged it, the best epoch and where each phase of a transfer
+    run starts (``phases``: the manifest's, with ``name`` and ``first_epoch``) marked."""
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
     panels = {name: {"train": history[name],
                      **({"validation": history[f"val_{name}"]} if f"val_{name}" in history else {})}
               for name in names}
     if "learning_rate" in history:
         panels["learning rate"] = {"learning rate": history["learning_rate"]}
-    return plot_curves(panels, path, title,
-                       mark=(best_epoch, f"best epoch {best_epoch}") if best_epoch else None)
+    epochs = len(next(iter(history.values()), []))
+    marks = [(phase["first_epoch"] - 0.5, f"phase '{phase['name']}'", ":") for phase in phases
+             if 1 < phase["first_epoch"] <= epochs]
+    if best_epoch:
+        marks.append((best_epoch, f"best epoch {best_epoch}", "--"))
+    return plot_curves(panels, path, title, marks=marks)
 
 
 def _show_image(ax, image: np.ndarray) -> None:

@@ -174,7 +174,8 @@ def redraw_figures(run: dict, log: Callable[[str], None] = print) -> list[Path]:
     model = load_model(run_dir / "model.keras")
     data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1], log=lambda line: None)
     return write_figures(model, data, run["history"], run_dir, experiment.name, log=log,
-                         best_epoch=run["manifest"].get("best_epoch"))
+                         best_epoch=run["manifest"].get("best_epoch"),
+                         phases=run["manifest"].get("phases", ()))
 
 
 def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "epoch") -> str:

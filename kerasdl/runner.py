@@ -278,8 +278,11 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     kill_point("model-saved")
     phase("writing figures")
     best_epoch = _best_epoch(experiment, history)
+    from kerasdl.transfer.recipes import phase_epochs
+
+    phases = phase_epochs(experiment)
     figures = write_figures(model, data, history, run_dir, experiment.name, log=log,
-                            best_epoch=best_epoch)
+                            best_epoch=best_epoch, phases=phases)
     kill_point("figures-written")
     publish = publish_model(model_path, experiment, test_metrics, _data_fingerprint(experiment, data),
                             run_dir, inference=data.inference_record())
@@ -293,6 +296,7 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
                 "resumed": resuming,
                 # seconds since training started at each epoch's end (kerasdl report --time-to)
                 "epoch_end_s": callback_set.clock.epoch_end_s,
+                **({"phases": phases} if phases else {}),
                 "throughput": callback_set.throughput.summary(),
                 "published": {"done": publish.published, "path": str(publish.path),
                               "reason": publish.reason}}

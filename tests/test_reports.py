@@ -328,7 +328,10 @@ def test_compare_on_a_time_axis_and_curves_that_mark_the_best_epoch(finished_run
 
     history = {"loss": [0.9, 0.5, 0.6], "val_loss": [1.0, 0.7, 0.8],
                "learning_rate": [1e-3, 1e-3, 5e-4]}
-    plots.plot_history(history, tmp_path / "curves.png", best_epoch=2)
+    phases = [{"name": "head", "first_epoch": 1}, {"name": "all", "first_epoch": 3},
+              {"name": "never reached", "first_epoch": 9}]
+    plots.plot_history(history, tmp_path / "curves.png", best_epoch=2, phases=phases)
     panels, kwargs = drawn[-1]
-    assert list(panels) == ["loss", "learning rate"] and kwargs["mark"] == (2, "best epoch 2")
+    assert list(panels) == ["loss", "learning rate"]
+    assert kwargs["marks"] == [(2.5, "phase 'all'", ":"), (2, "best epoch 2", "--")]
     _assert_real_png(tmp_path / "curves.png")

@@ -24,12 +24,17 @@ def test_images_in_folders_to_a_fine_tuned_model_to_predict_and_onnx(tmp_path):
 
     # the experiment's default data is the folder sample-folder writes
     trained = run_cli("run", str(REPO / "experiments" / "transfer_folder.py"), "--smoke",
+                      "--set", "trainer.epochs=2", "--set", "finetune.head_epochs=1",
                       "--workdir", "runs", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "on folder:sample_digits [folder]" in trained.stdout
     run_dir = next((tmp_path / "runs").iterdir())
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["data"]["class_names"] == ["eight", "five", "nine", "seven", "six"]
+    # both phases ran; the manifest says where each starts (curves.png marks it)
+    assert [(p["name"], p["first_epoch"], p["last_epoch"]) for p in manifest["phases"]] == [
+        ("head", 1, 1), ("top 30", 2, 2)]
+    assert len(manifest["epoch_end_s"]) == 2
 
     photo = tmp_path / "photo.png"
     shutil.copyfile(tmp_path / "sample_digits" / "test" / "seven" / "0000.png", photo)  # README's

@@ -254,6 +254,22 @@ def plan_phases(recipe: str, epochs: int, learning_rate: float, head_epochs: int
     return [phase for phase in phases if phase.epochs > 0]
 
 
+def phase_epochs(experiment: Experiment) -> list[dict[str, Any]]:
+    """The experiment's phases as the manifest records them: name, first and last epoch
+    (1-based) and learning rate; empty where it is not a transfer run."""
+    ft, trainer = experiment.finetune, experiment.trainer
+    if not ft.recipe:
+        return []
+    phases, first = [], 1
+    for phase in plan_phases(ft.recipe, trainer.epochs, trainer.learning_rate, ft.head_epochs,
+                             ft.unfreeze, ft.second_learning_rate, ft.layer_lr_decay):
+        phases.append({"name": phase.name, "first_epoch": first,
+                       "last_epoch": first + phase.epochs - 1,
+                       "learning_rate": phase.learning_rate})
+        first += phase.epochs
+    return phases
+
+
 def check_options(recipe: str, layer_lr_decay: Optional[float], cache_features: bool,
                   augment: Sequence[str] = ()) -> None:
     """Options that do not fit the recipe are errors, before anything is built or trained."""
