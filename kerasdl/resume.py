@@ -252,19 +252,39 @@ def read_backup(run_dir: Path, log: Callable[[str], None] = print) -> tuple[dict
     raise CorruptFileError("; ".join(problems) + "; no readable backup is left")
 
 
-def restore_variables(model, arrays: dict) -> None:
-    """Assign the backed-up model and optimizer variables (after checking every shape)."""
+def restore_variables(model, arrays: dict, optimizer: bool = True) -> None:
+    """Assign the backed-up model variables, and the optimizer's unless ``optimizer`` is False
+    (a transfer run restores those in the phase it stopped in: :func:`restore_optimizer`)."""
+    _assign("model", model.variables, arrays)
+    if optimizer:
+        restore_optimizer(model, arrays)
+
+
+def restore_optimizer(model, arrays: dict) -> None:
+    """Assign the backed-up optimizer variables to ``model``'s optimizer (built if needed)."""
     if not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
-    for prefix, variables in (("model", model.variables), ("optimizer", model.optimizer.variables)):
-        saved = [arrays[f"{prefix}_{i}"] for i in range(len(variables)) if f"{prefix}_{i}" in arrays]
-        shapes = [tuple(v.shape) for v in variables]
-        if len(saved) != len(variables) or [a.shape for a in saved] != shapes:
-            raise CorruptFileError(
-                f"the backup's {prefix} variables ({len(saved)}) do not fit this {prefix} "
-                f"({len(variables)}); was the experiment changed since the run started?")
-        for variable, value in zip(variables, saved):
-            variable.assign(value)
+    _assign("optimizer", model.optimizer.variables, arrays)
+
+
+def _assign(prefix: str, variables, arrays: dict) -> None:
+    """``variables`` from the backup's ``<prefix>_<i>`` arrays, after checking every shape."""
+    saved = [arrays[f"{prefix}_{i}"] for i in range(len(variables)) if f"{prefix}_{i}" in arrays]
+    shapes = [tuple(v.shape) for v in variables]
+    if len(saved) != len(variables):
+        raise CorruptFileError(
+            f"the backup has {len(saved)} {prefix} variables, this {prefix} has "
+            f"{len(variables)}; was the experiment changed since the run started?")
+    wrong = [(i, a.shape, shape) for i, (a, shape) in enumerate(zip(saved, shapes))
+             if a.shape != shape]
+    if wrong:
+        index, found, expected = wrong[0]
+        raise CorruptFileError(
+            f"the backup's {prefix} variable {index} has shape {found}, this {prefix}'s "
+            f"{expected} ({len(wrong)} of {len(variables)} differ); was the experiment changed "
+            "since the run started?")
+    for variable, value in zip(variables, saved):
+        variable.assign(value)
 
 
 def best_weights(arrays: dict) -> Optional[list]:

@@ -208,7 +208,7 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     from kerasdl.callbacks import TENSORBOARD, build_callbacks
     from kerasdl.errors import TrainingDiverged
     from kerasdl.resume import (BACKUP_DIR, best_weights, has_backup, read_backup,
-                                restore_variables)
+                                restore_optimizer, restore_variables)
     from kerasdl.saving import kill_point
 
     first_epoch, history_so_far, state, saved_best, stopped = 0, {}, None, None, False
@@ -218,7 +218,9 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
             phase(f"resuming {run_dir}: it has no epoch backup yet, so training starts at epoch 1")
         else:
             state, arrays = backup
-            restore_variables(model, arrays)
+            # a transfer run compiles a new optimizer per phase: its state goes back in the
+            # phase the run stopped in (restore_optimizer below)
+            restore_variables(model, arrays, optimizer=not experiment.finetune.recipe)
             first_epoch, history_so_far = state["epoch"], state["history"]
             stopped = state.get("stopped", False)
             state, saved_best = state["callbacks"], best_weights(arrays)
@@ -241,7 +243,8 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
         fitted = fit_transfer(
             experiment, model, data, callback_set.callbacks,
             compile_fn=lambda m, rate: compile_model(experiment, m, data, prepared.devices, rate),
-            fit_kwargs=fit_kwargs, log=log, initial_epoch=first_epoch)
+            fit_kwargs=fit_kwargs, log=log, initial_epoch=first_epoch,
+            restore_optimizer=(lambda m: restore_optimizer(m, arrays)) if first_epoch else None)
     else:
         fitted = model.fit(data.train, initial_epoch=first_epoch, epochs=last_epoch,
                            validation_data=data.validation, callbacks=callback_set.callbacks,

@@ -306,7 +306,7 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
                  unfreeze: Union[int, str] = "all", second_learning_rate: Optional[float] = None,
                  layer_lr_decay: Optional[float] = None, cache_features: bool = False,
                  batch_size: int = 32, shuffle_seed: int = 0, initial_epoch: int = 0,
-                 after_compile: Optional[Callable[[Any], None]] = None, log: Log = print
+                 restore_optimizer: Optional[Callable[[Any], None]] = None, log: Log = print
                  ) -> dict[str, list[float]]:
     """Train a model from :func:`make_transfer_model` with ``recipe``; return the history.
 
@@ -329,8 +329,10 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
         batch_size, shuffle_seed: batches of the cached features.
         initial_epoch: epochs already done (a resumed run): earlier phases are skipped, and the
             phase it falls in starts there with its trainable layers and learning rate.
-        after_compile: called with the model about to be fit after each phase's compile (a
-            resumed run restores the optimizer's state there).
+        restore_optimizer: a resumed run's: called with the model about to be fit, after its
+            phase's compile, when ``initial_epoch`` falls inside that phase (the backup holds
+            that phase's optimizer); a phase that starts at ``initial_epoch`` starts with a
+            fresh optimizer, as it did in the run that never stopped.
         log: receives one line per phase.
     """
     check_options(recipe, layer_lr_decay, cache_features)
@@ -343,7 +345,7 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
         (phase,) = phases
         return _fit_on_cached_features(model, train, validation, phase, compile_fn, callbacks,
                                        fit_kwargs, batch_size, shuffle_seed, initial_epoch,
-                                       after_compile, log)
+                                       restore_optimizer, log)
     history: dict[str, list[float]] = {}
     done = 0
     for index, phase in enumerate(phases):
@@ -362,8 +364,8 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
         if phase.layer_lr_decay is not None:
             _use_layerwise_learning_rates(model, phase.layer_lr_decay)
             trained += f", layer-wise rates x{phase.layer_lr_decay:g} per layer downwards"
-        if after_compile is not None:
-            after_compile(model)
+        if restore_optimizer is not None and start > done:     # resumed inside this phase
+            restore_optimizer(model)
         if start > 0:
             _continue_csv_logs(callbacks)
         log(f"[kerasdl] transfer {recipe}, phase {index + 1}/{len(phases)} '{phase.name}': "
@@ -402,7 +404,7 @@ def extract_features(model, dataset) -> tuple[np.ndarray, np.ndarray]:
 
 def _fit_on_cached_features(model, train, validation, phase: Phase, compile_fn, callbacks,
                             fit_kwargs, batch_size: int, shuffle_seed: int, initial_epoch: int,
-                            after_compile, log: Log):
+                            restore_optimizer, log: Log):
     import tensorflow as tf
 
     freeze_backbone(model)
@@ -421,8 +423,8 @@ def _fit_on_cached_features(model, train, validation, phase: Phase, compile_fn, 
     head = keras.Model(features, model.get_layer(CLASSIFIER)(features), name=f"{model.name}_head")
     compile_fn(head, phase.learning_rate)
     compile_fn(model, phase.learning_rate)   # the whole model: evaluated and saved afterwards
-    if after_compile is not None:
-        after_compile(head)
+    if restore_optimizer is not None and initial_epoch > 0:
+        restore_optimizer(head)
     log(f"[kerasdl] transfer: training the head on cached features: epochs {initial_epoch + 1}-"
         f"{phase.epochs} at "
         f"learning rate {phase.learning_rate:g}")
@@ -505,7 +507,7 @@ def build_transfer_model(experiment: Experiment, data):
 
 def fit_transfer(experiment: Experiment, model, data, callbacks, compile_fn: CompileFn,
                  fit_kwargs: Optional[dict] = None, log: Log = print, initial_epoch: int = 0,
-                 after_compile: Optional[Callable[[Any], None]] = None
+                 restore_optimizer: Optional[Callable[[Any], None]] = None
                  ) -> dict[str, list[float]]:
     """Run ``experiment.finetune.recipe`` on ``model`` (from :func:`build_transfer_model`).
 
@@ -518,7 +520,8 @@ def fit_transfer(experiment: Experiment, model, data, callbacks, compile_fn: Com
         fit_kwargs: more ``model.fit`` arguments (verbose, shuffle=False).
         log: receives one line per phase.
         initial_epoch: epochs already done (a resumed run; see :func:`train_recipe`).
-        after_compile: called with the model about to be fit after each phase's compile.
+        restore_optimizer: a resumed run's optimizer state, put back in the phase it stopped
+            in (see :func:`train_recipe`).
 
     Returns:
         The history of all phases, concatenated per key (with ``learning_rate`` per epoch).
@@ -531,4 +534,4 @@ def fit_transfer(experiment: Experiment, model, data, callbacks, compile_fn: Com
         unfreeze=ft.unfreeze, second_learning_rate=ft.second_learning_rate,
         layer_lr_decay=ft.layer_lr_decay, cache_features=ft.cache_features,
         batch_size=experiment.data.batch_size, shuffle_seed=experiment.data.shuffle_seed,
-        initial_epoch=initial_epoch, after_compile=after_compile, log=log)
+        initial_epoch=initial_epoch, restore_optimizer=restore_optimizer, log=log)
