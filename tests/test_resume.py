@@ -150,6 +150,7 @@ def test_kill_at_a_random_moment_then_resume(tmp_path, uninterrupted, seed):
     _finish_and_compare(tmp_path, uninterrupted[0])
 
 
+@pytest.mark.slow          # 27 s: the default suite's quick kill points cover the mechanism
 def test_kill_then_resume_on_an_image_folder(tmp_path):
     """The user's own data resumes exactly too: LeNet-5 (with its random-shift augmentation) on a
     folder:PATH of class subfolders, killed while backing up epoch 2 of 4 (so the resumed run
@@ -208,7 +209,7 @@ def test_corrupt_backup_falls_back_to_the_previous_one(tmp_path, uninterrupted):
 
 
 @pytest.mark.parametrize("recipe, options, point", [
-    ("finetune_all", [], "backup-rename:3"),
+    pytest.param("finetune_all", [], "backup-rename:3", marks=pytest.mark.slow),
     pytest.param("two_phase", ["--set", "finetune.layer_lr_decay=0.5"], "backup-rename:4",
                  marks=pytest.mark.slow),
     pytest.param("two_phase", [], "backup-rename:3", marks=pytest.mark.slow),
