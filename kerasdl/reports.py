@@ -81,8 +81,16 @@ def metrics_table(runs: Sequence[dict]) -> str:
             f"{manifest.get('wall_time_s', 0):.1f}",
             f"{throughput['samples_per_s']:,.0f}" if throughput else "-",
         ])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    return _aligned(rows)
+
+
+def _aligned(rows: list[list[str]], numbers_from: Optional[int] = None) -> str:
+    """``rows`` (the header first) as text columns two spaces apart, left-aligned; columns from
+    index ``numbers_from`` on right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = len(widths) if numbers_from is None else numbers_from
+    return "\n".join("  ".join(cell.rjust(width) if i >= right else cell.ljust(width)
+                               for i, (cell, width) in enumerate(zip(row, widths))).rstrip()
                      for row in rows)
 
 
@@ -96,11 +104,15 @@ def per_class_table(per_class: dict[str, dict]) -> str:
     for name, results in per_class.items():
         rows.append([str(name), str(results.get("count", "-")), str(results.get("correct", "-")),
                      *(ratio(results.get(key)) for key in ("precision", "recall", "f1"))])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    # the class name left-aligned, the numbers right-aligned
-    return "\n".join("  ".join([row[0].ljust(widths[0]), *(cell.rjust(width) for cell, width in
-                                                          zip(row[1:], widths[1:]))]).rstrip()
-                     for row in rows)
+    return _aligned(rows, numbers_from=1)      # the class name left, the numbers right
+
+
+def epoch_times(run: dict) -> Optional[list[float]]:
+    """Each epoch's end in seconds since training started (the manifest's ``epoch_end_s``), or
+    None where the run has no such time for every epoch of its history (an older kerasdl's)."""
+    times = run["manifest"].get("epoch_end_s") or []
+    epochs = len(next(iter(run["history"].values()), []))
+    return times if times and len(times) == epochs else None
 
 
 def time_to(run: dict, target: str) -> str:
@@ -126,8 +138,8 @@ def time_to(run: dict, target: str) -> str:
         best = max(values) if higher else min(values)
         return f"{metric} {sign} {goal:g}: not reached in {len(values)} epochs (best {best:.4f})"
     epoch = reached[0]
-    times = run["manifest"].get("epoch_end_s") or []
-    when = (f", {times[epoch]:.1f} s after training started" if len(times) == len(values)
+    times = epoch_times(run)
+    when = (f", {times[epoch]:.1f} s after training started" if times
             else " (this run recorded no epoch times)")
     return f"{metric} {sign} {goal:g}: first at epoch {epoch + 1} ({values[epoch]:.4f}){when}"
 
@@ -189,12 +201,11 @@ def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "e
 
         x_values = None
         if x == "time":
-            untimed = [str(run["dir"]) for run in runs if len(run["manifest"].get(
-                "epoch_end_s") or []) != len(next(iter(run["history"].values()), []))]
+            untimed = [str(run["dir"]) for run in runs if epoch_times(run) is None]
             if untimed:
                 raise KerasdlError(f"--x time: {', '.join(untimed)} recorded no epoch times (a "
                                    "run of an older kerasdl); compare them with --x epoch")
-            x_values = {Path(run["dir"]).name: run["manifest"]["epoch_end_s"] for run in runs}
+            x_values = {Path(run["dir"]).name: epoch_times(run) for run in runs}
         names = sorted({k for run in runs for k in run["history"] if k.startswith("val_")}) or \
             sorted({k for run in runs for k in run["history"]})
         plot_curves({name: {Path(run["dir"]).name: run["history"][name] for run in runs

@@ -209,9 +209,7 @@ def _load_folder(path: Path, cfg, log) -> LocalSplits:
 
     counts = ", ".join(f"{len(files.paths)} {split}" for split, files in splits.items())
     how = (f"its {' '.join(f'{split}/' for split in splits)} folders"
-           if presplit and (path / "test").is_dir() else
-           f"a stratified {cfg.test_fraction:.0%} test split (data.test_fraction, "
-           f"data.split_seed={cfg.split_seed})")
+           if presplit and (path / "test").is_dir() else _carved_test_split(cfg))
     return LocalSplits(
         dataset(splits["train"]), dataset(splits["test"]),
         dataset(splits["validation"]) if "validation" in splits else None,
@@ -263,10 +261,11 @@ def _load_npz(path: Path, cfg, log) -> LocalSplits:
                             f"{len(arrays[y_key])}; features and labels must pair up one to one")
     if keys == ("x", "y"):
         x, y = arrays["x"], arrays["y"]
-        train, test = _stratified_index(y, cfg.test_fraction, cfg.split_seed, path) if (
-            np.issubdtype(y.dtype, np.integer)) else _plain_split(len(y), cfg)
+        classes = np.issubdtype(y.dtype, np.integer)
+        train, test = (_stratified_index(y, cfg.test_fraction, cfg.split_seed, path) if classes
+                       else _plain_split(len(y), cfg))
         x_train, y_train, x_test, y_test = x[train], y[train], x[test], y[test]
-        how = f"{cfg.test_fraction:.0%} test split (data.test_fraction, data.split_seed)"
+        how = _carved_test_split(cfg, stratified=classes)
     else:
         x_train, y_train, x_test, y_test = (arrays[k] for k in keys)
         how = "its own train/test arrays"
@@ -280,6 +279,12 @@ def _load_npz(path: Path, cfg, log) -> LocalSplits:
         None, num_classes, names,
         f"arrays {path}: x {x_train.shape[1:]} {x_train.dtype}, {len(x_train)} train / "
         f"{len(x_test)} test, {how}")
+
+
+def _carved_test_split(cfg, stratified: bool = True) -> str:
+    """How the test split was cut from data without one, for the data's description."""
+    return (f"{'a stratified ' if stratified else 'a '}{cfg.test_fraction:.0%} test split "
+            f"(data.test_fraction, data.split_seed={cfg.split_seed})")
 
 
 def _plain_split(count: int, cfg):
@@ -360,8 +365,8 @@ def _load_csv(path: Path, cfg, log) -> LocalSplits:
         tf.data.Dataset.from_tensor_slices((x[train], y[train])),
         tf.data.Dataset.from_tensor_slices((x[test], y[test])), None, num_classes, names,
         f"CSV {path}: {len(columns)} numeric features, label '{cfg.label_column}' ({kind}), "
-        f"{len(train)} train / {len(test)} test rows, {cfg.test_fraction:.0%} test split "
-        f"(data.test_fraction, data.split_seed={cfg.split_seed})",
+        f"{len(train)} train / {len(test)} test rows, "
+        f"{_carved_test_split(cfg, stratified=bool(num_classes))}",
         normalization=normalization, feature_columns=columns)
 
 
@@ -400,8 +405,7 @@ def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
         train, test = _stratified_index(labels, cfg.test_fraction, cfg.split_seed, path)
         train_texts, train_labels, test_texts, test_labels = (
             texts[train], labels[train], texts[test], labels[test])
-        how = (f"a stratified {cfg.test_fraction:.0%} test split (data.test_fraction, "
-               f"data.split_seed={cfg.split_seed})")
+        how = _carved_test_split(cfg)
     strings = lambda values: tf.constant([str(v) for v in values], dtype=tf.string)  # noqa: E731
     return LocalSplits(
         tf.data.Dataset.from_tensor_slices((strings(train_texts), train_labels)),

@@ -88,9 +88,11 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
                     resolve_label_format(cfg.label_format, label_kind, num_classes))
     preprocess = _make_preprocess(cfg, train.element_spec, label_format, label_kind, num_classes)
 
+    def preprocessed(ds):
+        return ds.map(plain_graph(preprocess), num_parallel_calls=tf.data.AUTOTUNE)
+
     def prepared(ds):
-        ds = ds.map(plain_graph(preprocess), num_parallel_calls=tf.data.AUTOTUNE)
-        return ds.cache() if cfg.cache else ds
+        return preprocessed(ds).cache() if cfg.cache else preprocessed(ds)
 
     def evaluation(ds):
         return prepared(ds).batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
@@ -98,9 +100,8 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
     epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
     steps = -(-(n_train - n_validation) // cfg.batch_size)
     # a cached training split small enough is held as tensors (no tf.data cache beside them)
-    in_memory = (_materialize(train.map(plain_graph(preprocess),
-                                        num_parallel_calls=tf.data.AUTOTUNE),
-                              n_train - n_validation) if cfg.cache else None)
+    in_memory = (_materialize(preprocessed(train), n_train - n_validation) if cfg.cache
+                 else None)
     train_examples = prepared(train) if in_memory is None else None
 
     def epoch(_):

@@ -76,14 +76,13 @@ class Vocabularies:
         rows = np.zeros((len(lines), self.source_length), np.int32)
         for row, (line, words) in enumerate(zip(lines, standardized.numpy())):
             words = words.decode("utf-8").split()[:self.source_length]
+            where = f"predict input {names[row] if names else repr(line)}"
             if not words:
-                raise DataError(f"predict input {names[row] if names else repr(line)}: no words "
-                                "to translate")
+                raise DataError(f"{where}: no words to translate")
             for column, word in enumerate(words):
                 if word not in ids and unknown is None:
                     raise DataError(
-                        f"predict input {names[row] if names else repr(line)}: the word "
-                        f"{word!r} is not in the model's source vocabulary "
+                        f"{where}: the word {word!r} is not in the model's source vocabulary "
                         f"({', '.join(self.source[1:][:12])}{', ...' if len(self.source) > 13 else ''})")
                 rows[row, column] = ids.get(word, unknown)
         return rows

@@ -260,14 +260,20 @@ def phase_epochs(experiment: Experiment) -> list[dict[str, Any]]:
     ft, trainer = experiment.finetune, experiment.trainer
     if not ft.recipe:
         return []
-    phases, first = [], 1
-    for phase in plan_phases(ft.recipe, trainer.epochs, trainer.learning_rate, ft.head_epochs,
-                             ft.unfreeze, ft.second_learning_rate, ft.layer_lr_decay):
-        phases.append({"name": phase.name, "first_epoch": first,
-                       "last_epoch": first + phase.epochs - 1,
-                       "learning_rate": phase.learning_rate})
-        first += phase.epochs
-    return phases
+    phases = plan_phases(ft.recipe, trainer.epochs, trainer.learning_rate, ft.head_epochs,
+                         ft.unfreeze, ft.second_learning_rate, ft.layer_lr_decay)
+    return [{"name": phase.name, "first_epoch": first + 1, "last_epoch": end,
+             "learning_rate": phase.learning_rate} for phase, first, end in phase_spans(phases)]
+
+
+def phase_spans(phases: Sequence[Phase]) -> list[tuple[Phase, int, int]]:
+    """(phase, epochs done before it, epochs done after it) for each phase in turn: the
+    ``initial_epoch`` and ``epochs`` of its ``fit``."""
+    spans, done = [], 0
+    for phase in phases:
+        spans.append((phase, done, done + phase.epochs))
+        done += phase.epochs
+    return spans
 
 
 def check_options(recipe: str, layer_lr_decay: Optional[float], cache_features: bool,
@@ -347,12 +353,10 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
                                        fit_kwargs, batch_size, shuffle_seed, initial_epoch,
                                        restore_optimizer, log)
     history: dict[str, list[float]] = {}
-    done = 0
-    for index, phase in enumerate(phases):
-        if done + phase.epochs <= initial_epoch:          # finished before a resume
-            done += phase.epochs
+    for index, (phase, first, end) in enumerate(phase_spans(phases)):
+        if end <= initial_epoch:                          # finished before a resume
             continue
-        start = max(done, initial_epoch)
+        start = max(first, initial_epoch)
         if phase.unfreeze is None:
             freeze_backbone(model)
             trained = "the head (backbone frozen)"
@@ -364,18 +368,16 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
         if phase.layer_lr_decay is not None:
             _use_layerwise_learning_rates(model, phase.layer_lr_decay)
             trained += f", layer-wise rates x{phase.layer_lr_decay:g} per layer downwards"
-        if restore_optimizer is not None and start > done:     # resumed inside this phase
+        if restore_optimizer is not None and start > first:    # resumed inside this phase
             restore_optimizer(model)
         if start > 0:
             _continue_csv_logs(callbacks)
         log(f"[kerasdl] transfer {recipe}, phase {index + 1}/{len(phases)} '{phase.name}': "
-            f"epochs {start + 1}-{done + phase.epochs} at learning rate {phase.learning_rate:g}, "
+            f"epochs {start + 1}-{end} at learning rate {phase.learning_rate:g}, "
             f"training {trained}; {len(model.trainable_weights)} trainable weight tensors")
-        fitted = model.fit(train, validation_data=validation, initial_epoch=start,
-                           epochs=done + phase.epochs,
+        fitted = model.fit(train, validation_data=validation, initial_epoch=start, epochs=end,
                            callbacks=[_LogLearningRate(), *callbacks], **fit_kwargs)
         _extend(history, fitted.history)
-        done += phase.epochs
     return history
 
 
