@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, run_cli
 
 
+@pytest.mark.slow      # 45 s; CI's slow pass runs it (the default suite stays under 10 minutes)
 def test_images_in_folders_to_a_fine_tuned_model_to_predict_and_onnx(tmp_path):
     written = run_cli("sample-folder", "sample_digits", "--per-class", "20", cwd=tmp_path)
     assert written.returncode == 0, written.stderr
