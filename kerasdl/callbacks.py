@@ -65,6 +65,8 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
         callbacks.append(HistoryWriter(run_dir / HISTORY, history))
     if cfg.tensorboard.enabled:
         tb = cfg.tensorboard
+        if not history:              # a resumed run wrote them when it started
+            write_hparams(run_dir / TENSORBOARD, experiment, run_dir.name)
         callbacks.append(keras.callbacks.TensorBoard(
             log_dir=str(run_dir / TENSORBOARD), histogram_freq=tb.histogram_freq,
             update_freq=tb.update_freq, profile_batch=tb.profile_batch, write_graph=tb.write_graph))
@@ -88,6 +90,19 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
     if resume_state:
         callbacks.append(RestoreCallbackState(list(callbacks), resume_state, best_weights))
     return CallbackSet(callbacks, guard, throughput, clock)
+
+
+def write_hparams(log_dir: Path, experiment: Experiment, session: str) -> None:
+    """The run's config as TensorBoard HParams (one session per run), so the HParams dashboard
+    compares runs, e.g. the trials of a sweep (``tensorboard --logdir sweeps/NAME``); its metrics
+    are the epoch scalars that Keras's TensorBoard callback writes beside them."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    from kerasdl.config import flat_config
+
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        hp.hparams(flat_config(experiment.to_dict()), trial_id=session)
 
 
 def _peak_memory_mb() -> float:

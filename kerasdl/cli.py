@@ -39,6 +39,8 @@ def cli(debug: bool) -> None:
     kerasdl sample-folder digits                 an image folder to try folder:PATH on
     kerasdl evaluate runs/lenet5-... --data folder:my_digits    test metrics on other data
     kerasdl export runs/lenet5-... --format onnx                for serving
+    kerasdl sweep experiments/mlp_digits.py --param trainer.learning_rate='loguniform(1e-4, 1e-1)' --trials 6
+                                                 search settings with Optuna
     """
 
 
@@ -237,6 +239,52 @@ def export_command(model_or_run_dir: str, fmt: str, output: str | None) -> None:
 
     trained = _trained(model_or_run_dir)
     click.echo(f"wrote {export(trained, fmt, Path(output) if output else None)}")
+
+
+@cli.command()
+@click.argument("experiment_path")
+@click.option("--param", "params", multiple=True, required=True, metavar="KEY=SPEC",
+              help="A searched config key: choice(a, b, ...), uniform(lo, hi), loguniform(lo, hi) "
+                   "or int(lo, hi), e.g. --param 'data.batch_size=choice(32, 128)' (repeatable).")
+@click.option("--trials", required=True, type=int,
+              help="Finished trials the study should have; running the command again continues "
+                   "it up to this number.")
+@click.option("--parallel", default=1, show_default=True, type=int,
+              help="Trials at once, each a separate process, the cores shared out between them.")
+@click.option("--storage", metavar="URL",
+              help="Where the study lives (default: sqlite:///<sweep dir>/study.db); a "
+                   "postgresql:// or mysql:// URL lets sweep processes on many machines share it.")
+@click.option("--study", "study_name", metavar="NAME",
+              help="The study's name (default: the experiment's name).")
+@click.option("--prune", is_flag=False, flag_value="median", default=None,
+              type=click.Choice(["median", "hyperband"]),
+              help="Stop poor trials early on the metric, per epoch: --prune (median) or "
+                   "--prune=hyperband.")
+@click.option("--metric", metavar="NAME",
+              help="The history metric to optimize, best epoch counted (default: "
+                   "callbacks.monitor).")
+@click.option("--workdir", type=click.Path(file_okay=False),
+              help="Folder that receives the sweep directory <workdir>/<study> (default: sweeps).")
+@click.option("--seed", type=int, default=None, help="The sampler's seed.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="A fixed override for every trial, e.g. --set trainer.epochs=5 (repeatable).")
+def sweep(experiment_path: str, params: tuple[str, ...], trials: int, parallel: int,
+          storage: str | None, study_name: str | None, prune: str | None, metric: str | None,
+          workdir: str | None, seed: int | None, overrides: tuple[str, ...]) -> None:
+    """Search EXPERIMENT_PATH's settings with Optuna; every trial is a kerasdl run.
+
+    Writes <workdir>/<study>/: each trial's run directory, trials.csv, and best_experiment.py (the
+    best trial's config, to rerun). Needs Optuna: pip install 'kerasdl[sweep]'.
+    """
+    from kerasdl.experiment import load_experiment, resolve_experiment_path
+    from kerasdl.sweep import parse_space, plan_sweep, run_sweep
+
+    experiment = load_experiment(experiment_path, overrides=list(overrides))
+    space = parse_space(params, experiment)
+    plan = plan_sweep(resolve_experiment_path(experiment_path), experiment, overrides, space, trials,
+                      parallel=parallel, metric=metric, prune=prune, storage=storage,
+                      study_name=study_name, workdir=workdir, seed=seed)
+    run_sweep(plan, log=lambda line: click.echo(line))
 
 
 @cli.command(name="list")

@@ -13,6 +13,7 @@ import ast
 import contextvars
 import dataclasses
 import functools
+import json
 import re
 import typing
 from typing import Any, Literal, Mapping, Optional, Sequence, Union
@@ -382,6 +383,7 @@ class Device:
     logical_cpus: int = 0                    # split the CPU into N logical devices (N >= 2)
     memory_limit_mb: Optional[int] = None    # cap each GPU; None: grow as needed
     precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
+    threads: int = 0                         # TensorFlow's intra- and inter-op threads; 0: its default (all cores)
 
     def _validate(self):
         if not DEVICE_POLICY.match(self.policy):
@@ -392,6 +394,9 @@ class Device:
         if self.devices and self.policy != "mirrored":
             raise ConfigError("config key 'device.devices' is used only with "
                               f"device.policy='mirrored'; the policy is {self.policy!r}")
+        if self.threads < 0:
+            raise ConfigError(f"config key 'device.threads' must be 0 (TensorFlow's default) or "
+                              f">= 1; got {self.threads}")
         if self.logical_cpus == 1 or self.logical_cpus < 0:
             raise ConfigError(f"config key 'device.logical_cpus' must be 0 (off) or >= 2; "
                               f"got {self.logical_cpus}")
@@ -529,6 +534,25 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
             raise ConfigError(f"--set expects KEY=VALUE (e.g. trainer.epochs=3); got {item!r}")
         overrides[key.strip()] = text
     return overrides
+
+
+def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``Experiment.to_dict()`` -> ``{"trainer.learning_rate": 0.001, "model.kwargs.dropout":
+    0.2, ...}``: every key but ``smoke``, as scalars (bool, int, float, str; others as JSON text),
+    for TensorBoard's HParams and for tables of what differs between runs."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping) and value:
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        elif isinstance(value, (bool, int, float, str)):
+            flat[prefix] = value
+        else:                                           # None, tuples, {}
+            flat[prefix] = json.dumps(value, default=str)
+
+    walk("", {key: value for key, value in config.items() if key != "smoke"})
+    return flat
 
 
 def with_overrides(config, overrides: Mapping[str, Any]):

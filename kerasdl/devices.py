@@ -188,6 +188,9 @@ def setup_devices(cfg) -> DeviceSetup:
 
     physical_gpus = tf.config.list_physical_devices("GPU")
     try:
+        if cfg.threads:          # e.g. sweep trials side by side, one core each
+            tf.config.threading.set_intra_op_parallelism_threads(cfg.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(cfg.threads)
         if cfg.logical_cpus > 1:
             cpu = tf.config.list_physical_devices("CPU")[0]
             tf.config.set_logical_device_configuration(

@@ -32,7 +32,7 @@ def load_experiment(path: str | Path, overrides: Optional[Mapping[str, Any] | Se
     """
     from kerasdl.config import parse_overrides
 
-    path = _resolve(path)
+    path = resolve_experiment_path(path)
     module = _import_file(path)
     get_config = getattr(module, "get_config", None)
     if not callable(get_config):
@@ -51,7 +51,8 @@ def load_experiment(path: str | Path, overrides: Optional[Mapping[str, Any] | Se
     return experiment
 
 
-def _resolve(path: str | Path) -> Path:
+def resolve_experiment_path(path: str | Path) -> Path:
+    """The experiment file at ``path``, or named ``path`` in ./experiments; a clear error if none."""
     candidate = Path(path)
     if candidate.is_file():
         return candidate

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from kerasdl.config import Experiment
+from kerasdl.config import Experiment, flat_config
 from kerasdl.errors import ConfigError, KerasdlError
 from kerasdl.figures import PER_CLASS
 
@@ -26,17 +26,40 @@ def read_run(run_dir: Path) -> dict:
         raise KerasdlError(f"{run_dir} is not a finished kerasdl run directory "
                            f"(missing {', '.join(missing)})")
     run = {name[:-5]: json.loads((run_dir / name).read_text()) for name in needed}
-    history: dict[str, list[float]] = {}
-    if (run_dir / "history.csv").is_file():
-        with open(run_dir / "history.csv") as handle:
-            for row in csv.DictReader(handle):
-                for key, value in row.items():
-                    if key != "epoch":
-                        history.setdefault(key, []).append(float(value))
-    run["history"] = history
+    run["history"] = read_history(run_dir)
     run["per_class"] = read_per_class(run_dir)
     run["dir"] = run_dir
     return run
+
+
+def expand_sweeps(run_dirs: Sequence[Path]) -> list[Path]:
+    """``run_dirs`` with each sweep directory (one holding ``trials.csv``) replaced by the
+    finished run directories of its trials, in trial order."""
+    expanded: list[Path] = []
+    for directory in map(Path, run_dirs):
+        if (directory / "trials.csv").is_file():
+            finished = sorted(p.parent for p in directory.glob("trial-*/*/report.txt"))
+            if not finished:
+                raise KerasdlError(f"sweep directory {directory} has no finished trial yet")
+            expanded += finished
+        else:
+            expanded.append(directory)
+    return expanded
+
+
+def read_history(run_dir: Path) -> dict[str, list[float]]:
+    """A run's ``history.csv`` as ``{metric: [value per epoch]}``; ``{}`` where it has none yet
+    (it is rewritten whole after every epoch, so a running run can be read too)."""
+    path = Path(run_dir) / "history.csv"
+    history: dict[str, list[float]] = {}
+    if not path.is_file():
+        return history
+    with open(path) as handle:
+        for row in csv.DictReader(handle):
+            for key, value in row.items():
+                if key != "epoch" and value not in (None, ""):
+                    history.setdefault(key, []).append(float(value))
+    return history
 
 
 def read_per_class(run_dir: Path) -> Optional[dict[str, dict]]:
@@ -64,24 +87,35 @@ def model_description(config: dict) -> str:
 
 
 def metrics_table(runs: Sequence[dict]) -> str:
-    """Runs side by side: model, data, epochs, test metrics, wall time, throughput."""
+    """Runs side by side: model, data, the config keys whose values differ between them (a
+    sweep's parameters), epochs, test metrics, wall time, throughput."""
     metric_names = sorted({k for run in runs for k in run["metrics"]})
-    header = ["run", "model", "data", "epochs", *(f"test {m}" for m in metric_names), "wall s",
-              "samples/s"]
+    flat = [flat_config(run["config"]) for run in runs]
+    differing = [key for key in dict.fromkeys(k for f in flat for k in f)
+                 if key not in ("name", "description", "trainer.verbose", "device.threads",
+                                "output.publish")
+                 and len({repr(f.get(key)) for f in flat}) > 1]
+    header = ["run", "model", "data", *differing, "epochs",
+              *(f"test {m}" for m in metric_names), "wall s", "samples/s"]
     rows = [header]
-    for run in runs:
+    for run, settings in zip(runs, flat):
         config, manifest = run["config"], run["manifest"]
         throughput = manifest.get("throughput") or {}
         rows.append([
             Path(run["dir"]).name,
             model_description(config),
             f"{config['data']['name']} [{manifest['data']['source']}]",
+            *(_cell(settings.get(key, "-")) for key in differing),
             str(manifest.get("epochs_run", "")),
             *(f"{run['metrics'][m]:.4f}" if m in run["metrics"] else "-" for m in metric_names),
             f"{manifest.get('wall_time_s', 0):.1f}",
             f"{throughput['samples_per_s']:,.0f}" if throughput else "-",
         ])
     return _aligned(rows)
+
+
+def _cell(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _aligned(rows: list[list[str]], numbers_from: Optional[int] = None) -> str:
@@ -192,10 +226,11 @@ def redraw_figures(run: dict, log: Callable[[str], None] = print) -> list[Path]:
 
 def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "epoch") -> str:
     """The metrics table of several runs; with ``output``, their validation curves in one PNG,
-    against the epoch or (``x="time"``) the seconds since each run's training started."""
+    against the epoch or (``x="time"``) the seconds since each run's training started. A sweep
+    directory (``kerasdl sweep``) stands for its trials' finished runs."""
     if x not in ("epoch", "time"):
         raise ConfigError(f"--x takes epoch or time; got {x!r}")
-    runs = [read_run(Path(d)) for d in run_dirs]
+    runs = [read_run(d) for d in expand_sweeps(run_dirs)]
     if output is not None:
         from kerasdl.plots import plot_curves
 

@@ -151,7 +151,7 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
     new_score = float(test_metrics[metric])
     if policy == "never":
         return PublishResult(False, target, "output.publish='never'")
-    with _publishing_lock(saved_dir / f".{experiment.name}.lock"):
+    with exclusive_lock(saved_dir / f".{experiment.name}.lock"):
         old = _read_record(record_path) if target.exists() else None
         if old is not None and old.get("run_dir") == str(run_dir):   # resumed, published already
             return PublishResult(True, target, "published by this run before it was interrupted")
@@ -191,11 +191,13 @@ def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[s
 
 
 @contextmanager
-def _publishing_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path`` (``fcntl.flock``) for one compare-and-replace: two runs
-    publishing the same experiment at once take turns, so the better model wins and the model
-    and its record come from the same run. Released when the process dies, so a killed run
-    never leaves it held. (No lock where ``fcntl`` is missing, i.e. on Windows.)"""
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (``fcntl.flock``) between processes of this machine.
+
+    Publishing holds one for each compare-and-replace (two runs publishing the same experiment
+    at once take turns, so the better model wins and the model and its record come from the same
+    run); a sweep holds one while it claims a trial. Released when the process dies, so a killed
+    run never leaves it held. (No lock where ``fcntl`` is missing, i.e. on Windows.)"""
     try:
         import fcntl
     except ImportError:                      # pragma: no cover - Windows
