@@ -36,8 +36,14 @@ def test_specs_parse_into_optuna_ranges():
     assert parse_param("data.batch_size=choice(32, 128)").values == (32, 128)
     assert parse_param("trainer.optimizer=choice(adam, sgd)").values == ("adam", "sgd")
     assert parse_param("trainer.epochs = int(1, 5)").describe() == "int(1, 5)"
+    augment = parse_param("data.augment=choice((), ('translate',), ('translate', 'rotate'))")
+    assert augment.values == ((), ("translate",), ("translate", "rotate"))
     pytest.importorskip("optuna")
     assert parse_param("trainer.learning_rate=loguniform(1e-4, 1e-1)").distribution().log
+    # Optuna's choices are scalars: a tuple is kept as its text and decoded back
+    labels = augment.distribution().choices
+    assert labels == ("()", "('translate',)", "('translate', 'rotate')")
+    assert [augment.decode(label) for label in labels] == list(augment.values)
 
 
 @pytest.mark.parametrize("item, message", [

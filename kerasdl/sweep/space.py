@@ -42,10 +42,17 @@ class Param:
         import optuna.distributions as d
 
         if self.kind == "choice":
-            return d.CategoricalDistribution(list(self.values))
+            return d.CategoricalDistribution([_label(v) for v in self.values])
         if self.kind == "int":
             return d.IntDistribution(int(self.low), int(self.high))
         return d.FloatDistribution(self.low, self.high, log=self.kind == "loguniform")
+
+    def decode(self, sampled: Any) -> Any:
+        """The config value of what Optuna sampled (a choice like ``('translate', 'rotate')`` is
+        kept in the study as its text, since Optuna's choices are scalars)."""
+        if self.kind == "choice":
+            return next(v for v in self.values if _label(v) == sampled)
+        return sampled
 
     def extremes(self) -> tuple:
         """The values that stand for the whole range in config checks: every choice, both bounds."""
@@ -119,6 +126,12 @@ def set_item(key: str, value: Any) -> str:
     """The ``--set`` item that gives ``key`` the sampled ``value`` (strings quoted, so that
     ``'None'`` stays a string)."""
     return f"{key}={value!r}"
+
+
+def _label(value: Any) -> Any:
+    """A choice as Optuna can store it: scalars as they are, anything else (tuples, lists) as
+    its Python text."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
 
 
 def _arguments(body: str) -> list:

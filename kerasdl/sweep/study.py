@@ -324,7 +324,7 @@ class _Sweeper:
 
     def _run(self, trial) -> None:
         plan, S = self.plan, self.optuna.trial.TrialState
-        params = {key: trial.params[key] for key in plan.space}
+        params = {key: param.decode(trial.params[key]) for key, param in plan.space.items()}
         resumes = trial.user_attrs.get(RESUMES)
         trial_dir = plan.sweep_dir / f"trial-{(trial.number if resumes is None else resumes):04d}"
         resume_from = _unfinished_run(trial_dir) if resumes is not None else None
@@ -435,7 +435,7 @@ class _Sweeper:
         if not any(s == S.COMPLETE for s in states):
             return SweepResult(self.plan.sweep_dir, trials_csv, finished, None, None, wall)
         best = self.study.best_trial
-        params = {key: best.params[key] for key in self.plan.space}
+        params = {key: param.decode(best.params[key]) for key, param in self.plan.space.items()}
         record = {"number": best.number, "value": best.value, "params": params,
                   "run_dir": best.user_attrs.get(RUN_DIR)}
         path = _write_best_experiment(self.plan, record)
