@@ -213,12 +213,18 @@ def test_corrupt_backup_falls_back_to_the_previous_one(tmp_path, uninterrupted):
     pytest.param("two_phase", ["--set", "finetune.layer_lr_decay=0.5"], "backup-rename:4",
                  marks=pytest.mark.slow),
     pytest.param("two_phase", [], "backup-rename:3", marks=pytest.mark.slow),
-], ids=["finetune_all-mid-phase", "layer_lr_decay-mid-phase-2", "two_phase-at-the-boundary"])
+    pytest.param("linear_probe", ["--set", "finetune.cache_features=True"], "backup-rename:3",
+                 marks=pytest.mark.slow),
+], ids=["finetune_all-mid-phase", "layer_lr_decay-mid-phase-2", "two_phase-at-the-boundary",
+        "cache_features-mid-run"])
 def test_a_fine_tuning_run_resumes_exactly(tmp_path, recipe, options, point):
     """A transfer run killed in the middle of a phase resumes with that phase's optimizer state
     (issue 14, 1: every phase compiled a fresh optimizer, and the resumed run ended 0.20 away in
     weights; 2: with layer_lr_decay the resume failed outright); killed at a phase boundary, the
-    next phase starts with a fresh optimizer, as it did in the uninterrupted run."""
+    next phase starts with a fresh optimizer, as it did in the uninterrupted run. A head trained
+    on cached features resumes too (issue 14, 3: its backups held the head alone, and the cached
+    features came in an order that a restart did not repeat). The final and the best model and
+    the history end as in the uninterrupted run."""
     experiment = str(REPO / "experiments" / "transfer_finetune.py")
     settings = ["--smoke", "--set", f"finetune.recipe={recipe}", "--set", "trainer.epochs=5",
                 "--set", "finetune.head_epochs=2", "--set", "trainer.deterministic=true",
@@ -235,10 +241,12 @@ def test_a_fine_tuning_run_resumes_exactly(tmp_path, recipe, options, point):
                        experiment=experiment, settings=settings)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     difference = _difference(run_dir / "model.keras", uninterrupted / "model.keras")
-    print(f"max weight difference {difference:.1e}")
-    assert difference == 0.0
+    best = _difference(run_dir / "checkpoints/best.keras", uninterrupted / "checkpoints/best.keras")
+    print(f"max weight difference {difference:.1e}, of the best checkpoint {best:.1e}")
+    assert difference == 0.0 and best == 0.0
     assert (json.loads((run_dir / "metrics.json").read_text())
             == json.loads((uninterrupted / "metrics.json").read_text()))
+    assert _history(run_dir) == _history(uninterrupted)
 
 
 def test_a_backup_that_does_not_fit_says_which_variable_and_shape():

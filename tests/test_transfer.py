@@ -38,8 +38,9 @@ class ExampleCounter(keras.layers.Layer):
 
 # === Helpers: a small pretrained-like backbone with BatchNorm and Dropout, digits data ===
 
-def _digits(batch_size: int = 32, limit: int = 480):
-    """sklearn's 8x8 digits as a data bundle (train, validation, test), pixels in [0, 1]."""
+def _digits(batch_size: int = 32, limit: int = 480, shuffle: bool = True):
+    """sklearn's 8x8 digits as a data bundle (train, validation, test), pixels in [0, 1]; the
+    training split reshuffled at every iteration (``shuffle``) or always in the same order."""
     import tensorflow as tf
 
     from kerasdl.data.embedded import load_digits
@@ -56,7 +57,8 @@ def _digits(batch_size: int = 32, limit: int = 480):
         return ds.batch(batch_size)
 
     return types.SimpleNamespace(
-        train=batched(x[n_val:], y[n_val:], shuffle=True), validation=batched(x[:n_val], y[:n_val]),
+        train=batched(x[n_val:], y[n_val:], shuffle=shuffle),
+        validation=batched(x[:n_val], y[:n_val]),
         test=batched(digits.x_test.astype("float32") / 255, digits.y_test),
         num_classes=10, counts={"train": len(x) - n_val, "validation": n_val})
 
@@ -309,6 +311,134 @@ def test_cached_features_run_the_backbone_once_and_the_whole_model_saves(tmp_pat
     train_recipe(model, data.train, data.validation, recipe="linear_probe", epochs=2,
                  learning_rate=LR, fit_kwargs={"verbose": 0}, log=lambda line: None)
     assert int(counter.seen.numpy()) >= 2 * n               # without the cache: every epoch
+
+
+def _probe_model(tmp_path, data):
+    """A linear probe (not compiled) of the pretrained net (made once per test)."""
+    from kerasdl.transfer import build_transfer_model
+
+    backbone = tmp_path / "pretrained.keras"
+    if not backbone.exists():
+        _pretrained_file(tmp_path)
+    return build_transfer_model(_experiment(tmp_path, backbone, recipe="linear_probe",
+                                            cache_features=True), data)
+
+
+def _probe_cached(tmp_path, data, epochs: int, callbacks=(), weights=None, initial_epoch=0,
+                  optimizer=None):
+    """A linear probe of the pretrained net on cached features, trained by ``train_recipe``
+    (from ``weights``; resumed at ``initial_epoch`` with ``optimizer``, backup-like arrays);
+    returns the model and its history."""
+    from kerasdl.resume import restore_optimizer
+    from kerasdl.transfer import train_recipe
+
+    model = _probe_model(tmp_path, data)
+    if weights is not None:
+        model.set_weights(weights)
+    history = train_recipe(
+        model, data.train, data.validation, recipe="linear_probe", epochs=epochs,
+        learning_rate=LR, cache_features=True, callbacks=list(callbacks), shuffle_seed=3,
+        initial_epoch=initial_epoch, fit_kwargs={"verbose": 0}, log=lambda line: None,
+        restore_optimizer=(lambda m: restore_optimizer(m, optimizer)) if optimizer else None)
+    return model, history
+
+
+class ModelSeen(keras.callbacks.Callback):
+    """Remembers the model it was given when training began."""
+
+    def on_train_begin(self, logs=None):
+        self.seen = self.model
+
+
+def test_callbacks_of_a_cached_features_run_act_on_the_training_that_happens(tmp_path):
+    """issue 14, 3: with cache_features every callback sees the whole model, whose optimizer is
+    the one that trains the head: EarlyStopping stops the fit, ReduceLROnPlateau lowers the rate
+    that trains, the NaN guard stops the fit, and the whole model's optimizer counted the steps."""
+    from kerasdl.resume import NaNGuard
+
+    data = _digits()
+    never_better = dict(monitor="loss", mode="min", min_delta=100.0)
+    seen = ModelSeen()
+    model, history = _probe_cached(tmp_path, data, epochs=8, callbacks=[
+        seen, keras.callbacks.ReduceLROnPlateau(patience=1, factor=0.5, **never_better),
+        keras.callbacks.EarlyStopping(patience=2, **never_better)])
+    assert seen.seen is model
+    assert len(history["loss"]) == 3                       # stopped after 3 epochs of 8
+    assert history["learning_rate"] == pytest.approx([LR, LR, LR / 2])
+    assert float(model.optimizer.learning_rate) == pytest.approx(LR / 4)
+    assert int(model.optimizer.iterations) == 3 * -(-data.counts["train"] // 32)
+
+    guard = NaNGuard()
+    poison = keras.callbacks.LambdaCallback(          # the second epoch's loss "becomes" NaN
+        on_epoch_end=lambda epoch, logs: logs.update(loss=float("nan")) if epoch == 1 else None)
+    _, history = _probe_cached(tmp_path, data, epochs=8, callbacks=[poison, guard])
+    assert guard.tripped["epoch"] == 2 and len(history["loss"]) == 2
+
+
+def test_cached_features_come_in_an_order_set_by_the_shuffle_seed_and_the_epoch(tmp_path):
+    """issue 14, 3: a cached-features run stopped after epoch 2 and resumed with fresh datasets
+    (the optimizer state put back) ends with the weights of the run that never stopped, bit for
+    bit: epoch 3 sees the same batches (a reshuffling tf.data shuffle restarts its sequence)."""
+    data = _digits(shuffle=False)              # the features are cached in the same order
+    start = _probe_model(tmp_path, data).get_weights()
+    whole, _ = _probe_cached(tmp_path, data, epochs=3, weights=start)
+    stopped, _ = _probe_cached(tmp_path, data, epochs=2, weights=start)
+    optimizer = {f"optimizer_{i}": np.asarray(v) for i, v in enumerate(stopped.optimizer.variables)}
+    resumed, history = _probe_cached(tmp_path, data, epochs=3, weights=stopped.get_weights(),
+                                     initial_epoch=2, optimizer=optimizer)
+    assert len(history["loss"]) == 1
+    for ours, theirs in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_cached_features_run_saves_and_backs_up_the_whole_model(tmp_path, monkeypatch):
+    """issue 14, 3: the best checkpoint, every epoch backup and model.keras of a cache_features
+    run hold the whole model (image input, backbone and head), not the head the fit trains; the
+    backup holds the optimizer that trained, and EarlyStopping (the best epoch's weights put
+    back) and the history writer work as in any run."""
+    import shutil
+
+    import kerasdl
+    from kerasdl import resume
+    from kerasdl.config import with_overrides
+    from kerasdl.runner import run
+
+    kept, write_backup = tmp_path / "kept", resume.write_backup
+
+    def write_and_keep(*args, **kwargs):         # the finished run removes its backups
+        final = write_backup(*args, **kwargs)
+        shutil.copytree(final, kept / resume.BACKUP_DIR / final.name)
+        return final
+
+    monkeypatch.setattr(resume, "write_backup", write_and_keep)
+    experiment = with_overrides(
+        _experiment(tmp_path, _pretrained_file(tmp_path), epochs=6, recipe="linear_probe",
+                    cache_features=True),
+        {"callbacks.early_stopping.patience": 1, "callbacks.early_stopping.min_delta": 100.0,
+         "callbacks.tensorboard.enabled": False, "output.publish": "never"})
+    result = run(experiment, log=lambda line: None)
+    whole = result.model
+    assert result.epochs_run == 2 and whole.input_shape == (None, 8, 8, 1)
+    layers = [layer.name for layer in whole.layers]
+    assert "backbone" in layers and "classifier" in layers
+    backups = sorted((kept / resume.BACKUP_DIR).iterdir())
+    assert [p.name for p in backups] == ["epoch-0001", "epoch-0002"]
+    state, arrays = resume.read_backup(kept)
+    assert state["epoch"] == 2 and state["stopped"]
+    assert len([key for key in arrays if key.startswith("model_")]) == len(whole.variables)
+    assert int(arrays["optimizer_0"]) == int(whole.optimizer.iterations) > 0  # it trained
+    val_loss = result.history["val_loss"]
+    best_epoch = backups[val_loss.index(min(val_loss))]       # the checkpoint's best epoch
+    with np.load(best_epoch / "state.npz") as saved:
+        backed_up = {v.path: saved[f"model_{i}"] for i, v in enumerate(whole.variables)}
+    for name, expected in (("model.keras", {w.path: w.numpy() for w in whole.weights}),
+                           ("checkpoints/best.keras", backed_up)):
+        saved = kerasdl.load_model(result.run_dir / name)
+        assert saved.input_shape == whole.input_shape and [l.name for l in saved.layers] == layers
+        for weight in saved.weights:
+            np.testing.assert_array_equal(weight.numpy(), expected[weight.path], err_msg=name)
+    assert len(result.history["loss"]) == 2 and "learning_rate" in result.history
+    assert len((result.run_dir / "history.csv").read_text().splitlines()) == 3
 
 
 # === keras.applications, offline ===

@@ -104,14 +104,11 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
                  else None)
     train_examples = prepared(train) if in_memory is None else None
 
-    def epoch(_):
-        """The current epoch's batches: order and augmentation depend on (shuffle_seed, epoch)
-        alone, read from ``epoch_variable`` each time the dataset is iterated."""
-        seed = cfg.shuffle_seed * 100_003 + epoch_variable.read_value()
+    def epoch(seed):
+        """The batches of the epoch whose seed is ``seed``: order and augmentation depend on
+        (shuffle_seed, epoch) alone (:func:`per_epoch`)."""
         if in_memory is not None:      # one gather of the permuted epoch, sliced into batches
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(n_train - n_validation), seed=tf.stack([seed, tf.constant(7, tf.int64)]))
-            ds = _batches_in_order(in_memory, order, cfg.batch_size)
+            ds = shuffled_batches(in_memory, n_train - n_validation, cfg.batch_size, seed)
         else:                          # too big to hold: shuffle windows of shuffle_buffer examples
             ds = _window_shuffle(train_examples, min(cfg.shuffle_buffer, n_train), seed)
             ds = ds.batch(cfg.batch_size)
@@ -121,8 +118,7 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
                                       batch[1])), num_parallel_calls=tf.data.AUTOTUNE)
         return ds
 
-    train_epoch = tf.data.Dataset.range(1).flat_map(plain_graph(epoch)).apply(
-        tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+    train_epoch = per_epoch(epoch, epoch_variable, cfg.shuffle_seed, steps)
 
     return DataBundle(
         train=train_epoch,
@@ -241,6 +237,32 @@ def _window_shuffle(examples, size: int, seed):
             tf.nest.map_structure(lambda t: tf.gather(t, order), window))
 
     return examples.batch(size).enumerate().flat_map(shuffled)
+
+
+def per_epoch(batches, epoch_variable, shuffle_seed: int, steps: int):
+    """A dataset of ``steps`` batches, ``batches(seed)``, built anew each time it is iterated.
+
+    ``seed`` (a scalar int64 tensor) is a function of ``shuffle_seed`` and of the value
+    ``epoch_variable`` holds when the iteration starts (a ``DataEpoch`` callback sets it at every
+    epoch's beginning), so an epoch's batches are the same in a resumed run as in one that never
+    stopped; shared by the training pipeline and the cached features of a transfer run."""
+    import tensorflow as tf
+
+    def epoch(_):
+        return batches(shuffle_seed * 100_003 + epoch_variable.read_value())
+
+    return tf.data.Dataset.range(1).flat_map(plain_graph(epoch)).apply(
+        tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+
+
+def shuffled_batches(examples, count: int, batch_size: int, seed):
+    """``count`` in-memory ``examples`` in the order that ``seed`` (a scalar int64 tensor) draws,
+    cut into batches of ``batch_size`` (the last one smaller)."""
+    import tensorflow as tf
+
+    order = tf.random.experimental.stateless_shuffle(
+        tf.range(count), seed=tf.stack([seed, tf.constant(7, tf.int64)]))
+    return _batches_in_order(examples, order, batch_size)
 
 
 def _batches_in_order(examples, order, batch_size: int):

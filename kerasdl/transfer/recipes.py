@@ -327,12 +327,13 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
         recipe, epochs, learning_rate: the recipe, the epochs of all phases together, and the
             full learning rate (the head's).
         compile_fn: compiles a model at a learning rate; default :func:`compile_with` ().
-        callbacks: Keras callbacks, shared by the phases (a ModelCheckpoint always saves the
-            whole model, also when the head trains on cached features).
+        callbacks: Keras callbacks, shared by the phases; they see the whole model, also when
+            the head trains on cached features (checkpoints and backups hold the whole model).
         fit_kwargs: more ``model.fit`` arguments (verbose, ...).
         head_epochs, unfreeze, second_learning_rate, layer_lr_decay, cache_features: as in
             :class:`kerasdl.config.Finetune`.
-        batch_size, shuffle_seed: batches of the cached features.
+        batch_size, shuffle_seed: batches of the cached features, in an order that is a
+            function of (``shuffle_seed``, epoch).
         initial_epoch: epochs already done (a resumed run): earlier phases are skipped, and the
             phase it falls in starts there with its trainable layers and learning rate.
         restore_optimizer: a resumed run's: called with the model about to be fit, after its
@@ -407,7 +408,19 @@ def extract_features(model, dataset) -> tuple[np.ndarray, np.ndarray]:
 def _fit_on_cached_features(model, train, validation, phase: Phase, compile_fn, callbacks,
                             fit_kwargs, batch_size: int, shuffle_seed: int, initial_epoch: int,
                             restore_optimizer, log: Log):
+    """Fit the classifier of ``model`` on features that its frozen part computes once.
+
+    A ``head`` model (cached features -> the classifier layer itself) is what ``fit`` trains,
+    but to everything else the run is the whole model's: the head is compiled as ``model`` is and
+    with ``model``'s optimizer instance (the backbone is frozen, so both have the same trainable
+    variables, the classifier's), and every callback sees ``model`` (:class:`_RedirectModel`). So
+    checkpoints and epoch backups hold the whole model and the optimizer that trains, and
+    ReduceLROnPlateau changes the rate that trains. The training order is a function of
+    (``shuffle_seed``, epoch), as the data pipeline's is, so a resumed run sees the same batches.
+    """
     import tensorflow as tf
+
+    from kerasdl.data.pipeline import per_epoch, shuffled_batches
 
     freeze_backbone(model)
     x_train, y_train = extract_features(model, train)
@@ -418,30 +431,27 @@ def _fit_on_cached_features(model, train, validation, phase: Phase, compile_fn, 
     log(f"[kerasdl] transfer: cached features of {len(x_train)} training"
         + (f" and {len(x_val)} validation" if validation is not None else "")
         + f" examples, shape {x_train.shape[1:]} (one pass of the backbone)")
-    cached_train = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
-                    .shuffle(len(x_train), seed=shuffle_seed, reshuffle_each_iteration=True)
-                    .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="cached_features_epoch")
+    cached_train = per_epoch(
+        lambda seed: shuffled_batches((x_train, y_train), len(x_train), batch_size, seed),
+        epoch, shuffle_seed, steps=-(-len(x_train) // batch_size))
+    set_epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs=None: epoch.assign(e))
     features = keras.Input(x_train.shape[1:], name="features")
     head = keras.Model(features, model.get_layer(CLASSIFIER)(features), name=f"{model.name}_head")
-    compile_fn(head, phase.learning_rate)
-    compile_fn(model, phase.learning_rate)   # the whole model: evaluated and saved afterwards
+    compile_fn(model, phase.learning_rate)
+    settings = model.get_compile_config()           # the head: as the whole model is compiled,
+    settings.pop("optimizer")                       # with its optimizer itself, not a copy
+    head.compile(optimizer=model.optimizer, **keras.saving.deserialize_keras_object(settings))
     if restore_optimizer is not None and initial_epoch > 0:
-        restore_optimizer(head)
+        restore_optimizer(model)
     log(f"[kerasdl] transfer: training the head on cached features: epochs {initial_epoch + 1}-"
-        f"{phase.epochs} at "
-        f"learning rate {phase.learning_rate:g}")
+        f"{phase.epochs} at learning rate {phase.learning_rate:g}")
     fitted = head.fit(cached_train, validation_data=cached_validation, epochs=phase.epochs,
                       initial_epoch=initial_epoch,
-                      callbacks=[_LogLearningRate(), *[_on_whole_model(c, model) for c in callbacks]],
+                      callbacks=[set_epoch, _LogLearningRate(),
+                                 *(_RedirectModel(c, model) for c in callbacks)],
                       **fit_kwargs)
     return {key: [float(v) for v in values] for key, values in fitted.history.items()}
-
-
-def _on_whole_model(callback, model):
-    """A ModelCheckpoint saves the whole transfer model while the head trains alone."""
-    if isinstance(callback, keras.callbacks.ModelCheckpoint):
-        return _RedirectModel(callback, model)
-    return callback
 
 
 class _LogLearningRate(keras.callbacks.Callback):
@@ -453,7 +463,11 @@ class _LogLearningRate(keras.callbacks.Callback):
 
 
 class _RedirectModel(keras.callbacks.Callback):
-    """Forwards every hook to ``inner``, which sees ``model`` instead of the model being fit."""
+    """Forwards every hook to ``inner``, which sees ``model`` instead of the model being fit.
+
+    ``stop_training`` (EarlyStopping, the NaN guard) is what ``fit`` reads from the model it
+    fits: it is copied to ``model`` before each hook and back after it.
+    """
 
     def __init__(self, inner, model):
         super().__init__()
@@ -468,13 +482,18 @@ class _RedirectModel(keras.callbacks.Callback):
         super().set_params(params)
         self.inner.set_params(params)
 
+    def _forward(self, hook, *args, **kwargs):
+        self.target.stop_training = self.model.stop_training
+        getattr(self.inner, hook)(*args, **kwargs)
+        self.model.stop_training = self.target.stop_training
+
 
 for _hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
               "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
               "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
               "on_predict_batch_begin", "on_predict_batch_end"):
     setattr(_RedirectModel, _hook,
-            (lambda name: lambda self, *args, **kwargs: getattr(self.inner, name)(*args, **kwargs))(_hook))
+            (lambda name: lambda self, *args, **kwargs: self._forward(name, *args, **kwargs))(_hook))
 
 
 # === The runner's entry points ===
