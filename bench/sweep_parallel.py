@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timing import quartiles
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -41,13 +43,6 @@ def sweep(workdir: Path, trials: int, epochs: int, *extra: str) -> tuple[float, 
         sys.exit(f"sweep failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     with open(workdir / "mlp_digits" / "trials.csv") as handle:
         return wall, list(csv.DictReader(handle))
-
-
-def quartiles(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.2f}"
-    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return f"{median:.2f} (IQR {q1:.2f}-{q3:.2f}; rounds {', '.join(f'{v:.2f}' for v in values)})"
 
 
 def compare(name: str, rounds: int, baseline, candidate, root: Path) -> None:

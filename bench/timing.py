@@ -61,13 +61,23 @@ def speedup(baseline: list[list[float]], candidate: list[list[float]]) -> tuple[
     return statistics.median(per_round), per_round
 
 
+def quartiles(values: list[float], digits: int = 2, unit: str = "") -> str:
+    """``"1.02x (IQR 0.99-1.05 over 9 rounds: 1.01, ...)"``: the median with the interquartile
+    range, the spread a claimed margin has to beat, and every value."""
+    listed = ", ".join(f"{v:.{digits}f}" for v in values)
+    if len(values) < 2:
+        return f"{values[0]:.{digits}f}{unit} (1 round)"
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return (f"{median:.{digits}f}{unit} (IQR {q1:.{digits}f}-{q3:.{digits}f} over {len(values)} "
+            f"rounds: {listed})")
+
+
 def print_speedup(label: str, times: dict[str, list[list[float]]], baseline: str, candidate: str,
                   note: str = "", digits: int = 2) -> float:
-    """Print ``candidate``'s speed-up over ``baseline`` (see :func:`speedup`) with every round's
-    ratio, and return it."""
+    """Print ``candidate``'s speed-up over ``baseline`` (see :func:`speedup`): the median of the
+    rounds' ratios with their interquartile range and every round's ratio; return the median."""
     factor, per_round = speedup(times[baseline], times[candidate])
-    rounds = ", ".join(f"{r:.{digits}f}" for r in per_round)
-    print(f"{label:<30} {factor:.{digits}f}x (median of the rounds' ratios {rounds}){note}")
+    print(f"{label:<30} {quartiles(per_round, digits, unit='x')}{note}")
     return factor
 
 
