@@ -172,7 +172,11 @@ class DeviceSetup:
         return self.strategy.scope()
 
     def manifest(self) -> dict[str, Any]:
+        import tensorflow as tf
+
         return {"strategy": self.plan.strategy, "devices": list(self.plan.devices),
+                # device.threads as applied (0: TensorFlow's default, all cores)
+                "threads": tf.config.threading.get_intra_op_parallelism_threads(),
                 "precision": self.plan.precision, "replicas": self.replicas, "chief": self.chief,
                 "note": self.plan.note, "tf_config": tf_config_from_env()}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import json
 import os
 import shutil
 import signal
@@ -111,7 +112,7 @@ def _trials(sweep_dir: Path) -> list[dict]:
 
 @pytest.mark.slow
 def test_a_sweep_finds_better_settings_and_leaves_a_rerunnable_best(tmp_path):
-    result = run_cli(*_sweep_args(tmp_path, 6, "--seed", "0",
+    result = run_cli(*_sweep_args(tmp_path, 6, "--seed", "0", "--parallel", "2",
                                   "--param", "trainer.learning_rate=loguniform(1e-5, 1e-1)",
                                   "--param", "data.batch_size=choice(16, 128)",
                                   "--set", "trainer.epochs=3",
@@ -132,6 +133,10 @@ def test_a_sweep_finds_better_settings_and_leaves_a_rerunnable_best(tmp_path):
     run_dirs = {row["run_dir"] for row in rows}
     assert len(run_dirs) == 6 and all((Path(d) / "report.txt").is_file() for d in run_dirs)
     assert not (tmp_path / "saved_models").exists()
+    # --parallel 2: the cores are shared out, one thread pool size per trial
+    threads = {json.loads((Path(d) / "manifest.json").read_text())["devices"]["threads"]
+               for d in run_dirs}
+    assert threads == {max(1, (os.cpu_count() or 1) // 2)}, threads
     # the best trial's config, as an experiment file
     rerun = load_experiment(sweep_dir / "best_experiment.py")
     assert rerun.trainer.learning_rate == float(best["trainer.learning_rate"])
