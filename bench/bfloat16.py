@@ -1,0 +1,101 @@
+"""float32 against ``mixed_bfloat16`` training steps on this CPU (issue #15, 5).
+
+The CI/developer CPU has AMX-BF16 and AVX512-BF16 units (``/proc/cpuinfo`` flags ``amx_bf16``,
+``avx512_bf16``), which oneDNN uses for bfloat16 matrix products. For each model: one copy built
+under the ``float32`` policy and one under ``mixed_bfloat16`` (variables float32, computation
+bfloat16, softmax output float32), the same random batch, SGD, sparse categorical cross-entropy;
+the first ``--warmup`` steps (tracing) left out; per round ``--steps`` steps a side, sides
+alternating and swapping who goes first. Ratio = float32's median step / bfloat16's (> 1:
+bfloat16 faster), median with its interquartile range over the rounds.
+
+    python bench/bfloat16.py [--rounds 9] [--steps 5]
+    python bench/bfloat16.py --models lenet5 --rounds 1 --steps 1        # smoke
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kerasdl  # noqa: E402
+
+from timing import quartiles  # noqa: E402
+
+#: model -> (build kwargs, input shape, batch size)
+MODELS = {
+    "lenet5": ({}, (32, 32, 1), 64),
+    "resnet20": ({"num_classes": 10}, (32, 32, 3), 128),
+    "vgg11": ({"input_shape": (32, 32, 3), "num_classes": 10}, (32, 32, 3), 64),
+    "resnet50": ({"input_shape": (224, 224, 3), "num_classes": 1000}, (224, 224, 3), 16),
+}
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def build(name: str, policy: str):
+    keras.mixed_precision.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        kwargs, _, _ = MODELS[name]
+        model = kerasdl.build(name, style="functional", **kwargs)
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+        return model
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+def median_step(model, x, y, steps: int) -> float:
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    args = parser.parse_args()
+    flags = cpu_flags()
+    print(f"CPU bfloat16 units: amx_bf16 {'amx_bf16' in flags}, avx512_bf16 "
+          f"{'avx512_bf16' in flags}")
+    rng = np.random.default_rng(0)
+    for name in args.models:
+        _, shape, batch = MODELS[name]
+        x = rng.random((batch, *shape), dtype=np.float32)
+        sides = {"float32": build(name, "float32"), "mixed_bfloat16": build(name, "mixed_bfloat16")}
+        classes = sides["float32"].output_shape[-1]
+        y = rng.integers(0, classes, size=(batch,))
+        for model in sides.values():
+            median_step(model, x, y, args.warmup)
+        medians = {side: [] for side in sides}
+        for index in range(args.rounds):
+            for side in (list(sides) if index % 2 == 0 else list(sides)[::-1]):
+                medians[side].append(median_step(sides[side], x, y, args.steps))
+        ratios = [f / b for f, b in zip(medians["float32"], medians["mixed_bfloat16"])]
+        print(f"{name} (batch {batch}): float32 {statistics.median(medians['float32']) * 1e3:.1f} "
+              f"ms/step, mixed_bfloat16 {statistics.median(medians['mixed_bfloat16']) * 1e3:.1f} "
+              f"ms/step; speed-up {quartiles(ratios, 2, unit='x')}")
+
+
+if __name__ == "__main__":
+    main()
