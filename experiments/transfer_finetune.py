@@ -14,7 +14,8 @@ and 50 images per digit and writes the table and plot.
 Data: 'mnist_5to9_10' (kerasdl/data/mnist_subsets.py): 10 training images of each digit 5-9
 (labels 0-4) and all 500 held-out test images of 5-9, offline. With 50 training images in all
 there is no validation split to spare: the run trains for a fixed number of epochs (the same for
-every recipe and for training from scratch) and its checkpoint watches the training loss. The smoke variant uses an untrained kerasdl lenet5 backbone, so it runs where
+every recipe and for training from scratch) and its checkpoint watches the training loss. The
+smoke variant uses an untrained kerasdl lenet5 backbone, so it runs where
 saved_models/transfer_pretrain.keras does not exist yet.
 """
 from kerasdl.config import (DEFAULT_SMOKE, Callbacks, Data, EarlyStopping, Experiment, Finetune,

@@ -3,7 +3,8 @@
 Run:
     python -m kerasdl run experiments/transfer_mobilenet_flowers.py
     python -m kerasdl run experiments/transfer_mobilenet_flowers.py --smoke   # offline plumbing check
-    python -m kerasdl run experiments/transfer_mobilenet_flowers.py --set finetune.recipe=linear_probe --set finetune.cache_features=True
+    python -m kerasdl run experiments/transfer_mobilenet_flowers.py \
+        --set finetune.recipe=linear_probe --set finetune.cache_features=True
 
 Needs the network once: TFDS downloads 'tf_flowers' (3,670 photos, one 'train' split, cut here
 80/20 into train/test) and Keras downloads the ImageNet weights of MobileNetV2 (no top) into

@@ -46,8 +46,9 @@ class DataEpoch(keras.callbacks.Callback):
 def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Optional[dict] = None,
                     resume_state: Optional[dict] = None,
                     best_weights: Optional[list] = None) -> CallbackSet:
-    """The data epoch setter, NaN guard, history.csv, TensorBoard, the best checkpoint, ReduceLROnPlateau, EarlyStopping,
-    the throughput monitor, the fit clock and the epoch backup, in that order.
+    """The data epoch setter, NaN guard, history.csv, TensorBoard, the best checkpoint,
+    ReduceLROnPlateau, EarlyStopping, the throughput monitor, the fit clock and the epoch backup,
+    in that order.
 
     The checkpoint and early stopping watch ``callbacks.monitor``; the runner has already checked
     that the compiled model logs it. With ``resume_state`` (from kerasdl.resume.read_backup) the

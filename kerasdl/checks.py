@@ -8,7 +8,8 @@ from kerasdl.errors import DataError
 
 
 def _fmt(shape: Sequence[Optional[int]]) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    dims = ", ".join("None" if d is None else str(d) for d in shape)
+    return f"({dims}{',' if len(shape) == 1 else ''})"
 
 
 def _same(a: Sequence[Optional[int]], b: Sequence[Optional[int]]) -> bool:

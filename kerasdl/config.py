@@ -289,7 +289,8 @@ class Trainer:
     scale_learning_rate: bool = False        # multiply learning_rate by the number of replicas
     steps_per_execution: Union[int, Literal["auto"]] = "auto"   # auto: 32 on one device, else 1
     jit_compile: Union[bool, Literal["auto"]] = "auto"   # auto: XLA on GPUs, not on CPUs
-    verbose: Literal["auto", 0, 1, 2] = "auto"   # auto: progress bar on a terminal, a line per epoch elsewhere
+    # auto: a progress bar on a terminal, a line per epoch elsewhere
+    verbose: Literal["auto", 0, 1, 2] = "auto"
 
     def _validate(self):
         if self.optimizer not in OPTIMIZERS:
@@ -383,7 +384,7 @@ class Device:
     logical_cpus: int = 0                    # split the CPU into N logical devices (N >= 2)
     memory_limit_mb: Optional[int] = None    # cap each GPU; None: grow as needed
     precision: Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"] = "auto"
-    threads: int = 0                         # TensorFlow's intra- and inter-op threads; 0: its default (all cores)
+    threads: int = 0                         # TensorFlow's intra- and inter-op threads; 0: all cores
 
     def _validate(self):
         if not DEVICE_POLICY.match(self.policy):

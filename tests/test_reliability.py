@@ -71,7 +71,8 @@ def test_corrupt_model_file_is_called_corrupt_not_missing(tmp_path):
     (tmp_path / "truncated.keras").write_bytes(data[: len(data) // 3])
     with pytest.raises(CorruptFileError) as error:
         kerasdl.load_model(tmp_path / "truncated.keras")
-    assert f"model file {tmp_path / 'truncated.keras'} ({len(data) // 3:,} bytes) is corrupt" in str(error.value)
+    truncated = tmp_path / "truncated.keras"
+    assert f"model file {truncated} ({len(data) // 3:,} bytes) is corrupt" in str(error.value)
     with pytest.raises(KerasdlError, match="model file not found"):
         kerasdl.load_model(tmp_path / "absent.keras")
 

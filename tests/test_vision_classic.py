@@ -130,7 +130,7 @@ def _vgg16_weights_logits(directory: str) -> dict:
 
     def with_reference_weights(ours):
         own = ours.predict(x, verbose=0)
-        ours.set_weights(weights)                         # = reference.get_weights()
+        ours.set_weights(weights)  # noqa: F821 - reference.get_weights(), deleted after use
         return own, ours.predict(x, verbose=0)
 
     def with_legacy_file(loaded):
