@@ -412,8 +412,44 @@ class Output:
     publish: Literal["if_better", "always", "never"] = "if_better"
 
 
-#: transfer-learning recipes (kerasdl/transfer): seed 002's four situations, plus two-phase
-RECIPES = ("linear_probe", "finetune_all", "cut_and_probe", "retrain_all", "two_phase")
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A transfer-learning recipe (kerasdl/transfer): what it trains, and how its phases go.
+
+    ``kerasdl.transfer.recipes.plan_phases`` turns these facts into phases: a recipe that does
+    not train the backbone has one phase, the head at the full learning rate; one that does has
+    (``head_first``) a head-only phase of ``finetune.head_epochs``, then a phase training
+    ``finetune.unfreeze`` (all of the backbone without ``head_first``) at the fine-tuning rate
+    (``fine_rate``: ``finetune.second_learning_rate``, default a tenth) or the full one.
+    """
+
+    name: str
+    trains_backbone: bool          # some phase trains the backbone (layer_lr_decay applies)
+    starts_frozen: bool            # the backbone is frozen when the model is built
+    backbone_inference: bool       # the backbone (BatchNorm) always runs in inference mode
+    head_first: bool = False       # a head-only phase before the backbone trains
+    fine_rate: bool = False        # the backbone trains at the fine-tuning rate
+    summary: str = ""
+
+
+#: transfer-learning recipes: seed 002's four situations, plus two-phase; the one table of them
+RECIPES: dict[str, Recipe] = {recipe.name: recipe for recipe in (
+    Recipe("linear_probe", trains_backbone=False, starts_frozen=True, backbone_inference=True,
+           summary="frozen backbone, linear head (small data, similar domain)"),
+    Recipe("finetune_all", trains_backbone=True, starts_frozen=False, backbone_inference=True,
+           fine_rate=True, summary="everything at the fine-tuning rate, BatchNorm in inference "
+                                   "mode (large data, similar domain)"),
+    Recipe("cut_and_probe", trains_backbone=False, starts_frozen=True, backbone_inference=True,
+           summary="backbone cut at an earlier layer, frozen; linear head (small data, different "
+                   "domain)"),
+    Recipe("retrain_all", trains_backbone=True, starts_frozen=False, backbone_inference=False,
+           summary="everything at the full rate from the pretrained weights, BatchNorm in "
+                   "training mode (large data, different domain)"),
+    Recipe("two_phase", trains_backbone=True, starts_frozen=True, backbone_inference=True,
+           head_first=True, fine_rate=True,
+           summary="head first on the frozen backbone, then the top layers too at the "
+                   "fine-tuning rate, BatchNorm in inference mode"),
+)}
 
 
 @section("finetune")
@@ -428,8 +464,7 @@ class Finetune:
     ``second_learning_rate`` with BatchNorm kept in inference mode.
     """
 
-    recipe: Optional[Literal["linear_probe", "finetune_all", "cut_and_probe", "retrain_all",
-                             "two_phase"]] = None
+    recipe: Optional[str] = None             # one of config.RECIPES; None: no transfer
     backbone: str = ""          # "keras:ResNet50", "kerasdl:resnet18", or a saved .keras / run dir
     weights: Optional[str] = "imagenet"      # keras.applications weights: imagenet, a file, None
     cut_at: Optional[str] = None             # layer name where the backbone is cut
@@ -440,6 +475,8 @@ class Finetune:
     cache_features: bool = False             # linear_probe: compute backbone features once
 
     def _validate(self):
+        if self.recipe is not None and self.recipe not in RECIPES:
+            raise ConfigError(unknown_name("recipe", self.recipe, RECIPES, "finetune.recipe"))
         if self.recipe and not self.backbone:
             raise ConfigError(f"finetune.recipe={self.recipe!r} needs finetune.backbone, e.g. "
                               "'keras:ResNet50', 'kerasdl:resnet18' or saved_models/x.keras")

@@ -44,7 +44,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import keras
 import numpy as np
 
-from kerasdl.config import RECIPES, ConfigError, Experiment
+from kerasdl.config import RECIPES, ConfigError, Experiment, Recipe
 from kerasdl.errors import unknown_name
 
 #: names of the parts of a transfer model (``model.get_layer(name)``)
@@ -56,37 +56,12 @@ Log = Callable[[str], None]
 CompileFn = Callable[[Any, float], None]
 
 
-@dataclass(frozen=True)
-class RecipeSpec:
-    """What a recipe does at build time; the phases come from :func:`plan_phases`."""
-
-    name: str
-    starts_frozen: bool            # the backbone is frozen when the model is built
-    backbone_inference: bool       # the backbone always runs in inference mode
-    trains_backbone: bool          # some phase trains the backbone (layer_lr_decay applies)
-    summary: str
+#: the recipes by name (:class:`kerasdl.config.Recipe`: what each trains, how its phases go)
+RECIPE_SPECS = RECIPES
 
 
-RECIPE_SPECS: dict[str, RecipeSpec] = {
-    "linear_probe": RecipeSpec("linear_probe", True, True, False,
-                               "frozen backbone, linear head (small data, similar domain)"),
-    "cut_and_probe": RecipeSpec("cut_and_probe", True, True, False,
-                                "backbone cut at an earlier layer, frozen; linear head "
-                                "(small data, different domain)"),
-    "finetune_all": RecipeSpec("finetune_all", False, True, True,
-                               "everything at the fine-tuning rate, BatchNorm in inference mode "
-                               "(large data, similar domain)"),
-    "retrain_all": RecipeSpec("retrain_all", False, False, True,
-                              "everything at the full rate from the pretrained weights, BatchNorm "
-                              "in training mode (large data, different domain)"),
-    "two_phase": RecipeSpec("two_phase", True, True, True,
-                            "head first on the frozen backbone, then the top layers too at the "
-                            "fine-tuning rate, BatchNorm in inference mode"),
-}
-assert set(RECIPE_SPECS) == set(RECIPES), "kerasdl.config.RECIPES and RECIPE_SPECS disagree"
-
-
-def recipe_spec(recipe: str) -> RecipeSpec:
+def recipe_spec(recipe: str) -> Recipe:
+    """The :class:`~kerasdl.config.Recipe` named ``recipe``; an unknown name is a ConfigError."""
     if recipe not in RECIPE_SPECS:
         raise ConfigError(unknown_name("recipe", recipe, RECIPE_SPECS, "finetune.recipe"))
     return RECIPE_SPECS[recipe]
@@ -238,19 +213,16 @@ def plan_phases(recipe: str, epochs: int, learning_rate: float, head_epochs: int
                 layer_lr_decay: Optional[float] = None) -> list[Phase]:
     """The phases of ``recipe`` within ``epochs`` epochs in all (empty phases dropped)."""
     spec = recipe_spec(recipe)
+    if not spec.trains_backbone:
+        return [Phase("head", epochs, learning_rate, None)]
+    phases = []
+    head_epochs = min(head_epochs, epochs) if spec.head_first else 0
+    if head_epochs:
+        phases.append(Phase("head", head_epochs, learning_rate, None))
     fine_rate = second_learning_rate if second_learning_rate is not None else learning_rate / 10
-    if recipe in ("linear_probe", "cut_and_probe"):
-        phases = [Phase("head", epochs, learning_rate, None)]
-    elif recipe == "finetune_all":
-        phases = [Phase("all", epochs, fine_rate, "all", layer_lr_decay)]
-    elif recipe == "retrain_all":
-        phases = [Phase("all", epochs, learning_rate, "all", layer_lr_decay)]
-    else:
-        first = min(head_epochs, epochs)
-        phases = [Phase("head", first, learning_rate, None),
-                  Phase(f"top {unfreeze}" if unfreeze != "all" else "all", epochs - first,
-                        fine_rate, unfreeze, layer_lr_decay)]
-    assert spec.name == recipe
+    unfreeze = unfreeze if spec.head_first else "all"
+    phases.append(Phase("all" if unfreeze == "all" else f"top {unfreeze}", epochs - head_epochs,
+                        fine_rate if spec.fine_rate else learning_rate, unfreeze, layer_lr_decay))
     return [phase for phase in phases if phase.epochs > 0]
 
 
@@ -280,12 +252,14 @@ def check_options(recipe: str, layer_lr_decay: Optional[float], cache_features: 
                   augment: Sequence[str] = ()) -> None:
     """Options that do not fit the recipe are errors, before anything is built or trained."""
     spec = recipe_spec(recipe)
+    training, frozen = ([name for name, r in RECIPES.items() if r.trains_backbone == trains]
+                        for trains in (True, False))
     if layer_lr_decay is not None and not spec.trains_backbone:
         raise ConfigError(f"finetune.layer_lr_decay applies to recipes that train the backbone "
-                          f"(finetune_all, retrain_all, two_phase); '{recipe}' trains only the head")
-    if cache_features and recipe not in ("linear_probe", "cut_and_probe"):
+                          f"({', '.join(training)}); '{recipe}' trains only the head")
+    if cache_features and spec.trains_backbone:
         raise ConfigError(f"finetune.cache_features needs a backbone that stays frozen "
-                          f"(linear_probe, cut_and_probe); '{recipe}' trains it")
+                          f"({', '.join(frozen)}); '{recipe}' trains it")
     if cache_features and augment:
         raise ConfigError(f"finetune.cache_features computes the features once, so data.augment="
                           f"{tuple(augment)} would be applied once and frozen; set data.augment=() "
