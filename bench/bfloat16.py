@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,7 +25,7 @@ import numpy as np  # noqa: E402
 
 import kerasdl  # noqa: E402
 
-from timing import quartiles  # noqa: E402
+from timing import alternate_steps, quartiles  # noqa: E402
 
 #: model -> (build kwargs, input shape, batch size)
 MODELS = {
@@ -59,15 +58,6 @@ def build(name: str, policy: str):
         keras.mixed_precision.set_dtype_policy("float32")
 
 
-def median_step(model, x, y, steps: int) -> float:
-    times = []
-    for _ in range(steps):
-        started = time.perf_counter()
-        model.train_on_batch(x, y)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
@@ -85,12 +75,7 @@ def main() -> None:
         sides = {"float32": build(name, "float32"), "mixed_bfloat16": build(name, "mixed_bfloat16")}
         classes = sides["float32"].output_shape[-1]
         y = rng.integers(0, classes, size=(batch,))
-        for model in sides.values():
-            median_step(model, x, y, args.warmup)
-        medians = {side: [] for side in sides}
-        for index in range(args.rounds):
-            for side in (list(sides) if index % 2 == 0 else list(sides)[::-1]):
-                medians[side].append(median_step(sides[side], x, y, args.steps))
+        medians = alternate_steps(sides, x, y, args.rounds, args.steps, args.warmup)
         ratios = [f / b for f, b in zip(medians["float32"], medians["mixed_bfloat16"])]
         print(f"{name} (batch {batch}): float32 {statistics.median(medians['float32']) * 1e3:.1f} "
               f"ms/step, mixed_bfloat16 {statistics.median(medians['mixed_bfloat16']) * 1e3:.1f} "

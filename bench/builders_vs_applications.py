@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,7 +25,7 @@ import numpy as np  # noqa: E402
 
 import kerasdl  # noqa: E402
 
-from timing import quartiles  # noqa: E402
+from timing import alternate_steps, quartiles  # noqa: E402
 
 PAIRS = {"vgg16": keras.applications.VGG16, "resnet50": keras.applications.ResNet50}
 
@@ -34,15 +33,6 @@ PAIRS = {"vgg16": keras.applications.VGG16, "resnet50": keras.applications.ResNe
 def compiled(model):
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
     return model
-
-
-def step_times(model, x, y, steps: int) -> list[float]:
-    times = []
-    for _ in range(steps):
-        started = time.perf_counter()
-        model.train_on_batch(x, y)
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def main() -> None:
@@ -63,19 +53,9 @@ def main() -> None:
                  "keras.applications": compiled(PAIRS[name](weights=None,
                                                             input_shape=(224, 224, 3)))}
         counts = {side: model.count_params() for side, model in sides.items()}
-        for model in sides.values():
-            step_times(model, x, y, args.warmup)
-        times: dict[str, list[float]] = {side: [] for side in sides}
-        ratios = []
-        for index in range(args.rounds):
-            order = list(sides) if index % 2 == 0 else list(sides)[::-1]
-            medians = {}
-            for side in order:
-                medians[side] = statistics.median(step_times(sides[side], x, y, args.steps))
-                times[side].append(medians[side])
-            ratios.append(medians["keras.applications"] / medians["kerasdl"])
-            print(f"  {name} round {index + 1}/{args.rounds}: kerasdl {medians['kerasdl']:.3f} "
-                  f"s/step, keras.applications {medians['keras.applications']:.3f} s/step")
+        times = alternate_steps(sides, x, y, args.rounds, args.steps, args.warmup,
+                                log=lambda line, name=name: print(f"  {name} {line}"))
+        ratios = [a / k for a, k in zip(times["keras.applications"], times["kerasdl"])]
         print(f"{name}: parameters kerasdl {counts['kerasdl']:,}, keras.applications "
               f"{counts['keras.applications']:,}; median s/step kerasdl "
               f"{statistics.median(times['kerasdl']):.3f}, keras.applications "

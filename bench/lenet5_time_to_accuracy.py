@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from kerasdl.reports import read_run
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -50,9 +52,6 @@ def kerasdl_side(seed: int, target: float) -> dict:
     if result.returncode != 0:
         sys.exit(result.stdout[-2000:] + result.stderr[-2000:])
     (run_dir,) = workdir.iterdir()
-    sys.path.insert(0, str(REPO))
-    from kerasdl.reports import read_run
-
     run = read_run(run_dir)
     epoch, seconds = first_reaching(run["history"]["val_accuracy"],
                                     run["manifest"]["epoch_end_s"], target)
@@ -62,39 +61,23 @@ def kerasdl_side(seed: int, target: float) -> dict:
 
 
 SEED_SCRIPT = """
-import json, os, sys, time
+import json, sys
 sys.path.insert(0, {bench!r})
 import keras
 import numpy as np
-from lenet5_vs_seed import embedded_arrays
-from kerasdl.data.embedded import load_mnist
+from lenet5_vs_seed import embedded_arrays, seed_style_model
+from kerasdl.callbacks import FitClock          # each epoch's end, in seconds since fit started
 
-seed, target = {seed}, {target}
-x_train, y_train, x_test, y_test = embedded_arrays()
-splits = load_mnist(0)
-pad = lambda x: np.pad(x.astype("float32") / 255, ((0, 0), (2, 2), (2, 2), (0, 0)))
-x_val, y_val = pad(splits.x_train[len(x_train):]), splits.y_train[len(x_train):]
-keras.utils.set_random_seed(seed)
-model = keras.Sequential([
-    keras.Input((32, 32, 1)),
-    keras.layers.Conv2D(6, 5, activation="tanh"), keras.layers.AveragePooling2D(2),
-    keras.layers.Conv2D(16, 5, activation="tanh"), keras.layers.AveragePooling2D(2),
-    keras.layers.Conv2D(120, 5, activation="tanh"), keras.layers.Flatten(),
-    keras.layers.Dense(84, activation="tanh"), keras.layers.Dense(10, activation="softmax")])
-model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
-              loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-ends = []
-class Clock(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-    def on_epoch_end(self, epoch, logs=None):
-        ends.append(time.perf_counter() - self.start)
+x_train, y_train, x_test, y_test, x_val, y_val = embedded_arrays(with_validation=True)
+model = seed_style_model({seed})
+clock = FitClock()
 history = model.fit(x_train, y_train, batch_size=32, epochs=80, verbose=0,
                     validation_data=(x_val, y_val),
-                    callbacks=[Clock(), keras.callbacks.EarlyStopping(
+                    callbacks=[clock, keras.callbacks.EarlyStopping(
                         monitor="val_accuracy", patience=10, restore_best_weights=True)])
 val = history.history["val_accuracy"]
 best = int(np.argmax(val))
+ends = clock.epoch_end_s
 print(json.dumps({{"val": val, "ends": ends, "best_epoch": best + 1, "best_s": ends[best],
                   "accuracy": model.evaluate(x_test, y_test, verbose=0)[1]}}))
 """
@@ -103,7 +86,7 @@ print(json.dumps({{"val": val, "ends": ends, "best_epoch": best + 1, "best_s": e
 def seed_script_side(seed: int, target: float) -> dict:
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", SEED_SCRIPT.format(
-        bench=str(REPO / "bench"), seed=seed, target=target)], cwd=REPO, env=ENV,
+        bench=str(REPO / "bench"), seed=seed)], cwd=REPO, env=ENV,
         capture_output=True, text=True)
     wall = time.perf_counter() - started
     if result.returncode != 0:

@@ -40,6 +40,16 @@ SAME_AS_SEED = {"data.source": "embedded", "trainer.verbose": 0, "data.augment":
 def seed_style(x_train, y_train, x_test, y_test, epochs: int, seed: int,
                accuracies: list) -> list[float]:
     """What a seed script does: a Sequential model, numpy arrays, fit(batch_size=32)."""
+    model = seed_style_model(seed)
+    clock = EpochClock()
+    model.fit(x_train, y_train, batch_size=32, epochs=epochs, callbacks=[clock], verbose=0)
+    accuracies.append(model.evaluate(x_test, y_test, verbose=0)[1])
+    return clock.steady_times
+
+
+def seed_style_model(seed: int):
+    """The seed script's LeNet-5: a Sequential model, tanh, average pooling, SGD 0.05 with
+    momentum, compiled; weights drawn from ``seed``."""
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([
         keras.Input((32, 32, 1)),
@@ -49,21 +59,23 @@ def seed_style(x_train, y_train, x_test, y_test, epochs: int, seed: int,
         keras.layers.Dense(84, activation="tanh"), keras.layers.Dense(10, activation="softmax")])
     model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    clock = EpochClock()
-    model.fit(x_train, y_train, batch_size=32, epochs=epochs, callbacks=[clock], verbose=0)
-    accuracies.append(model.evaluate(x_test, y_test, verbose=0)[1])
-    return clock.steady_times
+    return model
 
 
-def embedded_arrays():
-    """The experiment's training examples (validation carved off) and test set, as numpy."""
+def embedded_arrays(with_validation: bool = False):
+    """The experiment's training examples (validation carved off) and test set, as numpy:
+    ``(x_train, y_train, x_test, y_test)``, then ``x_val, y_val`` (the carved 10%) if
+    ``with_validation``."""
     from kerasdl.data.embedded import load_mnist
 
     splits = load_mnist(0)
     pad = lambda x: np.pad(x.astype("float32") / 255, ((0, 0), (2, 2), (2, 2), (0, 0)))  # noqa
     n_train = len(splits.x_train) - round(0.1 * len(splits.x_train))
-    return (pad(splits.x_train[:n_train]), splits.y_train[:n_train], pad(splits.x_test),
-            splits.y_test)
+    arrays = (pad(splits.x_train[:n_train]), splits.y_train[:n_train], pad(splits.x_test),
+              splits.y_test)
+    if with_validation:
+        arrays += (pad(splits.x_train[n_train:]), splits.y_train[n_train:])
+    return arrays
 
 
 def kerasdl_run(epochs: int, seed: int, accuracies: list, settings=()) -> list[float]:

@@ -1,4 +1,4 @@
-"""Epoch timing shared by the benchmark scripts.
+"""Epoch and step timing shared by the benchmark scripts.
 
 Machine noise on a shared 2-core box is larger than most effects measured here, so every
 comparison alternates its sides round by round (A, B, A, B, ...), leaves out each fit's first
@@ -84,3 +84,30 @@ def print_speedup(label: str, times: dict[str, list[list[float]]], baseline: str
 def print_sides(times: dict[str, list[list[float]]]) -> None:
     for name, side_times in times.items():
         print(describe(name, side_times))
+
+
+def step_times(model, x, y, steps: int) -> list[float]:
+    """Seconds of each of ``steps`` calls of ``model.train_on_batch(x, y)``."""
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        model.train_on_batch(x, y)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def alternate_steps(models: dict, x, y, rounds: int, steps: int, warmup: int,
+                    log: Callable[[str], None] = lambda line: None) -> dict[str, list[float]]:
+    """Training step times of several compiled ``models`` on the same batch: after ``warmup``
+    steps each (tracing), per round each model's median of ``steps`` steps, the models taking
+    turns and swapping who goes first every round; ``{name: [median per round]}``."""
+    for model in models.values():
+        step_times(model, x, y, warmup)
+    medians: dict[str, list[float]] = {name: [] for name in models}
+    for index in range(rounds):
+        for name in (list(models) if index % 2 == 0 else list(models)[::-1]):
+            medians[name].append(statistics.median(step_times(models[name], x, y, steps)))
+        log(f"round {index + 1}/{rounds}: " + ", ".join(
+            f"{name} {medians[name][-1]:.3f} s/step" for name in models))
+    return medians
+

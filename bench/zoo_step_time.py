@@ -29,9 +29,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from timing import step_times  # noqa: E402
 
 COLUMNS = ("model", "style", "input", "parameters", "median s/step", "min s/step", "throughput",
            "unit")
@@ -97,13 +98,8 @@ def measure(name: str, style: str, batch_size: int, steps: int, warmup: int, inp
     x = cls.example_inputs(batch_size, input_shape)
     loss, y = loss_and_targets(model, x, np.random.default_rng(0))
     model.compile(optimizer=keras.optimizers.SGD(1e-3), loss=loss, jit_compile=jit_compile)
-    for _ in range(warmup):
-        model.train_on_batch(x, y)
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        model.train_on_batch(x, y)
-        times.append(time.perf_counter() - start)
+    step_times(model, x, y, warmup)
+    times = step_times(model, x, y, steps)
     median = statistics.median(times)
     shown, unit, per_example = input_and_unit(model, x)
     return (name, style, shown, f"{model.count_params():,}", f"{median:.4f}", f"{min(times):.4f}",

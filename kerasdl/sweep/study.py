@@ -238,7 +238,7 @@ class _Sweeper:
         queued, and not cut-off runs that a later trial resumes."""
         S = self.optuna.trial.TrialState
         trials = self.study.get_trials(deepcopy=False)
-        resumed = {t.user_attrs[RESUMES] for t in trials if RESUMES in t.user_attrs}
+        resumed = _resumed_numbers(trials)
         return [t for t in trials if t.state != S.WAITING and not t.user_attrs.get(SURPLUS)
                 and not (t.state == S.FAIL and t.number in resumed)]
 
@@ -406,7 +406,7 @@ class _Sweeper:
         writer = csv.writer(buffer)
         writer.writerow(["trial", *keys, "state", self.plan.metric, "wall_s", "run_dir", "note"])
         trials = self.study.get_trials(deepcopy=False)
-        resumed = {t.user_attrs[RESUMES] for t in trials if RESUMES in t.user_attrs}
+        resumed = _resumed_numbers(trials)
         for t in trials:
             if t.user_attrs.get(SURPLUS):
                 continue
@@ -473,6 +473,11 @@ def get_config():
     return load_experiment(Path(__file__).parent / {source!r}, overrides=OVERRIDES)
 ''')
     return path
+
+
+def _resumed_numbers(trials) -> set[int]:
+    """The numbers of cut-off trials that a later trial of ``trials`` resumes."""
+    return {t.user_attrs[RESUMES] for t in trials if RESUMES in t.user_attrs}
 
 
 def _shown(params: dict[str, Any]) -> str:
