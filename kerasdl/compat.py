@@ -35,8 +35,10 @@ _SKIPSETS: dict[str, set] = {}
 
 @contextmanager
 def cached_saving_skipsets() -> Iterator[None]:
-    """Within the block, Keras's per-type attribute skip sets for saving and loading are
-    memoised (see above); Keras's own function is back in place after it."""
+    """Memoise Keras's per-type attribute skip sets for saving and loading within the block.
+
+    See above for why; Keras's own function is back in place after the block.
+    """
     from keras.src.saving import saving_lib
 
     original = saving_lib.get_attr_skipset
@@ -54,9 +56,10 @@ def cached_saving_skipsets() -> Iterator[None]:
 
 
 def build_for_multiworker(model, strategy, local_batch) -> None:
-    """Build a compiled ``model`` from one local batch, so that ``fit`` under
-    MultiWorkerMirroredStrategy has no cross-replica build step to fail in (1. above); this
-    model only."""
+    """Build a compiled ``model`` from one local batch, for ``fit`` under MultiWorkerMirroredStrategy.
+
+    ``fit`` then has no cross-replica build step to fail in (1. above); this model only.
+    """
     with strategy.scope():
         model._symbolic_build(data_batch=local_batch)
     model._maybe_symbolic_build = lambda *args, **kwargs: None   # built above
@@ -64,8 +67,10 @@ def build_for_multiworker(model, strategy, local_batch) -> None:
 
 @contextmanager
 def multiworker_metric_reduction() -> Iterator[None]:
-    """Within the block, scalar metrics are averaged over replicas only under
-    MultiWorkerMirroredStrategy (2. above); Keras's reduction is back in place after it."""
+    """Average scalar metrics over replicas only under MultiWorkerMirroredStrategy, within the block.
+
+    See 2. above; Keras's reduction is back in place after the block.
+    """
     from keras.src import tree
     from keras.src.backend.tensorflow import trainer
 

@@ -550,8 +550,10 @@ class Experiment:
 # === Overrides: "trainer.epochs=3" ===
 
 def parse_value(text: str) -> Any:
-    """Parse a ``--set`` value: a Python literal (3, 1e-3, (32, 32), None, 'x'), true/false/null,
-    or else the text itself."""
+    """Parse a ``--set`` value.
+
+    A Python literal (3, 1e-3, (32, 32), None, 'x'), true/false/null, or else the text itself.
+    """
     lowered = text.strip().lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -575,9 +577,12 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 
 
 def flat_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """``Experiment.to_dict()`` -> ``{"trainer.learning_rate": 0.001, "model.kwargs.dropout":
-    0.2, ...}``: every key but ``smoke``, as scalars (bool, int, float, str; others as JSON text),
-    for TensorBoard's HParams and for tables of what differs between runs."""
+    """Flatten an experiment's config to dotted keys with scalar values.
+
+    ``Experiment.to_dict()`` -> ``{"trainer.learning_rate": 0.001, "model.kwargs.dropout": 0.2,
+    ...}``: every key but ``smoke``, as scalars (bool, int, float, str; others as JSON text), for
+    TensorBoard's HParams and for tables of what differs between runs.
+    """
     flat: dict[str, Any] = {}
 
     def walk(prefix: str, value: Any) -> None:
@@ -609,8 +614,11 @@ def with_overrides(config, overrides: Mapping[str, Any]):
 
 
 def _unquoted(text: str) -> str:
-    """``'mnist'`` or ``"mnist"`` (a quoted Python string, as shells pass ``"data.name='mnist'"``)
-    -> ``mnist``; any other text as it is."""
+    """Strip the quotes of a quoted Python string; return any other text as it is.
+
+    ``'mnist'`` or ``"mnist"`` (a quoted Python string, as shells pass ``"data.name='mnist'"``)
+    -> ``mnist``.
+    """
     stripped = text.strip()
     if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
         try:

@@ -55,8 +55,10 @@ class Trained:
 
 
 def load_trained(path: str | Path, compile: bool = False) -> Trained:
-    """The model at ``path`` (run directory, its ``.keras`` files, or a published model) with
-    the config and class names it was trained with."""
+    """The model at ``path`` with the config and class names it was trained with.
+
+    ``path`` is a run directory, its ``.keras`` files, or a published model.
+    """
     from kerasdl.saving import load_model
 
     path = Path(path)
@@ -123,10 +125,12 @@ class Translation:
 
 def predict(trained: Trained, inputs: Sequence[str], top_k: int = 3,
             stdin: Callable[[], str] = lambda: sys.stdin.read()) -> list:
-    """Top-``top_k`` class names and probabilities for every input: image files, folders of
-    images, ``.npy``/``.npz`` arrays (one input per row), text files (one input per line) or
-    ``-`` (lines from stdin). A translation model (seq2seq) translates text lines instead
-    (:func:`translate`)."""
+    """Top-``top_k`` class names and probabilities for every input.
+
+    Inputs are image files, folders of images, ``.npy``/``.npz`` arrays (one input per row), text
+    files (one input per line) or ``-`` (lines from stdin). A translation model (seq2seq)
+    translates text lines instead (:func:`translate`).
+    """
     import tensorflow as tf
 
     from kerasdl.data.pipeline import feature_transform
@@ -158,10 +162,12 @@ def _check_shape(trained: Trained, shape) -> None:
 
 
 def image_batches(trained: Trained, paths: Sequence[Path]):
-    """A tf.data pipeline of the images at ``paths`` as the model takes them, in order and
-    batched: each read, decoded (the model's channels) and put through the run's
-    preprocessing in parallel. A file that cannot be decoded, or is not the model's size where
-    the run did not resize, stops its iteration with ``tf.errors.InvalidArgumentError``."""
+    """A tf.data pipeline of the images at ``paths`` as the model takes them, in order and batched.
+
+    Each is read, decoded (the model's channels) and put through the run's preprocessing in
+    parallel. A file that cannot be decoded, or is not the model's size where the run did not
+    resize, stops its iteration with ``tf.errors.InvalidArgumentError``.
+    """
     import tensorflow as tf
 
     from kerasdl.data.pipeline import feature_transform, plain_graph
@@ -204,8 +210,11 @@ def _png_size(paths: Sequence[Path]) -> Optional[tuple[int, int]]:
 
 
 def _predict_images(trained: Trained, paths: list[Path]) -> np.ndarray:
-    """The model's outputs for the images at ``paths``, decoding overlapping inference
-    (:func:`image_batches`); a bad file is then found one by one for the error naming it."""
+    """The model's outputs for the images at ``paths``.
+
+    Decoding overlaps inference (:func:`image_batches`); a bad file is then found one by one for
+    the error naming it.
+    """
     import tensorflow as tf
 
     batches = image_batches(trained, paths)
@@ -220,8 +229,11 @@ def _predict_images(trained: Trained, paths: list[Path]) -> np.ndarray:
 
 def translate(trained: Trained, inputs: Sequence[str],
               stdin: Callable[[], str] = lambda: sys.stdin.read()) -> list[Translation]:
-    """Every text line (of text files, or ``-`` for stdin) translated by greedy decoding with the
-    vocabularies the model was trained with (Sutskever et al. 2014, beam width 1)."""
+    """Every text line (of text files, or ``-`` for stdin) translated by greedy decoding.
+
+    Decoding uses the vocabularies the model was trained with (Sutskever et al. 2014, beam
+    width 1).
+    """
     from kerasdl.models.seq2seq import greedy_decode
 
     names, lines = [], []
@@ -249,8 +261,10 @@ def _read_lines(text: str, stdin) -> list[tuple[str, str]]:
 
 
 def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
-    """Rows of class probabilities: softmax outputs as they are, logits through a softmax, a
-    single sigmoid unit as (1 - p, p)."""
+    """Rows of class probabilities from the model's outputs.
+
+    Softmax outputs as they are, logits through a softmax, a single sigmoid unit as (1 - p, p).
+    """
     outputs = outputs.reshape(len(outputs), -1)
     if outputs.shape[1] == 1:
         p = outputs[:, 0] if ((outputs >= 0) & (outputs <= 1)).all() else 1 / (1 + np.exp(-outputs[:, 0]))
@@ -263,8 +277,10 @@ def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
 
 def _read_inputs(trained: Trained, inputs: Sequence[str], stdin
                  ) -> tuple[list[str], np.ndarray | list[Path]]:
-    """(a name per input, the stacked raw features), or the image paths where every input is
-    an image file (folders sorted)."""
+    """(a name per input, the stacked raw features), or the image paths.
+
+    The image paths where every input is an image file (folders sorted).
+    """
     names, rows = [], []
     for text in inputs:
         path = Path(text)
@@ -358,9 +374,11 @@ def _read_array(path: Path) -> np.ndarray:
 
 def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str] = (),
              output: Optional[Path] = None, log: Callable[[str], None] = print) -> dict:
-    """The test metrics of ``trained`` on another dataset or split; writes them as JSON (and a
-    confusion matrix PNG for classifiers) under ``output`` (default ``<run>/evaluations``),
-    never over an earlier evaluation."""
+    """The test metrics of ``trained`` on another dataset or split.
+
+    Writes them as JSON (and a confusion matrix PNG for classifiers) under ``output`` (default
+    ``<run>/evaluations``), never over an earlier evaluation.
+    """
     from kerasdl.config import LOSSES, parse_overrides
     from kerasdl.data import load_data
     from kerasdl.plots import plot_confusion
@@ -402,8 +420,11 @@ def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str
 # --- export ----------------------------------------------------------------------------------
 
 def export(trained: Trained, fmt: str, output: Optional[Path] = None) -> Path:
-    """``model.export`` in ``fmt`` (saved_model, onnx, litert) to ``output`` (default
-    ``<run>/export/<file>``); refuses to overwrite, and says which formats a model can take."""
+    """``model.export`` in ``fmt`` (saved_model, onnx, litert) to ``output``.
+
+    ``output`` defaults to ``<run>/export/<file>``; refuses to overwrite, and says which formats a
+    model can take.
+    """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"unknown export format '{fmt}'; formats: {', '.join(EXPORT_FORMATS)}")
     keras_format, default_name = EXPORT_FORMATS[fmt]
@@ -439,4 +460,5 @@ def describe(trained: Trained) -> str:
 
 
 def iter_lines(predictions: Iterable[Prediction], as_json: bool) -> Iterable[str]:
+    """Each prediction as an output line: JSON if ``as_json``, else plain text."""
     return (p.to_json() if as_json else p.to_line() for p in predictions)

@@ -81,8 +81,11 @@ def plan_devices(policy: str, gpus: Sequence[str], cpus: Sequence[str] = ("/cpu:
 
 def resolve_precision(requested: str, on_gpu: bool,
                       gpu_capabilities: Sequence[tuple[int, int]] = ()) -> str:
-    """auto: bfloat16 mixed precision on GPUs of compute capability >= 8.0 (Ampere and later),
-    float16 with loss scaling on >= 7.0 (Volta, Turing), float32 elsewhere (CPUs included)."""
+    """The precision policy to use: ``requested``, or what "auto" means on these devices.
+
+    auto: bfloat16 mixed precision on GPUs of compute capability >= 8.0 (Ampere and later),
+    float16 with loss scaling on >= 7.0 (Volta, Turing), float32 elsewhere (CPUs included).
+    """
     if requested != "auto":
         return requested
     if not on_gpu or not gpu_capabilities:
@@ -101,9 +104,12 @@ def resolve_jit(requested, plan: DevicePlan) -> bool:
 
 
 def resolve_steps_per_execution(requested, plan: DevicePlan) -> int:
-    """steps_per_execution="auto": 32 on one device (one tf.function call runs 32 steps, so small
+    """The steps per execution to use: ``requested``, or what "auto" means for ``plan``.
+
+    steps_per_execution="auto": 32 on one device (one tf.function call runs 32 steps, so small
     models stop paying Python per step); 1 under mirrored/multi-worker strategies, where Keras 3
-    (3.15, TF 2.21) fails to run several steps per call ("You must feed a value for placeholder")."""
+    (3.15, TF 2.21) fails to run several steps per call ("You must feed a value for placeholder").
+    """
     if requested != "auto":
         return requested
     return 32 if plan.strategy == "one_device" else 1
@@ -135,6 +141,7 @@ def is_chief(tf_config: Optional[Mapping[str, Any]]) -> bool:
 
 
 def tf_config_from_env() -> Optional[dict[str, Any]]:
+    """The ``TF_CONFIG`` environment variable parsed from JSON, or None where it is not set."""
     text = os.environ.get("TF_CONFIG")
     if not text:
         return None
@@ -163,8 +170,10 @@ class DeviceSetup:
     replicas: int
 
     def scope(self):
-        """The context to build, compile, fit, evaluate and predict in: the strategy's scope,
-        or ``tf.device`` of the one device."""
+        """The context to build, compile, fit, evaluate and predict in.
+
+        The strategy's scope, or ``tf.device`` of the one device.
+        """
         import tensorflow as tf
 
         if self.plan.strategy == "one_device":

@@ -89,6 +89,7 @@ def _call_user_code(path: Path, function, *args):
 
 
 def list_experiment_files(directory: Path = EXPERIMENTS_DIR) -> list[Path]:
+    """The experiment files in ``directory``, sorted; names starting with ``_`` are left out."""
     return sorted(p for p in Path(directory).glob("*.py") if not p.name.startswith("_"))
 
 

@@ -34,8 +34,10 @@ def _class_ids(y: np.ndarray) -> np.ndarray:
 def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, title: str,
                   log: Callable[[str], None] = print, best_epoch: Optional[int] = None,
                   phases: Sequence[dict] = ()) -> list[Path]:
-    """Write every figure that fits this model and data (``best_epoch`` and the starts of
-    ``phases`` are marked on the curves); return their paths."""
+    """Write every figure that fits this model and data; return their paths.
+
+    ``best_epoch`` and the starts of ``phases`` are marked on the curves.
+    """
     run_dir = Path(run_dir)
     written = ([plot_history(history, run_dir / "curves.png", title, best_epoch, phases)]
                if history else [])

@@ -13,6 +13,7 @@ PACKAGES = ("kerasdl", "tensorflow", "keras", "tensorflow-datasets", "numpy", "m
 
 
 def package_versions() -> dict[str, Optional[str]]:
+    """The installed version of each of ``PACKAGES``, None where one is not installed."""
     versions = {}
     for name in PACKAGES:
         try:
@@ -38,6 +39,7 @@ def git_state(directory: Path = Path(".")) -> Optional[dict[str, object]]:
 
 
 def base_manifest() -> dict[str, object]:
+    """What every manifest records: Python, platform, command, packages, devices and git state."""
     import tensorflow as tf
 
     return {

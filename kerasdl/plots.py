@@ -32,10 +32,12 @@ def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: st
                 legend_size: Optional[float] = None,
                 x_values: Optional[dict[str, list[float]]] = None, xlabel: str = "epoch",
                 marks: Sequence[tuple[float, str, str]] = ()) -> Path:
-    """Curves: one panel per entry of ``panels`` ({panel: {line label: values}}), against the
-    epoch, or against ``x_values[label]`` (e.g. seconds since training started) with ``xlabel``;
-    each of ``marks`` = (x, label, line style) is a vertical line in every panel (the best epoch,
-    where a phase starts)."""
+    """Plot curves, one panel per entry of ``panels`` ({panel: {line label: values}}).
+
+    Lines run against the epoch, or against ``x_values[label]`` (e.g. seconds since training
+    started) with ``xlabel``; each of ``marks`` = (x, label, line style) is a vertical line in every
+    panel (the best epoch, where a phase starts).
+    """
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
@@ -53,9 +55,12 @@ def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: st
 
 def plot_history(history: dict[str, list[float]], path: Path, title: str = "",
                  best_epoch: Optional[int] = None, phases: Sequence[dict] = ()) -> Path:
-    """Training curves: one panel per metric, train and validation per epoch, the learning
-    rate's own panel where the run logged it, the best epoch and where each phase of a transfer
-    run starts (``phases``: the manifest's, with ``name`` and ``first_epoch``) marked."""
+    """Plot training curves: one panel per metric, train and validation per epoch.
+
+    The learning rate has its own panel where the run logged it; the best epoch and where each
+    phase of a transfer run starts (``phases``: the manifest's, with ``name`` and ``first_epoch``)
+    are marked.
+    """
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
     panels = {name: {"train": history[name],
                      **({"validation": history[f"val_{name}"]} if f"val_{name}" in history else {})}
@@ -106,8 +111,10 @@ def image_grid(images: np.ndarray, titles: Sequence[str], path: Path, title: str
 def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, path: Path,
                    title: str = "confusion matrix (test)",
                    class_names: Optional[Sequence[str]] = None) -> Path:
-    """Confusion matrix: rows true class, columns predicted class, with counts; the axes are
-    labelled with ``class_names`` where given, else with the class ids."""
+    """Plot a confusion matrix: rows true class, columns predicted class, with counts.
+
+    The axes are labelled with ``class_names`` where given, else with the class ids.
+    """
     plt = pyplot()
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (y_true.astype(int), y_pred.astype(int)), 1)

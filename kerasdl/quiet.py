@@ -46,8 +46,10 @@ def debug_enabled() -> bool:
 
 @contextmanager
 def filtered_stderr(noise: re.Pattern = NOISE) -> Iterator[None]:
-    """Capture file descriptor 2 (C++ writes included) and write back the lines that are not
-    ``noise`` when the block ends, exception or not."""
+    """Capture file descriptor 2 (C++ writes included) and write back the lines that are not noise.
+
+    The lines that do not match ``noise`` are written back when the block ends, exception or not.
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as capture:
@@ -100,10 +102,13 @@ def import_tensorflow():
 
 
 def say_the_once_per_process_notices() -> None:
-    """Make TensorFlow log, with fd 2 filtered, the notices it logs once per process in the
-    middle of a run (oneDNN's DT_BOOL notice, the first time a graph transposes booleans, as the
-    sequence models' masks do). Runs a 20 ms graph, so it initialises TensorFlow's context: call
-    it after the devices are set up (logical devices and collective ops must come first)."""
+    """Make TensorFlow log, with fd 2 filtered, the notices it logs once per process.
+
+    Otherwise they come in the middle of a run (oneDNN's DT_BOOL notice, the first time a graph
+    transposes booleans, as the sequence models' masks do). Runs a 20 ms graph, so it initialises
+    TensorFlow's context: call it after the devices are set up (logical devices and collective ops
+    must come first).
+    """
     if debug_enabled():
         return
     import tensorflow as tf

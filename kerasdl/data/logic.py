@@ -53,14 +53,17 @@ def logic_dataset(function: str, split_seed: int, repeats: int = REPEATS, noise:
 
 @register_dataset("logic_and")
 def load_logic_and(split_seed: int) -> ArraySplits:
+    """The noisy AND truth table, split 80/20 train/test with ``split_seed``."""
     return logic_dataset("and", split_seed)
 
 
 @register_dataset("logic_or")
 def load_logic_or(split_seed: int) -> ArraySplits:
+    """The noisy OR truth table, split 80/20 train/test with ``split_seed``."""
     return logic_dataset("or", split_seed)
 
 
 @register_dataset("logic_xor")
 def load_logic_xor(split_seed: int) -> ArraySplits:
+    """The noisy XOR truth table, split 80/20 train/test with ``split_seed``."""
     return logic_dataset("xor", split_seed)

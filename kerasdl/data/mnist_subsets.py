@@ -62,21 +62,25 @@ def digit_subset(digits: Sequence[int], split_seed: int, per_class: Optional[int
 
 @register_dataset("mnist_0to4")
 def load_mnist_0to4(split_seed: int) -> ArraySplits:
+    """Embedded MNIST digits 0-4 as labels 0-4, every training image: the pretraining task."""
     return digit_subset(FIRST_DIGITS, split_seed)
 
 
 @register_dataset("mnist_5to9")
 def load_mnist_5to9(split_seed: int) -> ArraySplits:
+    """Embedded MNIST digits 5-9 as labels 0-4, every training image."""
     return digit_subset(SECOND_DIGITS, split_seed)
 
 
 @register_dataset("mnist_5to9_10")
 def load_mnist_5to9_10(split_seed: int) -> ArraySplits:
+    """Embedded MNIST digits 5-9 as labels 0-4, 10 training images per digit, the whole test split."""
     return digit_subset(SECOND_DIGITS, split_seed, per_class=10)
 
 
 @register_dataset("mnist_5to9_50")
 def load_mnist_5to9_50(split_seed: int) -> ArraySplits:
+    """Embedded MNIST digits 5-9 as labels 0-4, 50 training images per digit, the whole test split."""
     return digit_subset(SECOND_DIGITS, split_seed, per_class=50)
 
 
@@ -86,9 +90,11 @@ DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "e
 
 def write_digit_folder(path, digits: Sequence[int] = SECOND_DIGITS, per_class: int = 50,
                        split_seed: int = 0) -> dict[str, int]:
-    """Write embedded MNIST digits as an image folder that ``folder:PATH`` reads: PNGs under
-    ``train/<name>/`` (``per_class`` per digit, drawn with ``split_seed``) and ``test/<name>/``
-    (all the digit's held-out test images), class folders named ``five``, ``six``, ... .
+    """Write embedded MNIST digits as an image folder that ``folder:PATH`` reads.
+
+    PNGs under ``train/<name>/`` (``per_class`` per digit, drawn with ``split_seed``) and
+    ``test/<name>/`` (all the digit's held-out test images), class folders named ``five``,
+    ``six``, ... .
 
     A stand-in for a user's own photos, offline: ``python -m kerasdl sample-folder PATH``.
     Refuses a ``path`` that exists and is not empty (nothing is overwritten). Returns the image

@@ -1,5 +1,7 @@
-"""The tf.data pipeline: load (the user's files, TFDS, else an embedded copy), carve validation,
-preprocess, batch."""
+"""The tf.data pipeline: load, carve validation, preprocess, batch.
+
+Loading reads the user's files, TFDS, else an embedded copy.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,8 +35,10 @@ class DataBundle:
     vocabularies: Optional["object"] = None   # translation: kerasdl.data.translation.Vocabularies
 
     def class_name(self, class_id: int) -> str:
-        """What class ``class_id`` is called: a TFDS label name, the digit of a relabelled MNIST
-        subset, or the id itself."""
+        """What class ``class_id`` is called.
+
+        A TFDS label name, the digit of a relabelled MNIST subset, or the id itself.
+        """
         names = self.class_names
         return names[class_id] if names and 0 <= class_id < len(names) else str(class_id)
 
@@ -43,8 +47,10 @@ class DataBundle:
         self.epoch_variable.assign(epoch)
 
     def inference_record(self) -> dict:
-        """What a trained model needs beside it to be used on new inputs (``kerasdl predict``):
-        class names, a CSV's feature columns, a translation set's vocabularies; set ones only."""
+        """What a trained model needs beside it to be used on new inputs (``kerasdl predict``).
+
+        Class names, a CSV's feature columns, a translation set's vocabularies; set ones only.
+        """
         return {**({"class_names": list(self.class_names)} if self.class_names else {}),
                 **({"feature_columns": list(self.feature_columns)} if self.feature_columns
                    else {}),
@@ -105,8 +111,10 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
     train_examples = prepared(train) if in_memory is None else None
 
     def epoch(seed):
-        """The batches of the epoch whose seed is ``seed``: order and augmentation depend on
-        (shuffle_seed, epoch) alone (:func:`per_epoch`)."""
+        """The batches of the epoch whose seed is ``seed``.
+
+        Order and augmentation depend on (shuffle_seed, epoch) alone (:func:`per_epoch`).
+        """
         if in_memory is not None:      # one gather of the permuted epoch, sliced into batches
             ds = shuffled_batches(in_memory, n_train - n_validation, cfg.batch_size, seed)
         else:                          # too big to hold: shuffle windows of shuffle_buffer examples
@@ -225,8 +233,10 @@ def _count(ds, split: str, cfg: Data) -> int:
 
 
 def _window_shuffle(examples, size: int, seed):
-    """Shuffle within consecutive windows of ``size`` examples, with stateless ops seeded by
-    ``seed`` (a tensor) and the window index: deterministic per epoch, no hidden random state."""
+    """Shuffle within consecutive windows of ``size`` examples, deterministically per epoch.
+
+    Stateless ops seeded by ``seed`` (a tensor) and the window index: no hidden random state.
+    """
     import tensorflow as tf
 
     def shuffled(index, window):
@@ -256,8 +266,10 @@ def per_epoch(batches, epoch_variable, shuffle_seed: int, steps: int):
 
 
 def shuffled_batches(examples, count: int, batch_size: int, seed):
-    """``count`` in-memory ``examples`` in the order that ``seed`` (a scalar int64 tensor) draws,
-    cut into batches of ``batch_size`` (the last one smaller)."""
+    """``count`` in-memory ``examples`` in the order that ``seed`` draws, cut into batches.
+
+    ``seed`` is a scalar int64 tensor; batches hold ``batch_size`` examples (the last one fewer).
+    """
     import tensorflow as tf
 
     order = tf.random.experimental.stateless_shuffle(
@@ -266,9 +278,11 @@ def shuffled_batches(examples, count: int, batch_size: int, seed):
 
 
 def _batches_in_order(examples, order, batch_size: int):
-    """``examples`` (in-memory tensors) permuted by ``order`` and cut into batches of
-    ``batch_size`` (the last one smaller). One gather straight into batch layout per epoch, then
-    one slice per batch: no per-example or per-batch map, and no second copy of the epoch."""
+    """``examples`` (in-memory tensors) permuted by ``order`` and cut into batches of ``batch_size``.
+
+    The last batch is smaller. One gather straight into batch layout per epoch, then one slice per
+    batch: no per-example or per-batch map, and no second copy of the epoch.
+    """
     import tensorflow as tf
 
     count = int(order.shape[0])
@@ -286,8 +300,10 @@ IN_MEMORY_LIMIT_BYTES = 256 * 2**20
 
 
 def _materialize(examples, count: int):
-    """The preprocessed training examples as in-memory tensors, or None when they are larger than
-    IN_MEMORY_LIMIT_BYTES or not of fixed shape."""
+    """The preprocessed training examples as in-memory tensors, or None.
+
+    None when they are larger than IN_MEMORY_LIMIT_BYTES or not of fixed shape.
+    """
     import tensorflow as tf
 
     spec = examples.element_spec
@@ -314,9 +330,11 @@ def resolve_label_format(requested: str, label_kind: str, num_classes: Optional[
 
 
 def feature_transform(cfg: Data):
-    """What the pipeline does to features, as a function of one example or a batch: rescale
-    pixels (uint8 only: token ids and floats pass as is), resize, convert channels.
-    ``kerasdl predict`` applies the same function, read from the run's config."""
+    """What the pipeline does to features, as a function of one example or a batch.
+
+    It rescales pixels (uint8 only: token ids and floats pass as is), resizes and converts
+    channels. ``kerasdl predict`` applies the same function, read from the run's config.
+    """
     import tensorflow as tf
 
     def transform(x):

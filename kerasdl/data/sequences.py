@@ -130,6 +130,7 @@ def make_synthetic_tags(n: int = TAGS_EXAMPLES, max_length: int = TAGS_MAX_LENGT
 
 @register_dataset("sine_sequences")
 def load_sine_sequences(split_seed: int) -> ArraySplits:
+    """The generated noisy sine sequences (target: the next value), split 80/20 train/test."""
     x, y = make_sine_sequences(seed=split_seed)
     return _split(x, y, None, f"{SINE_EXAMPLES:,} generated noisy sine sequences of "
                   f"{SINE_LENGTH} values (noise sd {SINE_NOISE}), target the next value",
@@ -138,6 +139,7 @@ def load_sine_sequences(split_seed: int) -> ArraySplits:
 
 @register_dataset("adding_task")
 def load_adding_task(split_seed: int) -> ArraySplits:
+    """The generated adding-problem sequences (target: the marked sum), split 80/20 train/test."""
     x, y = make_adding_task(seed=split_seed)
     return _split(x, y, None, f"{ADDING_EXAMPLES:,} generated adding-problem sequences of "
                   f"{ADDING_LENGTH} steps (value, marker), target the sum of the 2 marked values",
@@ -146,6 +148,7 @@ def load_adding_task(split_seed: int) -> ArraySplits:
 
 @register_dataset("synthetic_tags")
 def load_synthetic_tags(split_seed: int) -> ArraySplits:
+    """The generated token sentences and their synthetic tags, split 80/20 train/test."""
     x, y = make_synthetic_tags(seed=split_seed)
     return _split(x, y, len(TAG_NAMES),
                   f"{TAGS_EXAMPLES:,} generated token sentences of {TAGS_MIN_LENGTH}-"

@@ -61,6 +61,7 @@ def can_reach(host: tuple[str, int] = DOWNLOAD_HOST, timeout: float = PROBE_TIME
 
 
 def default_data_dir(data_dir: Optional[str]) -> str:
+    """``data_dir`` if given, else TFDS's default data directory."""
     import tensorflow_datasets as tfds
 
     return data_dir or str(tfds.core.constants.DATA_DIR)

@@ -74,6 +74,7 @@ def number_to_words(n: int) -> list[str]:
 
 
 def encode_source(words: list[str]) -> np.ndarray:
+    """Number words -> source ids (``SOURCE_LENGTH``,), right-padded with 0."""
     ids = np.zeros(SOURCE_LENGTH, np.int32)
     ids[:len(words)] = [SOURCE_WORDS.index(w) + 1 for w in words]
     return ids
@@ -103,6 +104,7 @@ def number_words_arrays(numbers) -> tuple[tuple[np.ndarray, np.ndarray], np.ndar
 
 @register_dataset("number_words")
 def load_number_words(split_seed: int) -> ArraySplits:
+    """Number words -> digits for 0..9,999: 8,000 train / 2,000 test numbers drawn by ``split_seed``."""
     numbers = np.random.default_rng(split_seed).permutation(10_000)
     train, test = numbers[:8000], numbers[8000:]
     x_train, y_train = number_words_arrays(train)
@@ -137,6 +139,7 @@ def random_expression(rng: np.random.Generator, depth: int, p_operator: float = 
 
 
 def evaluate(expression) -> bool:
+    """The truth value of an expression (a nested tuple, or "T"/"F")."""
     if isinstance(expression, str):
         return expression == "T"
     left, op, right = expression
@@ -146,6 +149,7 @@ def evaluate(expression) -> bool:
 
 
 def to_text(expression) -> str:
+    """An expression as parenthesised text: "(T and (F or T))"."""
     if isinstance(expression, str):
         return expression
     left, op, right = expression
@@ -186,6 +190,7 @@ def encode_tree(expression, max_nodes: int = max_tree_nodes()) -> np.ndarray:
 
 @register_dataset("bool_trees")
 def load_bool_trees(split_seed: int, n_train: int = 4000, n_test: int = 1000) -> ArraySplits:
+    """Distinct generated AND/OR expression trees labelled by truth value, split by ``split_seed``."""
     rng = np.random.default_rng(GENERATION_SEED)
     seen, expressions = set(), []
     while len(expressions) < n_train + n_test:
@@ -235,6 +240,7 @@ def random_review(rng: np.random.Generator) -> tuple[str, int]:
 
 @register_dataset("toy_reviews")
 def load_toy_reviews(split_seed: int, n_train: int = 2000, n_test: int = 500) -> ArraySplits:
+    """Generated film reviews with negation, raw strings labelled by sentiment, split by ``split_seed``."""
     rng = np.random.default_rng(GENERATION_SEED)
     pairs = [random_review(rng) for _ in range(n_train + n_test)]
     order = np.random.default_rng(split_seed).permutation(len(pairs))

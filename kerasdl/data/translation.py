@@ -1,5 +1,6 @@
-"""TFDS translation pairs for seq2seq: raw sentence pairs -> ((source ids, decoder input ids),
-target ids), with vocabularies adapted on the training split only.
+"""TFDS translation pairs for seq2seq, with vocabularies adapted on the training split only.
+
+Raw sentence pairs -> ((source ids, decoder input ids), target ids).
 
 A faithful translation run on a user's machine (network needed once, for the download):
 
@@ -30,9 +31,11 @@ OOV = "[UNK]"
 
 @dataclass(frozen=True)
 class Vocabularies:
-    """The two vocabularies of a translation model (id -> token, id 0 padding) and how text
-    becomes source ids and target ids become text: what ``kerasdl predict`` needs to translate
-    lines with a reloaded seq2seq model. Saved in the run's manifest and the publish record.
+    """The two vocabularies of a translation model, and how text becomes ids and ids become text.
+
+    Both map id -> token, id 0 padding. How text becomes source ids and target ids become text is
+    what ``kerasdl predict`` needs to translate lines with a reloaded seq2seq model. Saved in the
+    run's manifest and the publish record.
 
     Source text is standardized as training standardized it (Keras's
     ``lower_and_strip_punctuation``, split on whitespace) and cut at ``source_length``; a word
@@ -142,8 +145,10 @@ class TfdsTranslation:
         return self.vectorizers[self.target_key].vocabulary_size()
 
     def vocabularies(self) -> Vocabularies:
-        """The learned vocabularies (id -> token), to turn text into ids and decoded ids back
-        into words."""
+        """The learned vocabularies (id -> token).
+
+        They turn text into ids and decoded ids back into words.
+        """
         return Vocabularies(tuple(self.vectorizers[self.source_key].get_vocabulary()),
                             tuple(self.vectorizers[self.target_key].get_vocabulary()),
                             self.length, self.length, START, END)

@@ -59,7 +59,9 @@ class AlexNet(ChainModel):
                     pooling: Optional[str] = None, dropout: float = 0.5,
                     classifier_activation: Optional[str] = "softmax"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """AlexNet's layers: five convolutions with three max pools, then fc6, fc7 and the classifier.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             include_top: end with flatten, fc6, fc7 and the classifier; otherwise end after pool5
                 (+ ``pooling``).

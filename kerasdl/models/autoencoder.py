@@ -41,7 +41,9 @@ class Autoencoder(ChainModel):
                     activation: str = "relu", code_activation: Optional[str] = None,
                     output_activation: Optional[str] = "sigmoid", include_top: bool = True
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """The dense autoencoder's layers: encoder, code and the mirrored decoder (or the encoder alone).
+
+        Args:
             input_shape: the shape of an example; the reconstruction has the same shape.
             hidden: units of the encoder's hidden layers (the decoder mirrors them).
             code_size: units of the code layer.
@@ -89,7 +91,9 @@ class ConvAutoencoder(ChainModel):
                     kernel_size: int = 3, activation: str = "relu", interpolation: str = "nearest",
                     output_activation: Optional[str] = "sigmoid", include_top: bool = True,
                     pooling: Optional[str] = None) -> list[keras.layers.Layer]:
-        """Args:
+        """The conv autoencoder's layers: conv/pool encoder, conv/up-sampling decoder (or the encoder alone).
+
+        Args:
             input_shape: (H, W, C) of an example; the reconstruction has the same shape.
             filters: channels of each encoder stage (the decoder mirrors them).
             kernel_size: of every convolution.

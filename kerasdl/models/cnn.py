@@ -53,7 +53,9 @@ class SeedCNNCifar(ChainModel):
     def make_layers(num_classes: int = 10, include_top: bool = True, pooling: Optional[str] = None,
                     classifier_activation: Optional[str] = "softmax"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """The seed CIFAR-10 CNN's layers: conv1, dropout, conv2, max pool, then fc1 and the classifier.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             include_top: end with fc1 and the classifier; otherwise after the max pooling.
             pooling: with include_top=False, None (16x16x32 maps), "avg" or "max".
@@ -83,7 +85,9 @@ class SeedCNNMnist(ChainModel):
     def make_layers(num_classes: int = 10, include_top: bool = True, pooling: Optional[str] = None,
                     classifier_activation: Optional[str] = "softmax"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """The seed MNIST CNN's layers: conv1, pool1, conv2, pool2, then fc1 and the classifier.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             include_top: end with fc1 and the classifier; otherwise after the second pooling.
             pooling: with include_top=False, None (7x7x64 maps), "avg" or "max".
@@ -114,7 +118,9 @@ class LocallyConnectedCNN(ChainModel):
                     include_top: bool = True, pooling: Optional[str] = None,
                     classifier_activation: Optional[str] = "softmax"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """The layers: strided conv1, locally connected local2, then the classifier.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             filters: channels of conv1 and of the locally connected local2.
             strides: of conv1 (the strided convolution).
@@ -147,7 +153,9 @@ class TiledCNN(ChainModel):
                     tile_size: int = 2, include_top: bool = True, pooling: Optional[str] = None,
                     classifier_activation: Optional[str] = "softmax"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """The layers: strided conv1, tiled convolution tiled2, max pool pool2, then the classifier.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             filters: channels of conv1 and of the tiled convolution tiled2.
             strides: of conv1 (the strided convolution).

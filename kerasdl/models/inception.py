@@ -74,7 +74,9 @@ class GoogLeNet(ChainModel):
                     pooling: Optional[str] = None, dropout: float = 0.4,
                     classifier_activation: Optional[str] = "softmax",
                     kernel_initializer: str = "he_normal") -> list[keras.layers.Layer]:
-        """Args:
+        """GoogLeNet's layers: a convolutional stem, nine Inception cells, pooling, dropout, the classifier.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             include_top: end with average pooling, dropout and the classifier; otherwise with
                 inception_5b (+ ``pooling``).

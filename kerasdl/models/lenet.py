@@ -35,7 +35,9 @@ class LeNet5(ChainModel):
     def make_layers(num_classes: int = 10, include_top: bool = True, pooling: Optional[str] = None,
                     activation: str = "tanh", classifier_activation: Optional[str] = "softmax"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """LeNet-5's layers: C1, S2, C3, S4, C5, then F6 and the classifier.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             include_top: end with F6 and the classifier; otherwise end after C5 (+ ``pooling``).
             pooling: with include_top=False, None (C5's 4-D maps), "avg" or "max".

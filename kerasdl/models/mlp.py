@@ -29,7 +29,9 @@ class MLP(ChainModel):
     def make_layers(hidden: Sequence[int] = (12, 8), num_classes: int = 1, activation: str = "relu",
                     dropout: float = 0.0, include_top: bool = True,
                     classifier_activation: Optional[str] = "auto") -> list[keras.layers.Layer]:
-        """Args:
+        """The MLP's layers: flatten, the hidden Dense layers (with dropout if any), the output layer.
+
+        Args:
             hidden: units of each hidden Dense layer.
             num_classes: output units; 1 means one sigmoid unit.
             activation: of the hidden layers.

@@ -31,7 +31,9 @@ class Perceptron(ChainModel):
     @staticmethod
     def make_layers(num_classes: int = 1, activation: Optional[str] = "sigmoid"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """The perceptron's layers: flatten and one Dense output layer.
+
+        Args:
             num_classes: output units (1: one binary decision; more: independent perceptrons).
             activation: of the output ("sigmoid"; "linear"/None for a raw score, "tanh" ...).
         """

@@ -58,7 +58,9 @@ class RecursiveNet(keras.Model):
                     activation: str = "tanh", per_node: bool = False,
                     classifier_activation: Optional[str] = "softmax"
                     ) -> dict[str, keras.layers.Layer]:
-        """Args:
+        """The recursive net's shared layers: leaf embedding, composition and classifier.
+
+        Args:
             vocab_size: number of leaf token ids (0 is padding).
             embed_dim: width of every node vector.
             num_classes: classes of the softmax classifier.
@@ -156,8 +158,11 @@ class RecursiveNet(keras.Model):
 
     @classmethod
     def kwargs_from_data(cls, kwargs: dict[str, Any], data) -> dict[str, Any]:
-        """``input_shape`` (max_nodes, 3), ``vocab_size`` (largest leaf token + 1) and
-        ``num_classes`` from the training split, unless given."""
+        """Complete the builder arguments from the training split, unless given.
+
+        ``input_shape`` (max_nodes, 3), ``vocab_size`` (largest leaf token + 1) and
+        ``num_classes``.
+        """
         kwargs = dict(kwargs)
         features = data.train.element_spec[0]
         if not hasattr(features, "shape") or features.shape.rank != 3 or features.shape[-1] != 3:

@@ -48,6 +48,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def get_model_class(name: str) -> type:
+    """The class registered as ``name``; an unknown name is a ModelError."""
     _load_families()
     if name not in _REGISTRY:
         raise ModelError(unknown_name("model", name, _REGISTRY, "model.name"))
@@ -84,6 +85,7 @@ def builder_parameters(cls) -> dict[str, inspect.Parameter]:
 
 
 def check_kwargs(cls, kwargs: dict[str, Any]) -> None:
+    """Raise ModelError for a key of ``kwargs`` that ``cls``'s builder does not take."""
     valid = builder_parameters(cls)
     for key in kwargs:
         if key not in valid:

@@ -87,7 +87,9 @@ class Seq2Seq(keras.Model):
     def make_layers(source_vocab_size: int = 31, target_vocab_size: int = 13, embed_dim: int = 32,
                     units: int = 128, cell: str = "lstm", attention: Optional[str] = "luong",
                     dropout: float = 0.0) -> dict[str, keras.layers.Layer]:
-        """Args:
+        """The encoder-decoder's layers: embeddings, encoder, decoder, attention (if any), softmax.
+
+        Args:
             source_vocab_size: source token ids (0 is padding); from the data when run.
             target_vocab_size: target token ids (padding, start, end, ...); the data's classes.
             embed_dim: width of the source and target embeddings.
@@ -157,8 +159,11 @@ class Seq2Seq(keras.Model):
 
     @classmethod
     def build_functional(cls, input_shape: Optional[Sequence] = None, **options: Any):
-        """``input_shape``: ((source_length,), (target_length,)); lengths default to None
-        (any length)."""
+        """Build the functional model, whose two inputs are the source and decoder input ids.
+
+        ``input_shape``: ((source_length,), (target_length,)); lengths default to None (any
+        length).
+        """
         source_shape, target_shape = input_shape or cls.default_input_shape
         source = keras.Input(tuple(source_shape), dtype="int32", name="source")
         decoder_input = keras.Input(tuple(target_shape), dtype="int32", name="decoder_input")
@@ -179,8 +184,11 @@ class Seq2Seq(keras.Model):
 
     @classmethod
     def kwargs_from_data(cls, kwargs: dict[str, Any], data) -> dict[str, Any]:
-        """``source_vocab_size`` (largest source id in the training split + 1) and
-        ``target_vocab_size`` (the dataset's classes), unless given."""
+        """Complete the vocabulary sizes from the data, unless given.
+
+        ``source_vocab_size`` (largest source id in the training split + 1) and
+        ``target_vocab_size`` (the dataset's classes).
+        """
         kwargs = dict(kwargs)
         features = data.train.element_spec[0]
         if not isinstance(features, (tuple, list)) or len(features) != 2:

@@ -73,7 +73,9 @@ class Tagger(SequenceModel):
                     units: Sequence[int] = (64,), cell: str = "lstm", bidirectional: bool = True,
                     merge_mode: str = "concat", dropout: float = 0.0,
                     recurrent_dropout: float = 0.0) -> list[keras.layers.Layer]:
-        """Args:
+        """The tagger's layers: [StringLookup,] token embedding, recurrent layers, per-token tag softmax.
+
+        Args:
             num_classes: tags, padding tag 0 included.
             vocab_size: token ids are in ``[0, vocab_size)``, 0 = padding.
             vocabulary: raw-token input instead: the known tokens (ids 2.. in this order);
@@ -114,8 +116,11 @@ class Tagger(SequenceModel):
 
     @classmethod
     def kwargs_from_data(cls, kwargs: dict[str, Any], data) -> dict[str, Any]:
-        """input_shape and num_classes from the data; for raw-token data, a vocabulary built
-        from the training split (most frequent first, at most ``max_tokens``=20,000)."""
+        """Complete the builder arguments from the data.
+
+        input_shape and num_classes from the data; for raw-token data, a vocabulary built from the
+        training split (most frequent first, at most ``max_tokens``=20,000).
+        """
         kwargs = super().kwargs_from_data(kwargs, data)
         features = data.train.element_spec[0]
         if (getattr(features, "dtype", None) is not None and features.dtype.name == "string"

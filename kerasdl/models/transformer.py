@@ -84,7 +84,9 @@ class TransformerClassifier(ChainModel):
                     classifier_activation: Optional[str] = "softmax",
                     standardize: Optional[str] = "lower_and_strip_punctuation"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """The classifier's layers: [TextVectorization,] embeddings, encoder blocks, pooling, classifier.
+
+        Args:
             preset: "tiny", "small" or "bert_base" (see ``PRESETS``); the arguments below that
                 are given override it.
             vocabulary: words of a TextVectorization front (raw-string input); ids 0 and 1 are
@@ -206,8 +208,11 @@ class TransformerClassifier(ChainModel):
     @classmethod
     def example_inputs(cls, batch_size: int = 2, input_shape: Optional[Sequence[int]] = None,
                        seed: int = 0) -> np.ndarray:
-        """Raw strings of 3..10 words (one out of the vocabulary) as an object array, the form
-        ``model.predict`` takes (test_kwargs give a vocabulary); int ids without a vocabulary."""
+        """A batch the model accepts: raw strings, or int ids without a vocabulary.
+
+        Raw strings of 3..10 words (one out of the vocabulary) as an object array, the form
+        ``model.predict`` takes (test_kwargs give a vocabulary); int ids without a vocabulary.
+        """
         rng = np.random.default_rng(seed)
         vocabulary = cls.test_kwargs.get("vocabulary")
         if vocabulary is None:

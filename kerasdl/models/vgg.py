@@ -72,7 +72,9 @@ def _make_layers(convs_per_stage: tuple[int, ...]):
                     pooling: Optional[str] = None, dropout: float = 0.5,
                     classifier_activation: Optional[str] = "softmax"
                     ) -> list[keras.layers.Layer]:
-        """Args:
+        """A VGG configuration's layers: conv stages with max pools, then fc1, fc2 and the classifier.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             include_top: end with flatten, fc1, fc2 and the classifier; otherwise end after
                 block5_pool (+ ``pooling``). Any input of at least 32x32 works; fc1 has

@@ -1,5 +1,6 @@
-"""The search space of ``kerasdl sweep``: ``--param KEY=SPEC`` parsed and checked without
-TensorFlow or Optuna.
+"""The search space of ``kerasdl sweep``.
+
+``--param KEY=SPEC`` parsed and checked without TensorFlow or Optuna.
 
 SPEC is one of ``choice(a, b, ...)``, ``uniform(lo, hi)``, ``loguniform(lo, hi)`` and
 ``int(lo, hi)`` (bounds included). KEY is any key ``--set`` accepts; every value a SPEC can give
@@ -48,8 +49,11 @@ class Param:
         return d.FloatDistribution(self.low, self.high, log=self.kind == "loguniform")
 
     def decode(self, sampled: Any) -> Any:
-        """The config value of what Optuna sampled (a choice like ``('translate', 'rotate')`` is
-        kept in the study as its text, since Optuna's choices are scalars)."""
+        """The config value of what Optuna sampled.
+
+        A choice like ``('translate', 'rotate')`` is kept in the study as its text, since Optuna's
+        choices are scalars.
+        """
         if self.kind == "choice":
             return next(v for v in self.values if _label(v) == sampled)
         return sampled
@@ -60,8 +64,11 @@ class Param:
 
 
 def parse_param(item: str) -> Param:
-    """``"trainer.learning_rate=loguniform(1e-4, 1e-1)"`` -> a :class:`Param`; a malformed item is
-    a one-line ConfigError saying what was expected."""
+    """Parse one ``--param`` item into a :class:`Param`.
+
+    ``"trainer.learning_rate=loguniform(1e-4, 1e-1)"`` -> a :class:`Param`; a malformed item is a
+    one-line ConfigError saying what was expected.
+    """
     key, sep, spec = item.partition("=")
     key = key.strip()
     if not sep or not key or not spec.strip():
@@ -102,8 +109,10 @@ def parse_param(item: str) -> Param:
 
 
 def parse_space(items: Sequence[str], experiment: Experiment) -> dict[str, Param]:
-    """Parse every ``--param`` and check each value it can take against ``experiment``'s config:
-    an unknown key (with did-you-mean) or a value the config refuses fails here, before any trial."""
+    """Parse every ``--param`` and check each value it can take against ``experiment``'s config.
+
+    An unknown key (with did-you-mean) or a value the config refuses fails here, before any trial.
+    """
     if not items:
         raise ConfigError("kerasdl sweep needs at least one --param KEY=SPEC, e.g. "
                           "--param trainer.learning_rate=loguniform(1e-4, 1e-1)")
@@ -123,20 +132,27 @@ def parse_space(items: Sequence[str], experiment: Experiment) -> dict[str, Param
 
 
 def set_item(key: str, value: Any) -> str:
-    """The ``--set`` item that gives ``key`` the sampled ``value`` (strings quoted, so that
-    ``'None'`` stays a string)."""
+    """The ``--set`` item that gives ``key`` the sampled ``value``.
+
+    Strings are quoted, so that ``'None'`` stays a string.
+    """
     return f"{key}={value!r}"
 
 
 def _label(value: Any) -> Any:
-    """A choice as Optuna can store it: scalars as they are, anything else (tuples, lists) as
-    its Python text."""
+    """A choice as Optuna can store it.
+
+    Scalars as they are, anything else (tuples, lists) as its Python text.
+    """
     return value if value is None or isinstance(value, (bool, int, float, str)) else repr(value)
 
 
 def _arguments(body: str) -> list:
-    """``"1e-4, 0.1"`` -> ``[0.0001, 0.1]``; ``"adam, sgd"`` -> ``['adam', 'sgd']`` (bare words are
-    strings, as in ``--set``)."""
+    """The comma-separated arguments of a SPEC as values.
+
+    ``"1e-4, 0.1"`` -> ``[0.0001, 0.1]``; ``"adam, sgd"`` -> ``['adam', 'sgd']`` (bare words are
+    strings, as in ``--set``).
+    """
     if not body.strip():
         return []
     try:

@@ -57,8 +57,11 @@ _WAIT = object()       # nothing to claim yet: trials of other sweep processes a
 
 
 class SweepError(KerasdlError):
-    """A sweep cannot start or go on (a storage that cannot be opened, a study made for other
-    settings, an experiment whose trials all fail)."""
+    """A sweep cannot start or go on.
+
+    A storage that cannot be opened, a study made for other settings, an experiment whose trials
+    all fail.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +83,10 @@ class SweepPlan:
     seed: Optional[int] = None
 
     def definition(self) -> dict[str, Any]:
-        """What makes a study this sweep's: kept in the study, checked when the command is run
-        again."""
+        """What makes a study this sweep's.
+
+        Kept in the study, checked when the command is run again.
+        """
         return {"experiment": self.experiment.name, "metric": self.metric,
                 "direction": self.direction,
                 "space": {key: param.describe() for key, param in self.space.items()},
@@ -234,8 +239,10 @@ class _Sweeper:
 
     # --- the study's bookkeeping -----------------------------------------------------------
     def counted_trials(self) -> list:
-        """The trials that count towards --trials: finished or running; not surplus claims, not
-        queued, and not cut-off runs that a later trial resumes."""
+        """The trials that count towards --trials: finished or running.
+
+        Not surplus claims, not queued, and not cut-off runs that a later trial resumes.
+        """
         S = self.optuna.trial.TrialState
         trials = self.study.get_trials(deepcopy=False)
         resumed = _resumed_numbers(trials)
@@ -269,8 +276,11 @@ class _Sweeper:
                      "gone); it will be resumed from its last epoch backup")
 
     def _claim(self):
-        """The next trial to run, or None once the study has enough (this machine's sweep
-        processes claim one at a time; machines sharing a storage settle races by trial number)."""
+        """The next trial to run, or None once the study has enough.
+
+        This machine's sweep processes claim one at a time; machines sharing a storage settle
+        races by trial number.
+        """
         from kerasdl.saving import exclusive_lock
 
         with self.claim_lock, exclusive_lock(self.plan.sweep_dir / ".claim.lock"):
@@ -375,8 +385,11 @@ class _Sweeper:
         self._write_trials_csv()
 
     def _follow(self, trial, process: subprocess.Popen, trial_dir: Path) -> Optional[int]:
-        """Wait for the trial's process; report each finished epoch's metric to Optuna, keep the
-        heartbeat going, and stop the process if the pruner says so (returns that epoch)."""
+        """Wait for the trial's process; return the epoch the pruner stopped it at, or None.
+
+        Reports each finished epoch's metric to Optuna, keeps the heartbeat going, and stops the
+        process if the pruner says so (returns that epoch).
+        """
         reported, beat = 0, time.time()
         while True:
             finished = process.poll() is not None
@@ -446,8 +459,11 @@ class _Sweeper:
 
 
 def _write_best_experiment(plan: SweepPlan, best: dict[str, Any]) -> Path:
-    """An experiment file that is the best trial's config: the sweep's experiment with its fixed
-    and searched settings (and no output.publish override, so a rerun publishes as usual)."""
+    """Write an experiment file that is the best trial's config; return its path.
+
+    The sweep's experiment with its fixed and searched settings (and no output.publish override,
+    so a rerun publishes as usual).
+    """
     from kerasdl.saving import atomic_write_text
 
     overrides = [*plan.fixed, *(set_item(k, v) for k, v in best["params"].items())]
@@ -511,8 +527,11 @@ def _alive(owner: str) -> bool:
 
 
 def _die_with_parent() -> None:
-    """In the trial's process: die when the sweep process dies (Linux), so a killed sweep leaves
-    no orphan trial writing into the run directory that the next sweep resumes."""
+    """In the trial's process: die when the sweep process dies (Linux).
+
+    So a killed sweep leaves no orphan trial writing into the run directory that the next sweep
+    resumes.
+    """
     try:
         import ctypes
 

@@ -83,9 +83,11 @@ class DemoResult:
         return sum(values) / len(values)
 
     def best_transfer(self, per_class: int) -> tuple[str, float]:
-        """(variant, its mean test accuracy) of the transfer variant with the best mean
-        *validation* accuracy at ``per_class``; a tie goes to the variant listed first. The test
-        accuracy is reported, never used to choose."""
+        """(variant, its mean test accuracy) of the best transfer variant at ``per_class``.
+
+        The best has the highest mean *validation* accuracy; a tie goes to the variant listed
+        first. The test accuracy is reported, never used to choose.
+        """
         variants = [v for v in _variants(self) if v != "scratch"]
         best = max(variants, key=lambda v: self.mean_accuracy(v, per_class, "validation"))
         return best, self.mean_accuracy(best, per_class)
@@ -185,8 +187,9 @@ def _validation_set(experiment, data, label_kind: str, per_class: int):
 
 
 def train_and_test(experiment, variant: str, per_class: int) -> Row:
-    """Train ``experiment`` (a transfer recipe, or from scratch) and score it on the validation
-    set of :func:`validation_arrays` and on the test split.
+    """Train ``experiment`` (a transfer recipe, or from scratch) and score it.
+
+    Scores are on the validation set of :func:`validation_arrays` and on the test split.
 
     The same steps as the runner: data pipeline, model, compile, fit (through
     :func:`kerasdl.transfer.fit_transfer` for a recipe), evaluate; without its files.
@@ -275,8 +278,11 @@ def markdown_table(demo: DemoResult, sizes: Sequence[int]) -> str:
 
 
 def plot_results(demo: DemoResult, sizes: Sequence[int], path: Path) -> Path:
-    """Test accuracy against training images per digit, one line per variant (mean and the
-    spread over seeds); training from scratch is the dashed black line."""
+    """Plot test accuracy against training images per digit, one line per variant.
+
+    Each line is the mean with the spread over seeds; training from scratch is the dashed black
+    line.
+    """
     import numpy as np
 
     from kerasdl.plots import pyplot, save_figure
@@ -302,6 +308,7 @@ def plot_results(demo: DemoResult, sizes: Sequence[int], path: Path) -> Path:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command line: run the transfer demo (``python -m kerasdl.transfer.demo``)."""
     parser = argparse.ArgumentParser(prog="python -m kerasdl.transfer.demo",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="runs", help="parent of the demo's run directory")

@@ -109,8 +109,10 @@ class LayerwiseLearningRate(keras.optimizers.Optimizer):
 def layer_multipliers(head_layers: Iterable[keras.layers.Layer],
                       backbone_layers: Iterable[keras.layers.Layer], decay: float
                       ) -> dict[str, float]:
-    """``{variable.path: multiplier}``: 1 for the head, ``decay ** k`` for the backbone's k-th
-    layer with weights counted from the top (k = 1 for the layer just below the head).
+    """Learning-rate multipliers per variable, decaying down the backbone: ``{variable.path: multiplier}``.
+
+    1 for the head, ``decay ** k`` for the backbone's k-th layer with weights counted from the top
+    (k = 1 for the layer just below the head).
 
     Args:
         head_layers: layers that train at the full rate.
