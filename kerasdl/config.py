@@ -117,7 +117,7 @@ def section(path: str):
                 value = _check(getattr(self, f.name), _hints(cls)[f.name], _join(path, f.name))
                 object.__setattr__(self, f.name, value)
             validate = getattr(self, "_validate", None)
-            if validate and not (path == "" and _DEFER_CROSS_CHECKS.get()):
+            if validate and not _DEFER_CROSS_CHECKS.get():
                 validate()
 
         cls.__init__ = __init__
@@ -604,13 +604,24 @@ def with_overrides(config, overrides: Mapping[str, Any]):
     Values given as strings (from the command line) are parsed with :func:`parse_value`, except
     where the key expects a string. Keys inside dict fields (``model.kwargs.dropout``) are allowed.
     """
-    token = _DEFER_CROSS_CHECKS.set(True)
+    token = _DEFER_CROSS_CHECKS.set(True)     # keys that go together may come in any order
     try:
         for key, value in overrides.items():
             config = _override(config, key.split("."), value, key)
     finally:
         _DEFER_CROSS_CHECKS.reset(token)
+    _validate_sections(config)
     return dataclasses.replace(config)        # every check again, cross-field ones included
+
+
+def _validate_sections(config) -> None:
+    """Run the cross-field checks of every section below ``config`` (deferred by overrides)."""
+    for f in dataclasses.fields(config):
+        section = getattr(config, f.name)
+        if dataclasses.is_dataclass(section):
+            _validate_sections(section)
+            if hasattr(section, "_validate"):
+                section._validate()
 
 
 def _unquoted(text: str) -> str:

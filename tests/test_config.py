@@ -135,3 +135,17 @@ def test_parse_value():
 def test_monitor_mode_follows_the_metric():
     assert Experiment(name="x").monitor_mode() == "min"
     assert Experiment(name="x", callbacks=Callbacks(monitor="val_accuracy")).monitor_mode() == "max"
+
+
+def test_keys_that_go_together_may_be_set_in_either_order():
+    """A section's cross-field checks run once all overrides are in: ``--set
+    finetune.recipe=cut_and_probe --set finetune.cut_at=s4`` works as the reverse order does, and
+    a combination that stays wrong is still refused."""
+    experiment = Experiment(name="x")
+    for items in (["finetune.recipe=cut_and_probe", "finetune.cut_at=s4", "finetune.backbone=b"],
+                  ["finetune.cut_at=s4", "finetune.backbone=b", "finetune.recipe=cut_and_probe"]):
+        finetune = with_overrides(experiment, parse_overrides(items)).finetune
+        assert (finetune.recipe, finetune.cut_at) == ("cut_and_probe", "s4")
+    with pytest.raises(ConfigError, match="needs finetune.cut_at"):
+        with_overrides(experiment, parse_overrides(["finetune.recipe=cut_and_probe",
+                                                    "finetune.backbone=b"]))
