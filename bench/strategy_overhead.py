@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from kerasdl.experiment import load_experiment  # noqa: E402
-from kerasdl.runner import _build_model, compile_model, prepare  # noqa: E402
+from kerasdl.runner import build_model, compile_model, prepare  # noqa: E402
 
 from lenet5_vs_seed import SAME_AS_SEED  # noqa: E402
 from timing import EpochClock, alternate, print_sides, print_speedup  # noqa: E402
@@ -36,7 +36,7 @@ def main() -> None:
 
     def fit(scope) -> list[float]:
         with scope:
-            model = _build_model(experiment, prepared.data)
+            model = build_model(experiment, prepared.data)
             compile_model(experiment, model, prepared.data, prepared.devices)
             clock = EpochClock()
             model.fit(prepared.data.train, epochs=args.epochs, callbacks=[clock], verbose=0,

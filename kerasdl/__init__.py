@@ -28,7 +28,7 @@ def __getattr__(name: str):
 
         return getattr(registry, name)
     if name == "load_model":
-        from kerasdl.saving import load_model
+        from kerasdl.loading import load_model
 
         return load_model
     if name in ("run", "RunResult"):

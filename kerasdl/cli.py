@@ -74,7 +74,8 @@ def run(experiment_path: str, overrides: tuple[str, ...], smoke: bool, workdir: 
         os.environ["TF_CONFIG"] = json.dumps(cluster)
         items.append("device.policy=multiworker")
     experiment = load_experiment(experiment_path, overrides=items, smoke=smoke)
-    from kerasdl.runner import check_resumable, latest_run_dir
+    from kerasdl.resume import check_resumable
+    from kerasdl.rundir import latest_run_dir
 
     if resume == "latest":
         resume = str(latest_run_dir(experiment, workdir))

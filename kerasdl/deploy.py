@@ -59,7 +59,7 @@ def load_trained(path: str | Path, compile: bool = False) -> Trained:
 
     ``path`` is a run directory, its ``.keras`` files, or a published model.
     """
-    from kerasdl.saving import load_model
+    from kerasdl.loading import load_model
 
     path = Path(path)
     if not path.exists():
@@ -402,7 +402,7 @@ def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str
     while (folder / f"{stem}.json").exists():
         stem += "-1"
     written = [folder / f"{stem}.json"]
-    from kerasdl.saving import atomic_write_json
+    from kerasdl.files import atomic_write_json
 
     atomic_write_json(written[0], {"model": str(trained.model_path), "data": dataclasses.asdict(
         experiment.data), "counts": data.counts, "test_metrics": metrics})

@@ -112,7 +112,7 @@ def per_class_results(truth: np.ndarray, predicted: np.ndarray, num_classes: int
 def write_per_class(truth: np.ndarray, predicted: np.ndarray, num_classes: int, path: Path,
                     class_names: Optional[Sequence[str]] = None) -> Path:
     """:func:`per_class_results` as JSON at ``path``, written atomically, classes in id order."""
-    from kerasdl.saving import atomic_write_text
+    from kerasdl.files import atomic_write_text
 
     results = per_class_results(truth, predicted, num_classes, class_names)
     atomic_write_text(Path(path), json.dumps(results, indent=2) + "\n")

@@ -211,7 +211,7 @@ def redraw_figures(run: dict, log: Callable[[str], None] = print) -> list[Path]:
     from kerasdl.config import LOSSES, with_overrides
     from kerasdl.data import load_data
     from kerasdl.figures import write_figures
-    from kerasdl.saving import load_model
+    from kerasdl.loading import load_model
 
     run_dir = Path(run["dir"])
     # the same data as the run: the source it actually used (e.g. the offline fallback)
@@ -248,3 +248,34 @@ def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "e
                     x_values=x_values,
                     xlabel="seconds since training started" if x == "time" else "epoch")
     return metrics_table(runs)
+
+
+def run_report(result, experiment: Experiment) -> str:
+    """The closing report of a run (a :class:`kerasdl.runner.RunResult`), as printed and in report.txt."""
+    metrics = "   ".join(f"test {k} {v:.4f}" for k, v in result.test_metrics.items())
+    best = (f" (best epoch {result.best_epoch} by {experiment.callbacks.monitor})"
+            if result.best_epoch else "")
+    if result.published:
+        published = f"published {result.published_path} ({result.publish_reason})"
+    else:
+        published = f"not published: {result.publish_reason}"
+    lines = [
+        f"[kerasdl] done in {result.wall_time_s:.1f} s: {experiment.name} "
+        f"({experiment.model_description()}) on {experiment.data.name} "
+        f"[{result.data_source}]",
+        f"  {metrics}",
+        f"  epochs run     {result.epochs_run} of {experiment.trainer.epochs}{best}",
+    ]
+    if result.throughput:
+        t = result.throughput
+        lines.append(f"  throughput     {t['samples_per_s']:,.0f} samples/s, "
+                     f"{t['step_time_ms']:.1f} ms/step, {t['epoch_time_s']:.2f} s/epoch (training), "
+                     f"peak memory {t['peak_memory_mb']:,.0f} MB")
+    lines += [
+        f"  run directory  {result.run_dir}",
+        f"  model          {result.model_path}",
+        f"  saved_models   {published}",
+    ]
+    if result.tensorboard_dir:
+        lines.append(f"  TensorBoard    tensorboard --logdir {result.tensorboard_dir}")
+    return "\n".join(lines)

@@ -2,12 +2,13 @@
 
 :func:`prepare` (seed, devices, data, model, compile, pre-flight checks) is shared by :func:`run`
 and by ``kerasdl bench``; :func:`run` adds the callbacks, the fit, evaluation, saving, figures,
-publishing and the report.
+publishing and the report. :func:`fit_phases` is the one place where training happens: a run is
+a list of phases (one for a plain run; a transfer recipe's plan otherwise), and each phase sets
+what trains, compiles, puts a resumed run's optimizer state back and fits.
 """
 from __future__ import annotations
 
 import contextlib
-
 import datetime as dt
 import os
 import shutil
@@ -18,14 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from kerasdl.config import LOSSES, OPTIMIZERS, Experiment, with_overrides
+from kerasdl.config import LOSSES, Experiment, with_overrides
 from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
-
-#: files every finished run directory holds (besides tensorboard/, checkpoints/ and the figures)
-RUN_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "model.keras",
-             "summary.txt", "curves.png", "report.txt")
-#: written last: a run directory holding it is finished (and cannot be resumed)
-FINISHED = "report.txt"
+from kerasdl.rundir import FINISHED, RUN_FILES  # noqa: F401  (RUN_FILES: part of this API)
 
 Log = Callable[[str], None]
 
@@ -96,7 +92,7 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
             model = build_transfer_model(experiment, data)
         else:
             phase(f"building model '{experiment.model.name}' ({experiment.model.style})")
-            model = _build_model(experiment, data)
+            model = build_model(experiment, data)
     compile_model(experiment, model, data, devices)
     multiworker = devices.plan.strategy == "multiworker"
     _preflight(experiment, model, data, run_a_batch=not multiworker)
@@ -117,18 +113,78 @@ def compile_model(experiment: Experiment, model, data, devices,
     """Compile ``model`` as ``experiment`` says (at ``learning_rate`` if given): the one compile
     of prepare() and of every phase of a transfer recipe."""
     from kerasdl.devices import resolve_jit, resolve_steps_per_execution
+    from kerasdl.optimizers import make_optimizer
 
     if learning_rate is not None:
         experiment = with_overrides(experiment, {"trainer.learning_rate": learning_rate})
     loss_name, _ = LOSSES[experiment.trainer.loss]
     steps = int(data.train.cardinality())
     with devices.scope():
-        model.compile(optimizer=_make_optimizer(experiment, devices.replicas, steps),
+        model.compile(optimizer=make_optimizer(experiment, devices.replicas, steps),
                       loss=loss_name,
                       metrics=list(experiment.trainer.metrics),
                       steps_per_execution=resolve_steps_per_execution(
                           experiment.trainer.steps_per_execution, devices.plan),
                       jit_compile=resolve_jit(experiment.trainer.jit_compile, devices.plan))
+
+
+def fit_phases(model, phases, train, validation, callbacks: list,
+               compile_phase: Callable[[Any, float], None], fit_kwargs: dict,
+               initial_epoch: int = 0, restore_optimizer: Optional[Callable[[Any], None]] = None,
+               batch_size: int = 32, shuffle_seed: int = 0, log: Log = print,
+               label: str = "run") -> dict[str, list[float]]:
+    """Fit ``model`` phase by phase: the one place where a phase is compiled and fitted.
+
+    For each phase (:class:`kerasdl.transfer.recipes.Phase`) that ends after ``initial_epoch``:
+    set what trains and compile at the phase's learning rate (``compile_phase(model, rate)``,
+    with per-layer rates under ``layer_lr_decay``), unless the phase fits the model as prepared;
+    put a resumed run's optimizer state back (``restore_optimizer(model)``) when
+    ``initial_epoch`` falls inside the phase, since the backup holds that phase's optimizer; then
+    ``fit`` from the phase's first epoch (or ``initial_epoch``) to its last, continuing the epoch
+    count. A phase with ``cache_features`` fits the classifier on features the frozen backbone
+    computes once (:func:`kerasdl.transfer.recipes.cache_features`); the callbacks that write
+    the model (:class:`kerasdl.callbacks.SavesModel`) write the whole ``model`` then.
+
+    Returns:
+        The history of the phases run, concatenated per key.
+    """
+    from kerasdl.callbacks import SavesModel
+    from kerasdl.transfer.recipes import (apply_phase, cache_features, phase_spans,
+                                          use_layerwise_learning_rates)
+
+    history: dict[str, list[float]] = {}
+    for index, (phase, first, end) in enumerate(phase_spans(phases)):
+        if end <= initial_epoch:                          # finished before a resume
+            continue
+        start = max(first, initial_epoch)
+        trained = ""
+        if phase.recompile:
+            trained = apply_phase(model, phase)
+            compile_phase(model, phase.learning_rate)
+            if phase.layer_lr_decay is not None:
+                use_layerwise_learning_rates(model, phase.layer_lr_decay)
+                trained += f", layer-wise rates x{phase.layer_lr_decay:g} per layer downwards"
+        if restore_optimizer is not None and start > first:     # resumed inside this phase
+            restore_optimizer(model)
+        fitted, fit_train, fit_validation, extra = model, train, validation, []
+        if phase.cache_features:
+            cached = cache_features(model, train, validation, batch_size, shuffle_seed, log)
+            fitted, fit_train, fit_validation = cached.head, cached.train, cached.validation
+            extra = cached.callbacks
+        for callback in callbacks:           # checkpoints and backups hold the whole model
+            if isinstance(callback, SavesModel):
+                callback.saves = model if fitted is not model else None
+        if phase.recompile:
+            log(f"[kerasdl] {label}, phase {index + 1}/{len(phases)} '{phase.name}': "
+                f"epochs {start + 1}-{end} at learning rate {phase.learning_rate:g}, "
+                f"training {trained}"
+                + (" on cached features" if phase.cache_features else "")
+                + f"; {len(model.trainable_weights)} trainable weight tensors")
+        result = fitted.fit(fit_train, validation_data=fit_validation, initial_epoch=start,
+                            epochs=end, callbacks=[*extra, *callbacks], **fit_kwargs)
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+    return history
 
 
 def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
@@ -138,7 +194,7 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
     Seeds everything; builds the data pipeline and the model; checks that they fit each other and
     that the monitored metric will exist; compiles; fits with the default callbacks; restores the
     best weights; evaluates on the test split; saves to the run directory; publishes to
-    ``saved_models/`` under the rule in :mod:`kerasdl.saving`; writes figures and a manifest.
+    ``saved_models/`` under the rule in :mod:`kerasdl.publishing`; writes figures and a manifest.
 
     The run directory is made only once all of that preparation has succeeded, so a run that
     fails before training (no GPU, a missing backbone, an unknown dataset, a model that does not
@@ -155,27 +211,30 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
     """
     started = time.time()
     if resume is not None:
+        from kerasdl.resume import check_resumable
+
         run_dir = check_resumable(experiment, Path(resume))
         return _train_in(experiment, prepare(experiment, log), run_dir, started, log,
                          resuming=True)
     from kerasdl.devices import is_chief, tf_config_from_env
+    from kerasdl.rundir import check_writable, make_run_dir, runs_parent
 
     # in a multi-worker cluster only the chief writes the run directory and saved_models/;
     # the other workers write into a temporary folder, removed at the end (TF's multi-worker rule)
     chief = experiment.device.policy != "multiworker" or is_chief(tf_config_from_env())
     if chief:   # folders are checked before any work, made after the preparation succeeded
-        parent = _runs_parent(experiment, workdir)
-        _check_writable(Path(experiment.output.saved_models_dir), "output.saved_models_dir",
-                        create=experiment.output.publish != "never")
+        parent = runs_parent(experiment, workdir)
+        check_writable(Path(experiment.output.saved_models_dir), "output.saved_models_dir",
+                       create=experiment.output.publish != "never")
     else:
         experiment = with_overrides(experiment, {"output.publish": "never"})
     prepared = prepare(experiment, log)
     if chief:
-        run_dir = _make_run_dir(experiment, parent)
+        run_dir = make_run_dir(experiment, parent)
     else:
         run_dir = Path(tempfile.mkdtemp(prefix=f"kerasdl-worker-{experiment.name}-"))
     try:
-        from kerasdl.saving import atomic_write_json
+        from kerasdl.files import atomic_write_json
 
         atomic_write_json(run_dir / "config.json", experiment.to_dict())
         return _train_in(experiment, prepared, run_dir, started, log)
@@ -199,33 +258,40 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
                       log: Log, resuming: bool) -> RunResult:
     """Fit (or go on fitting) the prepared model, evaluate, save, publish and report."""
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
-    from kerasdl.saving import atomic_write_json, atomic_write_text
+    from kerasdl.files import atomic_write_json, atomic_write_text, kill_point
 
     model, data = prepared.model, prepared.data
     with open(run_dir / "summary.txt", "w") as handle:
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
 
-    from kerasdl.callbacks import TENSORBOARD, build_callbacks
-    from kerasdl.errors import TrainingDiverged
-    from kerasdl.resume import (BACKUP_DIR, best_weights, has_backup, read_backup,
-                                restore_optimizer, restore_variables)
-    from kerasdl.saving import kill_point
+    from kerasdl.callbacks import (BACKUP_DIR, TENSORBOARD, best_weights, build_callbacks,
+                                   has_backup, read_backup)
+    from kerasdl.errors import CorruptFileError, TrainingDiverged
+    from kerasdl.resume import restore_optimizer, restore_variables
+    from kerasdl.transfer.recipes import experiment_phases, phase_at
 
-    first_epoch, history_so_far, state, saved_best, stopped = 0, {}, None, None, False
+    phases = experiment_phases(experiment)
+    first_epoch, history_so_far, state, saved_best, arrays, stopped = 0, {}, None, None, None, False
     if resuming:
         backup = read_backup(run_dir, log) if has_backup(run_dir) else None
         if backup is None:
             phase(f"resuming {run_dir}: it has no epoch backup yet, so training starts at epoch 1")
         else:
             state, arrays = backup
-            # a transfer run compiles a new optimizer per phase: its state goes back in the
-            # phase the run stopped in (restore_optimizer below)
-            restore_variables(model, arrays, optimizer=not experiment.finetune.recipe)
+            if state.get("phase", phase_at(phases, state["epoch"])) != phase_at(phases, state["epoch"]):
+                raise CorruptFileError(
+                    f"the backup of epoch {state['epoch']} in {run_dir / BACKUP_DIR} was written "
+                    f"in phase {state['phase']}, but this experiment's plan puts that epoch in "
+                    f"phase {phase_at(phases, state['epoch'])}; start a new run")
+            # the optimizer's state goes back in the phase the run stopped in (fit_phases)
+            restore_variables(model, arrays, optimizer=False)
             first_epoch, history_so_far = state["epoch"], state["history"]
             stopped = state.get("stopped", False)
             state, saved_best = state["callbacks"], best_weights(arrays)
             phase(f"resuming after epoch {first_epoch} from {run_dir / BACKUP_DIR}")
-    callback_set = build_callbacks(experiment, run_dir, data, history_so_far, state, saved_best)
+    callback_set = build_callbacks(
+        experiment, run_dir, data, history_so_far, state, saved_best,
+        phase=(lambda epoch: phase_at(phases, epoch)) if experiment.finetune.recipe else None)
     # an early-stopped run (or one whose last epoch is backed up) has no epochs left; fit() still
     # runs the callbacks' train-end work, e.g. EarlyStopping restoring the best epoch's weights
     last_epoch = first_epoch if stopped else experiment.trainer.epochs
@@ -237,15 +303,18 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     history = dict(history_so_far)
     fit_kwargs = dict(verbose=_verbosity(experiment),
                       shuffle=False)  # the pipeline shuffles, per epoch, with its own seed
-    if experiment.finetune.recipe and first_epoch < last_epoch:
-        from kerasdl.transfer import fit_transfer
-
-        fitted = fit_transfer(
-            experiment, model, data, callback_set.callbacks,
-            compile_fn=lambda m, rate: compile_model(experiment, m, data, prepared.devices, rate),
-            fit_kwargs=fit_kwargs, log=log, initial_epoch=first_epoch,
-            restore_optimizer=(lambda m: restore_optimizer(m, arrays)) if first_epoch else None)
+    if first_epoch < last_epoch:
+        fitted = fit_phases(
+            model, phases, data.train, data.validation, callback_set.callbacks,
+            lambda m, rate: compile_model(experiment, m, data, prepared.devices, rate),
+            fit_kwargs=fit_kwargs, initial_epoch=first_epoch,
+            restore_optimizer=(lambda m: restore_optimizer(m, arrays)) if arrays else None,
+            batch_size=experiment.data.batch_size, shuffle_seed=experiment.data.shuffle_seed,
+            log=log, label=(f"transfer {experiment.finetune.recipe}"
+                            if experiment.finetune.recipe else experiment.name))
     else:
+        if arrays and not experiment.finetune.recipe:
+            restore_optimizer(model, arrays)      # model.keras holds the optimizer that trained
         fitted = model.fit(data.train, initial_epoch=first_epoch, epochs=last_epoch,
                            validation_data=data.validation, callbacks=callback_set.callbacks,
                            **fit_kwargs).history
@@ -273,8 +342,9 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     kill_point("metrics-written")
 
     from kerasdl.figures import write_figures
+    from kerasdl.files import save_model_atomically
     from kerasdl.manifest import base_manifest
-    from kerasdl.saving import publish_model, save_model_atomically
+    from kerasdl.publishing import data_fingerprint, publish_model
 
     model_path = run_dir / "model.keras"
     save_model_atomically(model, model_path, kill_at="model-write")
@@ -283,11 +353,11 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     best_epoch = _best_epoch(experiment, history)
     from kerasdl.transfer.recipes import phase_epochs
 
-    phases = phase_epochs(experiment)
+    phase_records = phase_epochs(experiment)
     figures = write_figures(model, data, history, run_dir, experiment.name, log=log,
-                            best_epoch=best_epoch, phases=phases)
+                            best_epoch=best_epoch, phases=phase_records)
     kill_point("figures-written")
-    publish = publish_model(model_path, experiment, test_metrics, _data_fingerprint(experiment, data),
+    publish = publish_model(model_path, experiment, test_metrics, data_fingerprint(experiment, data),
                             run_dir, inference=data.inference_record())
     kill_point("published")
 
@@ -299,7 +369,7 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
                 "resumed": resuming,
                 # seconds since training started at each epoch's end (kerasdl report --time-to)
                 "epoch_end_s": callback_set.clock.epoch_end_s,
-                **({"phases": phases} if phases else {}),
+                **({"phases": phase_records} if phase_records else {}),
                 "throughput": callback_set.throughput.summary(),
                 "published": {"done": publish.published, "path": str(publish.path),
                               "reason": publish.reason}}
@@ -314,88 +384,17 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
                        wall_time_s=wall, throughput=callback_set.throughput.summary(),
                        figures=figures,
                        model=model)
-    atomic_write_text(run_dir / FINISHED, format_report(result, experiment) + "\n")  # finished
+    from kerasdl.reports import run_report
+
+    atomic_write_text(run_dir / FINISHED, run_report(result, experiment) + "\n")  # finished
     kill_point("report-written")
     shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)   # finished: nothing to resume
-    log(format_report(result, experiment))
+    log(run_report(result, experiment))
     return result
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
-def format_report(result: RunResult, experiment: Experiment) -> str:
-    metrics = "   ".join(f"test {k} {v:.4f}" for k, v in result.test_metrics.items())
-    best = (f" (best epoch {result.best_epoch} by {experiment.callbacks.monitor})"
-            if result.best_epoch else "")
-    if result.published:
-        published = f"published {result.published_path} ({result.publish_reason})"
-    else:
-        published = f"not published: {result.publish_reason}"
-    lines = [
-        f"[kerasdl] done in {result.wall_time_s:.1f} s: {experiment.name} "
-        f"({experiment.model_description()}) on {experiment.data.name} "
-        f"[{result.data_source}]",
-        f"  {metrics}",
-        f"  epochs run     {result.epochs_run} of {experiment.trainer.epochs}{best}",
-    ]
-    if result.throughput:
-        t = result.throughput
-        lines.append(f"  throughput     {t['samples_per_s']:,.0f} samples/s, "
-                     f"{t['step_time_ms']:.1f} ms/step, {t['epoch_time_s']:.2f} s/epoch (training), "
-                     f"peak memory {t['peak_memory_mb']:,.0f} MB")
-    lines += [
-        f"  run directory  {result.run_dir}",
-        f"  model          {result.model_path}",
-        f"  saved_models   {published}",
-    ]
-    if result.tensorboard_dir:
-        lines.append(f"  TensorBoard    tensorboard --logdir {result.tensorboard_dir}")
-    return "\n".join(lines)
-
-
-def check_resumable(experiment: Experiment, run_dir: Path) -> Path:
-    """``run_dir`` if it is an unfinished run of exactly this experiment, else a clear error.
-
-    Needs no TensorFlow, so the CLI calls it before importing it."""
-    import json
-
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise ConfigError(f"--resume {run_dir}: not a kerasdl run directory (no config.json)")
-    saved = json.loads(config_path.read_text())
-    current = json.loads(json.dumps(experiment.to_dict(), default=str))
-    changed = sorted(_differences(saved, current))
-    if changed:
-        raise ConfigError(f"--resume {run_dir}: the experiment differs from the interrupted run at "
-                          f"{', '.join(changed)}; a resumed run must be the same experiment "
-                          "(drop those --set overrides, or start a new run)")
-    if (run_dir / FINISHED).exists():
-        raise ConfigError(f"--resume {run_dir}: that run already finished "
-                          f"(see {run_dir / FINISHED})")
-    return run_dir
-
-
-def _differences(a, b, prefix: str = ""):
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in set(a) | set(b):
-            yield from _differences(a.get(key), b.get(key), f"{prefix}{key}.")
-    elif a != b:
-        yield prefix.rstrip(".")
-
-
-def latest_run_dir(experiment: Experiment, workdir: Optional[str | os.PathLike] = None
-                   ) -> Path:
-    """The newest unfinished run directory of ``experiment`` (for ``--resume latest``)."""
-    parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
-    candidates = sorted((d for d in parent.glob(f"{experiment.name}-*")
-                         if (d / "config.json").is_file() and not (d / FINISHED).exists()),
-                        key=lambda d: d.stat().st_mtime)
-    if not candidates:
-        raise ConfigError(f"--resume latest: no unfinished run of '{experiment.name}' under "
-                          f"{parent}")
-    return candidates[-1]
 
 
 def _verbosity(experiment: Experiment) -> int:
@@ -411,68 +410,7 @@ def _best_epoch(experiment: Experiment, history: dict[str, list[float]]) -> Opti
     return values.index(pick(values)) + 1
 
 
-def _data_fingerprint(experiment: Experiment, data) -> dict[str, Any]:
-    """What makes two test scores comparable (the publishing rule compares only equal ones)."""
-    return {"name": experiment.data.name, "source": data.source,
-            "test_split": experiment.data.test_split, "test_limit": experiment.data.test_limit,
-            "split_seed": experiment.data.split_seed, "test_examples": data.counts["test"]}
-
-
-def _runs_parent(experiment: Experiment, workdir) -> Path:
-    """The folder that receives run directories, made and checked writable."""
-    parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
-    _check_writable(parent, "--workdir" if workdir is not None else "output.runs_dir", create=True)
-    return parent
-
-
-def _make_run_dir(experiment: Experiment, parent: Path) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir = parent / f"{experiment.name}-{stamp}"
-    suffix = 1
-    while True:
-        try:
-            run_dir.mkdir()
-            return run_dir
-        except FileExistsError:
-            suffix += 1
-            run_dir = parent / f"{experiment.name}-{stamp}-{suffix}"
-
-
-def _check_writable(directory: Path, key: str, create: bool) -> None:
-    try:
-        if create:
-            directory.mkdir(parents=True, exist_ok=True)
-        if directory.exists() and not os.access(directory, os.W_OK | os.X_OK):
-            raise PermissionError(f"no write permission on {directory}")
-    except OSError as error:
-        raise ConfigError(f"cannot write to {key} = {directory}: {error}; choose a writable folder")
-
-
-def _make_optimizer(experiment: Experiment, replicas: int = 1, steps_per_epoch: int = 1):
-    """The optimizer by name, with clipping and the learning-rate schedule (whose position is the
-    optimizer's step count, so it survives a resume with the optimizer's state)."""
-    import keras
-
-    trainer = experiment.trainer
-    learning_rate = trainer.learning_rate * (replicas if trainer.scale_learning_rate else 1)
-    if trainer.lr_schedule == "exponential":
-        learning_rate = keras.optimizers.schedules.ExponentialDecay(
-            learning_rate, decay_steps=max(1, steps_per_epoch), decay_rate=trainer.lr_decay_rate,
-            staircase=True)
-    elif trainer.lr_schedule == "cosine":
-        learning_rate = keras.optimizers.schedules.CosineDecay(
-            learning_rate, decay_steps=max(1, steps_per_epoch * trainer.epochs))
-    class_name, defaults = OPTIMIZERS[trainer.optimizer]
-    clipping = {k: getattr(trainer, k) for k in ("clipnorm", "clipvalue") if getattr(trainer, k)}
-    kwargs = {**defaults, **clipping, **trainer.optimizer_kwargs}
-    try:
-        return getattr(keras.optimizers, class_name)(learning_rate=learning_rate, **kwargs)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"trainer.optimizer_kwargs {kwargs} do not fit optimizer "
-                          f"'{trainer.optimizer}' (keras.optimizers.{class_name}): {error}") from None
-
-
-def _build_model(experiment: Experiment, data):
+def build_model(experiment: Experiment, data):
     """Build the registered model, its arguments completed from the data (input_shape, ...)."""
     from kerasdl.models.registry import build, check_kwargs, get_model_class
 

@@ -13,7 +13,7 @@ from kerasdl import compat
 def test_keras_still_misses_its_skipset_cache():
     """Keras caches get_attr_skipset's result under ``saving_attr_skipset_<type>`` and reads
     ``saving_attr_skiplist_<type>``. When this fails, Keras reads what it writes: delete
-    compat.cached_saving_skipsets and its two uses in kerasdl/saving.py."""
+    compat.cached_saving_skipsets and its two uses in kerasdl/files.py and kerasdl/loading.py."""
     from keras.src.backend.common import global_state
     from keras.src.saving import saving_lib
 
@@ -38,7 +38,8 @@ def test_the_saving_patch_is_kerasdls_alone(tmp_path, monkeypatch):
     import keras
     from keras.src.saving import saving_lib
 
-    from kerasdl.saving import load_model, save_model_atomically
+    from kerasdl.files import save_model_atomically
+    from kerasdl.loading import load_model
 
     keras_own = saving_lib.get_attr_skipset
     seen = []

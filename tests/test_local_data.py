@@ -179,7 +179,7 @@ def test_a_csv_trains_behind_a_normalization_layer_fitted_on_training_rows_only(
     import keras
 
     from kerasdl.data.local import load_local
-    from kerasdl.saving import load_model
+    from kerasdl.loading import load_model
 
     path = _write_csv(tmp_path / "people.csv", _tabular())
     experiment = small_experiment(

@@ -52,7 +52,7 @@ def test_nan_guard_names_a_batch_of_the_epoch_under_steps_per_execution():
     batches; the guard says batch 4, not 32 (issue #14, 6)."""
     import keras
 
-    from kerasdl.resume import NaNGuard
+    from kerasdl.callbacks import NaNGuard
 
     guard = NaNGuard()
     guard.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))

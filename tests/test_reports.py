@@ -291,7 +291,7 @@ def test_report_time_to_names_the_first_epoch_and_its_time(finished_run):
     assert any(line.startswith(f"val_loss <= {min(loss):g}: first at epoch {last + 1} ")
                for line in lines), lines
     assert f"val_accuracy >= 1.01: not reached in 3 epochs (best {max(accuracy):.4f})" in lines
-    with pytest.raises(ConfigError, match="logged no 'val_auc'; it logged accuracy, loss"):
+    with pytest.raises(ConfigError, match="logged no 'val_auc'; it logged accuracy, learning_rate, loss"):
         report(run_dir, log=lines.append, time_to_targets=["val_auc=0.9"])
     with pytest.raises(ConfigError, match="takes METRIC=VALUE"):
         report(run_dir, log=lines.append, time_to_targets=["val_accuracy"])

@@ -208,23 +208,29 @@ def test_corrupt_backup_falls_back_to_the_previous_one(tmp_path, uninterrupted):
     assert _difference(run_dir / "model.keras", uninterrupted / "model.keras") <= 1e-6
 
 
-@pytest.mark.parametrize("recipe, options, point", [
-    pytest.param("finetune_all", [], "backup-rename:3", marks=pytest.mark.slow),
+@pytest.mark.parametrize("recipe, options, point, phase", [
+    pytest.param("finetune_all", [], "backup-rename:3", "1/1 all", marks=pytest.mark.slow),
     pytest.param("two_phase", ["--set", "finetune.layer_lr_decay=0.5"], "backup-rename:4",
-                 marks=pytest.mark.slow),
-    pytest.param("two_phase", [], "backup-rename:3", marks=pytest.mark.slow),
+                 "2/2 all", marks=pytest.mark.slow),
+    pytest.param("two_phase", [], "backup-rename:3", "1/2 head", marks=pytest.mark.slow),
     pytest.param("linear_probe", ["--set", "finetune.cache_features=True"], "backup-rename:3",
-                 marks=pytest.mark.slow),
+                 "1/1 head", marks=pytest.mark.slow),
+    pytest.param("linear_probe", [], "backup-rename:2", "1/1 head", marks=pytest.mark.slow),
+    pytest.param("cut_and_probe", ["--set", "finetune.cut_at='s4'"], "backup-rename:4",
+                 "1/1 head", marks=pytest.mark.slow),
+    pytest.param("retrain_all", [], "backup-write:3", "1/1 all", marks=pytest.mark.slow),
 ], ids=["finetune_all-mid-phase", "layer_lr_decay-mid-phase-2", "two_phase-at-the-boundary",
-        "cache_features-mid-run"])
-def test_a_fine_tuning_run_resumes_exactly(tmp_path, recipe, options, point):
+        "cache_features-mid-run", "linear_probe-mid-run", "cut_and_probe-mid-run",
+        "retrain_all-mid-backup-write"])
+def test_a_fine_tuning_run_resumes_exactly(tmp_path, recipe, options, point, phase):
     """A transfer run killed in the middle of a phase resumes with that phase's optimizer state
     (issue 14, 1: every phase compiled a fresh optimizer, and the resumed run ended 0.20 away in
     weights; 2: with layer_lr_decay the resume failed outright); killed at a phase boundary, the
     next phase starts with a fresh optimizer, as it did in the uninterrupted run. A head trained
     on cached features resumes too (issue 14, 3: its backups held the head alone, and the cached
     features came in an order that a restart did not repeat). The final and the best model and
-    the history end as in the uninterrupted run."""
+    the history end as in the uninterrupted run. Every recipe is killed once, and its last backup
+    names the phase it was written in."""
     experiment = str(REPO / "experiments" / "transfer_finetune.py")
     settings = ["--smoke", "--set", f"finetune.recipe={recipe}", "--set", "trainer.epochs=5",
                 "--set", "finetune.head_epochs=2", "--set", "trainer.deterministic=true",
@@ -237,6 +243,8 @@ def test_a_fine_tuning_run_resumes_exactly(tmp_path, recipe, options, point):
                       settings=settings, env={"KERASDL_KILL_AT": point})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
+    newest = max((run_dir / "backup").glob("epoch-*"))       # the backup records its phase
+    assert json.loads((newest / "state.json").read_text())["phase"] == phase
     resumed = _kerasdl(["--workdir", str(tmp_path / "runs"), "--resume", "latest"], cwd=tmp_path,
                        experiment=experiment, settings=settings)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -166,10 +166,10 @@ def test_experiments_smoked_elsewhere_are_smoked_there():
 
 
 def test_gradient_clipping_is_a_trainer_option(tmp_path):
-    from kerasdl.runner import _make_optimizer
+    from kerasdl.optimizers import make_optimizer
 
-    by_norm = _make_optimizer(small_experiment(tmp_path, trainer=Trainer(clipnorm=1.0)))
-    by_value = _make_optimizer(small_experiment(tmp_path, trainer=Trainer(clipvalue=0.5)))
+    by_norm = make_optimizer(small_experiment(tmp_path, trainer=Trainer(clipnorm=1.0)))
+    by_value = make_optimizer(small_experiment(tmp_path, trainer=Trainer(clipvalue=0.5)))
     assert by_norm.clipnorm == 1.0 and by_value.clipvalue == 0.5
     with pytest.raises(ConfigError, match="set one of trainer.clipnorm and trainer.clipvalue"):
         Trainer(clipnorm=1.0, clipvalue=0.5)

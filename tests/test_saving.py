@@ -6,7 +6,8 @@ import json
 import pytest
 
 from kerasdl.config import Experiment, Output
-from kerasdl.saving import atomic_write_json, publish_model
+from kerasdl.files import atomic_write_json
+from kerasdl.publishing import publish_model
 
 DATA = {"name": "mnist", "source": "embedded", "test_split": "test", "test_limit": None}
 
@@ -102,7 +103,8 @@ def test_saving_builds_keras_reference_objects_once_per_type(tmp_path, monkeypat
     from keras.src.saving import saving_lib
 
     from kerasdl.models import build
-    from kerasdl.saving import load_model, save_model_atomically
+    from kerasdl.files import save_model_atomically
+    from kerasdl.loading import load_model
 
     calls = collections.Counter()
     original = saving_lib.get_attr_skipset
@@ -131,7 +133,7 @@ PUBLISHER = """
 import json, sys, time
 from pathlib import Path
 from kerasdl.config import Experiment, Output
-from kerasdl.saving import publish_model
+from kerasdl.publishing import publish_model
 tmp, worker, start = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 experiment = Experiment(name="exp", output=Output(saved_models_dir=str(tmp / "saved")))
 while time.time() < start:

@@ -124,10 +124,14 @@ def _weights(model) -> dict[str, np.ndarray]:
 
 
 def _fit(experiment, model, data, compile_fn=None, callbacks=()):
-    from kerasdl.transfer import fit_transfer
+    """The experiment's phases, fit by the runner's phase loop (as a run fits them)."""
+    from kerasdl.callbacks import LearningRateLogger
+    from kerasdl.runner import fit_phases
+    from kerasdl.transfer.recipes import experiment_phases
 
-    return fit_transfer(experiment, model, data, list(callbacks), compile_fn or CompileRecorder(),
-                        {"verbose": 0}, log=lambda line: None)
+    return fit_phases(model, experiment_phases(experiment), data.train, data.validation,
+                      [LearningRateLogger(), *callbacks], compile_fn or CompileRecorder(),
+                      {"verbose": 0, "shuffle": False}, log=lambda line: None)
 
 
 # === Freezing and BatchNorm ===
@@ -281,10 +285,11 @@ def test_layerwise_optimizer_matches_a_smaller_learning_rate_exactly():
 
 def test_cached_features_run_the_backbone_once_and_the_whole_model_saves(tmp_path):
     """cache_features: the backbone sees each training and validation example exactly once
-    (an example counter inside it says so); the head trains on the cached features; a
-    ModelCheckpoint saves the whole model; the whole model carries the trained head."""
+    (an example counter inside it says so); the head trains on the cached features; kerasdl's
+    best checkpoint saves the whole model; the whole model carries the trained head."""
     import keras
 
+    from kerasdl.callbacks import BestCheckpoint, NaNGuard
     from kerasdl.transfer import Backbone, make_transfer_model, train_recipe
 
     data = _digits()
@@ -293,10 +298,10 @@ def test_cached_features_run_the_backbone_once_and_the_whole_model_saves(tmp_pat
     x = keras.layers.Conv2D(16, 3, activation="relu", name="conv")(counter(inputs))
     backbone = Backbone(keras.Model(inputs, x, name="counted"), "saved", None, "counted test net")
     model = make_transfer_model(backbone, 10, recipe="linear_probe")
-    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.keras"), monitor="val_loss",
-                                                 save_best_only=True)
+    guard = NaNGuard()
+    checkpoint = BestCheckpoint(tmp_path / "best.keras", "val_loss", "min", True, guard)
     history = train_recipe(model, data.train, data.validation, recipe="linear_probe", epochs=8,
-                           learning_rate=LR, cache_features=True, callbacks=[checkpoint],
+                           learning_rate=LR, cache_features=True, callbacks=[guard, checkpoint],
                            fit_kwargs={"verbose": 0}, log=lambda line: None)
     n = data.counts["train"] + data.counts["validation"]
     assert int(counter.seen.numpy()) == n                   # one pass, not 8
@@ -351,10 +356,11 @@ class ModelSeen(keras.callbacks.Callback):
 
 
 def test_callbacks_of_a_cached_features_run_act_on_the_training_that_happens(tmp_path):
-    """issue 14, 3: with cache_features every callback sees the whole model, whose optimizer is
-    the one that trains the head: EarlyStopping stops the fit, ReduceLROnPlateau lowers the rate
-    that trains, the NaN guard stops the fit, and the whole model's optimizer counted the steps."""
-    from kerasdl.resume import NaNGuard
+    """issue 14, 3: with cache_features the callbacks see the classifier being fit, which shares
+    the whole model's variables and optimizer instance: EarlyStopping stops the fit,
+    ReduceLROnPlateau lowers the rate that trains, the NaN guard stops the fit, and the whole
+    model's optimizer counted the steps."""
+    from kerasdl.callbacks import NaNGuard
 
     data = _digits()
     never_better = dict(monitor="loss", mode="min", min_delta=100.0)
@@ -362,7 +368,8 @@ def test_callbacks_of_a_cached_features_run_act_on_the_training_that_happens(tmp
     model, history = _probe_cached(tmp_path, data, epochs=8, callbacks=[
         seen, keras.callbacks.ReduceLROnPlateau(patience=1, factor=0.5, **never_better),
         keras.callbacks.EarlyStopping(patience=2, **never_better)])
-    assert seen.seen is model
+    assert seen.seen is not model and seen.seen.optimizer is model.optimizer
+    assert seen.seen.get_layer("classifier") is model.get_layer("classifier")
     assert len(history["loss"]) == 3                       # stopped after 3 epochs of 8
     assert history["learning_rate"] == pytest.approx([LR, LR, LR / 2])
     assert float(model.optimizer.learning_rate) == pytest.approx(LR / 4)
@@ -399,7 +406,7 @@ def test_a_cached_features_run_saves_and_backs_up_the_whole_model(tmp_path, monk
     import shutil
 
     import kerasdl
-    from kerasdl import resume
+    from kerasdl.callbacks import backup as resume
     from kerasdl.config import with_overrides
     from kerasdl.runner import run
 
@@ -520,7 +527,7 @@ print("LOADED", keras.config.backend())
 def test_finetuned_model_reloads_in_a_fresh_process_with_identical_predictions(tmp_path):
     """two_phase with discriminative learning rates: the saved .keras (FrozenMode backbone,
     LayerwiseLearningRate optimizer) loads in a fresh process and predicts the same."""
-    from kerasdl.saving import save_model_atomically
+    from kerasdl.files import save_model_atomically
     from kerasdl.transfer import build_transfer_model
 
     data = _digits()

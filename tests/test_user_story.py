@@ -51,7 +51,7 @@ def test_images_in_folders_to_a_fine_tuned_model_to_predict_and_onnx(tmp_path):
     onnxruntime = pytest.importorskip("onnxruntime")
     import tensorflow as tf
 
-    from kerasdl.saving import load_model
+    from kerasdl.loading import load_model
 
     model = load_model(run_dir / "model.keras", compile=False)
     image = tf.io.decode_png(tf.io.read_file(str(photo)), channels=3)

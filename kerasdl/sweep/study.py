@@ -281,7 +281,7 @@ class _Sweeper:
         This machine's sweep processes claim one at a time; machines sharing a storage settle
         races by trial number.
         """
-        from kerasdl.saving import exclusive_lock
+        from kerasdl.files import exclusive_lock
 
         with self.claim_lock, exclusive_lock(self.plan.sweep_dir / ".claim.lock"):
             if self.stop.is_set():
@@ -412,7 +412,7 @@ class _Sweeper:
 
     # --- the end -------------------------------------------------------------------------------
     def _write_trials_csv(self) -> Path:
-        from kerasdl.saving import atomic_write_text
+        from kerasdl.files import atomic_write_text
 
         keys = list(self.plan.space)
         buffer = io.StringIO()
@@ -464,7 +464,7 @@ def _write_best_experiment(plan: SweepPlan, best: dict[str, Any]) -> Path:
     The sweep's experiment with its fixed and searched settings (and no output.publish override,
     so a rerun publishes as usual).
     """
-    from kerasdl.saving import atomic_write_text
+    from kerasdl.files import atomic_write_text
 
     overrides = [*plan.fixed, *(set_item(k, v) for k, v in best["params"].items())]
     source = os.path.relpath(plan.experiment_path.resolve(), plan.sweep_dir.resolve())
@@ -547,7 +547,7 @@ def _run_directory(trial_dir: Path) -> Optional[Path]:
 
 
 def _unfinished_run(trial_dir: Path) -> Optional[Path]:
-    from kerasdl.runner import FINISHED      # imports no TensorFlow
+    from kerasdl.rundir import FINISHED      # imports no TensorFlow
 
     run_dir = _run_directory(trial_dir)
     return run_dir if run_dir is not None and not (run_dir / FINISHED).exists() else None

@@ -11,7 +11,8 @@ Library use::
                            compile_fn=compile_with("adam"))
 
 In an experiment file the same recipes are ``finetune=Finetune(recipe=..., backbone=...)``; the
-runner calls :func:`build_transfer_model` and :func:`fit_transfer`.
+runner calls :func:`build_transfer_model` and runs the recipe's :func:`plan_phases` in
+:func:`kerasdl.runner.fit_phases`, as :func:`train_recipe` does.
 
 Importing this package registers its Keras classes (FrozenMode, ApplicationPreprocessing,
 LayerwiseLearningRate), which a saved transfer model needs to load.
@@ -24,13 +25,13 @@ Reference:
 from kerasdl.transfer.backbones import APPLICATIONS, Backbone, cut, load_backbone
 from kerasdl.transfer.layers import ApplicationPreprocessing, FrozenMode
 from kerasdl.transfer.optimizers import LayerwiseLearningRate, layer_multipliers
-from kerasdl.transfer.recipes import (RECIPE_SPECS, backbone_of, build_transfer_model,
+from kerasdl.transfer.recipes import (RECIPE_SPECS, Phase, backbone_of, build_transfer_model,
                                       compile_with, discriminative_optimizer, extract_features,
-                                      fit_transfer, freeze_backbone, make_transfer_model,
-                                      plan_phases, train_recipe, unfreeze_backbone)
+                                      freeze_backbone, make_transfer_model, plan_phases,
+                                      train_recipe, unfreeze_backbone)
 
 __all__ = ["APPLICATIONS", "ApplicationPreprocessing", "Backbone", "FrozenMode",
-           "LayerwiseLearningRate", "RECIPE_SPECS", "backbone_of", "build_transfer_model",
-           "compile_with", "cut", "discriminative_optimizer", "extract_features", "fit_transfer",
+           "LayerwiseLearningRate", "Phase", "RECIPE_SPECS", "backbone_of", "build_transfer_model",
+           "compile_with", "cut", "discriminative_optimizer", "extract_features",
            "freeze_backbone", "layer_multipliers", "load_backbone", "make_transfer_model",
            "plan_phases", "train_recipe", "unfreeze_backbone"]

@@ -163,7 +163,7 @@ def _kerasdl_builder(name: str, input_shape, weights, builder_kwargs) -> Backbon
 
 
 def _saved_model(spec: str, weights) -> Backbone:
-    from kerasdl.saving import load_model
+    from kerasdl.loading import load_model
 
     path = Path(spec)
     if path.is_dir():

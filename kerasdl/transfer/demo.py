@@ -192,14 +192,15 @@ def train_and_test(experiment, variant: str, per_class: int) -> Row:
     Scores are on the validation set of :func:`validation_arrays` and on the test split.
 
     The same steps as the runner: data pipeline, model, compile, fit (through
-    :func:`kerasdl.transfer.fit_transfer` for a recipe), evaluate; without its files.
+    :func:`kerasdl.runner.fit_phases`), evaluate; without its files.
     """
     import keras
 
     from kerasdl.config import LOSSES, with_overrides
     from kerasdl.data import load_data
-    from kerasdl.runner import _build_model, _make_optimizer
-    from kerasdl.transfer.recipes import build_transfer_model, fit_transfer
+    from kerasdl.optimizers import make_optimizer
+    from kerasdl.runner import build_model, fit_phases
+    from kerasdl.transfer.recipes import build_transfer_model, experiment_phases
 
     started = time.time()
     loss, label_kind = LOSSES[experiment.trainer.loss]
@@ -208,17 +209,18 @@ def train_and_test(experiment, variant: str, per_class: int) -> Row:
 
     def compile_fn(model, learning_rate: float) -> None:
         at_rate = with_overrides(experiment, {"trainer.learning_rate": learning_rate})
-        model.compile(optimizer=_make_optimizer(at_rate), loss=loss,
+        model.compile(optimizer=make_optimizer(at_rate), loss=loss,
                       metrics=list(experiment.trainer.metrics), steps_per_execution=8)
 
     fit_kwargs = {"verbose": 0, "shuffle": False}
     if experiment.finetune.recipe:
-        model = build_transfer_model(experiment, data)
-        fit_transfer(experiment, model, data, [], compile_fn, fit_kwargs, log=lambda line: None)
+        model, validation = build_transfer_model(experiment, data), data.validation
     else:
-        model = _build_model(experiment, data)
+        model, validation = build_model(experiment, data), None
         compile_fn(model, experiment.trainer.learning_rate)
-        model.fit(data.train, epochs=experiment.trainer.epochs, **fit_kwargs)
+    fit_phases(model, experiment_phases(experiment), data.train, validation, [], compile_fn,
+               fit_kwargs, batch_size=experiment.data.batch_size,
+               shuffle_seed=experiment.data.shuffle_seed, log=lambda line: None)
     validation = model.evaluate(_validation_set(experiment, data, label_kind, per_class),
                                 verbose=0, return_dict=True)
     metrics = model.evaluate(data.test, verbose=0, return_dict=True)

@@ -21,12 +21,15 @@ recipe             situation                   what trains
 Every recipe but ``retrain_all`` runs the backbone in inference mode (BatchNormalization on its
 moving statistics, Dropout off) through :class:`~kerasdl.transfer.layers.FrozenMode`; in Keras 3
 ``base(x, training=False)`` alone does not pin it (see that module). A change of ``trainable``
-takes effect only when the model is compiled again, so every phase compiles (``compile_fn``).
+takes effect only when the model is compiled again, so every phase compiles.
 ``layer_lr_decay`` gives the backbone discriminative learning rates (ULMFiT) in the phases that
 train it (:mod:`kerasdl.transfer.optimizers`).
 
-The runner calls :func:`build_transfer_model` and :func:`fit_transfer`; library users call
-:func:`make_transfer_model` and :func:`train_recipe` (the same code, without an Experiment).
+A recipe is a plan: :func:`plan_phases` returns its :class:`Phase` list (what trains, at which
+rate, for how many epochs, on cached features or not), and the runner runs it
+(:func:`kerasdl.runner.fit_phases`, the one place where a phase is compiled and fitted). The
+runner calls :func:`build_transfer_model`; library users call :func:`make_transfer_model` and
+:func:`train_recipe` (the same phase loop, without an Experiment).
 
 Reference:
     Yosinski, Clune, Bengio, Lipson. "How transferable are features in deep neural networks?"
@@ -92,6 +95,7 @@ def make_transfer_model(backbone, num_classes: int, recipe: str = "linear_probe"
         A functional ``keras.Model`` with layers named ``preprocess`` (where the backbone needs
         one), ``backbone`` (a FrozenMode around the backbone), ``features``, ``classifier``.
     """
+    from kerasdl.models.base import head_layers
     from kerasdl.transfer.layers import FrozenMode
 
     spec = recipe_spec(recipe)
@@ -109,8 +113,8 @@ def make_transfer_model(backbone, num_classes: int, recipe: str = "linear_probe"
     wrapper = FrozenMode(backbone.model, inference=spec.backbone_inference, name=BACKBONE)
     x = wrapper(x)
     x = _features_layer(tuple(x.shape[1:]), head_pooling)(x)
-    outputs = keras.layers.Dense(num_classes, activation=classifier_activation, dtype="float32",
-                                 name=CLASSIFIER)(x)
+    (classifier,) = head_layers(num_classes, True, None, classifier_activation, name=CLASSIFIER)
+    outputs = classifier(x)
     model = keras.Model(inputs, outputs, name=f"transfer_{recipe}")
     if spec.starts_frozen:
         wrapper.trainable = False
@@ -187,34 +191,51 @@ def discriminative_optimizer(model, optimizer, decay: float):
     return LayerwiseLearningRate(optimizer, layer_multipliers(head, backbone_of(model).layers, decay))
 
 
-def _use_layerwise_learning_rates(model, decay: float) -> None:
-    """Recompile ``model`` (as compiled) with its optimizer wrapped for ``decay``."""
+def use_layerwise_learning_rates(model, decay: float) -> None:
+    """Recompile ``model`` as it is compiled, its optimizer wrapped for ``decay``.
+
+    See :func:`discriminative_optimizer`."""
     config = model.get_compile_config()
     config["optimizer"] = keras.saving.serialize_keras_object(
         discriminative_optimizer(model, model.optimizer, decay))
     model.compile_from_config(config)
 
 
-# === Training: phases ===
+# === The plan: phases ===
 
 @dataclass(frozen=True)
 class Phase:
-    """One fit of a recipe: ``epochs`` epochs at ``learning_rate`` with ``unfreeze`` trainable."""
+    """One fit of a run: ``epochs`` epochs at ``learning_rate``, with what trains set first.
+
+    Attributes:
+        name: "head", "all", "top N" (a transfer run's phases) or "train" (any other run).
+        epochs: epochs of this phase.
+        learning_rate: the rate it compiles at (the head's, under ``layer_lr_decay``).
+        unfreeze: the backbone's trainable part: None (frozen), N (its top N layers with
+            weights) or "all".
+        layer_lr_decay: per-layer learning-rate decay into the backbone (ULMFiT), or None.
+        cache_features: the backbone runs once and the classifier trains on its features.
+        recompile: set ``trainable`` and compile before the phase (False: the model is fit as
+            it was compiled, as in a run without a recipe).
+    """
 
     name: str
     epochs: int
     learning_rate: float
-    unfreeze: Union[None, int, str]          # None: backbone frozen; N: its top N layers; "all"
+    unfreeze: Union[None, int, str]
     layer_lr_decay: Optional[float] = None
+    cache_features: bool = False
+    recompile: bool = True
 
 
 def plan_phases(recipe: str, epochs: int, learning_rate: float, head_epochs: int = 5,
                 unfreeze: Union[int, str] = "all", second_learning_rate: Optional[float] = None,
-                layer_lr_decay: Optional[float] = None) -> list[Phase]:
+                layer_lr_decay: Optional[float] = None, cache_features: bool = False
+                ) -> list[Phase]:
     """The phases of ``recipe`` within ``epochs`` epochs in all (empty phases dropped)."""
     spec = recipe_spec(recipe)
     if not spec.trains_backbone:
-        return [Phase("head", epochs, learning_rate, None)]
+        return [Phase("head", epochs, learning_rate, None, cache_features=cache_features)]
     phases = []
     head_epochs = min(head_epochs, epochs) if spec.head_first else 0
     if head_epochs:
@@ -226,21 +247,31 @@ def plan_phases(recipe: str, epochs: int, learning_rate: float, head_epochs: int
     return [phase for phase in phases if phase.epochs > 0]
 
 
-def phase_epochs(experiment: Experiment) -> list[dict[str, Any]]:
-    """The experiment's phases as the manifest records them: name, first and last epoch
-    (1-based) and learning rate; empty where it is not a transfer run."""
+def experiment_phases(experiment: Experiment) -> list[Phase]:
+    """The phases of ``experiment``: its recipe's, or one ``train`` phase without a recipe."""
     ft, trainer = experiment.finetune, experiment.trainer
     if not ft.recipe:
+        return [Phase("train", trainer.epochs, trainer.learning_rate, "all", recompile=False)]
+    return plan_phases(ft.recipe, trainer.epochs, trainer.learning_rate, ft.head_epochs,
+                       ft.unfreeze, ft.second_learning_rate, ft.layer_lr_decay, ft.cache_features)
+
+
+def phase_epochs(experiment: Experiment) -> list[dict[str, Any]]:
+    """The experiment's phases as the manifest records them.
+
+    Name, first and last epoch (1-based) and learning rate of each; empty where it is not a
+    transfer run."""
+    if not experiment.finetune.recipe:
         return []
-    phases = plan_phases(ft.recipe, trainer.epochs, trainer.learning_rate, ft.head_epochs,
-                         ft.unfreeze, ft.second_learning_rate, ft.layer_lr_decay)
     return [{"name": phase.name, "first_epoch": first + 1, "last_epoch": end,
-             "learning_rate": phase.learning_rate} for phase, first, end in phase_spans(phases)]
+             "learning_rate": phase.learning_rate}
+            for phase, first, end in phase_spans(experiment_phases(experiment))]
 
 
 def phase_spans(phases: Sequence[Phase]) -> list[tuple[Phase, int, int]]:
-    """(phase, epochs done before it, epochs done after it) for each phase in turn: the
-    ``initial_epoch`` and ``epochs`` of its ``fit``."""
+    """(phase, epochs done before it, epochs done after it) for each phase in turn.
+
+    These are the ``initial_epoch`` and ``epochs`` of its ``fit``."""
     spans, done = [], 0
     for phase in phases:
         spans.append((phase, done, done + phase.epochs))
@@ -248,9 +279,17 @@ def phase_spans(phases: Sequence[Phase]) -> list[tuple[Phase, int, int]]:
     return spans
 
 
+def phase_at(phases: Sequence[Phase], epoch: int) -> str:
+    """The phase that ``epoch`` (1-based) ends in, as a backup records it ("2/2 all")."""
+    for index, (phase, first, end) in enumerate(phase_spans(phases)):
+        if first < epoch <= end:
+            return f"{index + 1}/{len(phases)} {phase.name}"
+    return "after the last phase"
+
+
 def check_options(recipe: str, layer_lr_decay: Optional[float], cache_features: bool,
                   augment: Sequence[str] = ()) -> None:
-    """Options that do not fit the recipe are errors, before anything is built or trained."""
+    """Raise a ConfigError for options that do not fit the recipe, before anything is built."""
     spec = recipe_spec(recipe)
     training, frozen = ([name for name, r in RECIPES.items() if r.trains_backbone == trains]
                         for trains in (True, False))
@@ -265,6 +304,78 @@ def check_options(recipe: str, layer_lr_decay: Optional[float], cache_features: 
                           f"{tuple(augment)} would be applied once and frozen; set data.augment=() "
                           "or finetune.cache_features=False")
 
+
+# === What a phase sets before it compiles and fits ===
+
+def apply_phase(model, phase: Phase) -> str:
+    """Make trainable what ``phase`` trains in a transfer model, and say what that is.
+
+    A change of ``trainable`` counts only after the model is compiled again."""
+    if phase.unfreeze is None:
+        freeze_backbone(model)
+        return "the head (backbone frozen)"
+    names = unfreeze_backbone(model, phase.unfreeze)
+    return (f"the head and {len(names)} backbone layers ({names[0]} .. {names[-1]})"
+            if names else "the head")
+
+
+@dataclass
+class CachedFeatures:
+    """The classifier of a transfer model on its frozen part's features, computed once.
+
+    ``head`` (features -> the model's own classifier layer) is compiled as the whole model is,
+    with the whole model's optimizer instance: the backbone is frozen, so both have the same
+    trainable variables, and training the head trains the whole model's classifier. ``train``
+    comes in an order that is a function of (shuffle seed, epoch), as the data pipeline's does;
+    ``callbacks`` tell it the epoch.
+    """
+
+    head: Any
+    train: Any
+    validation: Any
+    callbacks: list
+
+
+def cache_features(model, train, validation, batch_size: int, shuffle_seed: int,
+                   log: Log = print) -> CachedFeatures:
+    """Run the frozen part of the compiled ``model`` once over ``train`` and ``validation``."""
+    import tensorflow as tf
+
+    from kerasdl.data.pipeline import per_epoch, shuffled_batches
+
+    x_train, y_train = extract_features(model, train)
+    cached_validation = None
+    if validation is not None:
+        x_val, y_val = extract_features(model, validation)
+        cached_validation = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size)
+    log(f"[kerasdl] transfer: cached features of {len(x_train)} training"
+        + (f" and {len(x_val)} validation" if validation is not None else "")
+        + f" examples, shape {x_train.shape[1:]} (one pass of the backbone)")
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="cached_features_epoch")
+    cached_train = per_epoch(
+        lambda seed: shuffled_batches((x_train, y_train), len(x_train), batch_size, seed),
+        epoch, shuffle_seed, steps=-(-len(x_train) // batch_size))
+    set_epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs=None: epoch.assign(e))
+    features = keras.Input(x_train.shape[1:], name="features")
+    head = keras.Model(features, model.get_layer(CLASSIFIER)(features), name=f"{model.name}_head")
+    settings = model.get_compile_config()           # the head: as the whole model is compiled,
+    settings.pop("optimizer")                       # with its optimizer itself, not a copy
+    head.compile(optimizer=model.optimizer, **keras.saving.deserialize_keras_object(settings))
+    return CachedFeatures(head, cached_train, cached_validation, [set_epoch])
+
+
+def extract_features(model, dataset) -> tuple[np.ndarray, np.ndarray]:
+    """One pass of the frozen part of a transfer model over ``dataset``: (features, labels)."""
+    extractor = keras.Model(model.inputs, model.get_layer(FEATURES).output,
+                            name=f"{model.name}_features")
+    features, labels = [], []
+    for x, y in dataset:
+        features.append(np.asarray(extractor.predict_on_batch(x)))
+        labels.append(np.asarray(y))
+    return np.concatenate(features), np.concatenate(labels)
+
+
+# === Library use: the runner's phase loop without an Experiment ===
 
 def compile_with(optimizer: str = "adam", loss: str = "sparse_categorical_crossentropy",
                  metrics: Sequence[str] = ("accuracy",), **compile_kwargs) -> CompileFn:
@@ -290,10 +401,10 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
                  ) -> dict[str, list[float]]:
     """Train a model from :func:`make_transfer_model` with ``recipe``; return the history.
 
-    Every phase sets what trains, compiles through ``compile_fn(model, learning_rate)`` (a change
-    of ``trainable`` counts only after a compile) and fits for its epochs, continuing the epoch
-    count; the histories are concatenated. With ``cache_features`` (frozen-backbone recipes) the
-    backbone runs once over ``train`` and ``validation`` and the head trains on those features.
+    The phases of :func:`plan_phases` run in the runner's phase loop
+    (:func:`kerasdl.runner.fit_phases`): every phase sets what trains, compiles through
+    ``compile_fn(model, learning_rate)`` and fits for its epochs, continuing the epoch count; the
+    histories are concatenated (with ``learning_rate`` per epoch).
 
     Args:
         model: a transfer model (:func:`make_transfer_model`).
@@ -301,8 +412,12 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
         recipe, epochs, learning_rate: the recipe, the epochs of all phases together, and the
             full learning rate (the head's).
         compile_fn: compiles a model at a learning rate; default :func:`compile_with` ().
-        callbacks: Keras callbacks, shared by the phases; they see the whole model, also when
-            the head trains on cached features (checkpoints and backups hold the whole model).
+        callbacks: Keras callbacks, shared by the phases (a later phase's ``fit`` calls their
+            ``on_train_begin`` again: give a ``CSVLogger`` ``append=True``). With
+            ``cache_features`` the model being fit is the classifier on the cached features,
+            which shares its variables and optimizer with ``model``; kerasdl's
+            :class:`~kerasdl.callbacks.BestCheckpoint` and
+            :class:`~kerasdl.callbacks.EpochBackup` write ``model`` itself.
         fit_kwargs: more ``model.fit`` arguments (verbose, ...).
         head_epochs, unfreeze, second_learning_rate, layer_lr_decay, cache_features: as in
             :class:`kerasdl.config.Finetune`.
@@ -310,167 +425,27 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
             function of (``shuffle_seed``, epoch).
         initial_epoch: epochs already done (a resumed run): earlier phases are skipped, and the
             phase it falls in starts there with its trainable layers and learning rate.
-        restore_optimizer: a resumed run's: called with the model about to be fit, after its
-            phase's compile, when ``initial_epoch`` falls inside that phase (the backup holds
-            that phase's optimizer); a phase that starts at ``initial_epoch`` starts with a
-            fresh optimizer, as it did in the run that never stopped.
+        restore_optimizer: a resumed run's: called with the model after its phase's compile,
+            when ``initial_epoch`` falls inside that phase (the backup holds that phase's
+            optimizer); a phase that starts at ``initial_epoch`` starts with a fresh optimizer,
+            as it did in the run that never stopped.
         log: receives one line per phase.
     """
+    from kerasdl.callbacks import LearningRateLogger
+    from kerasdl.runner import fit_phases
+
     check_options(recipe, layer_lr_decay, cache_features)
-    compile_fn = compile_fn or compile_with()
     phases = plan_phases(recipe, epochs, learning_rate, head_epochs, unfreeze,
-                         second_learning_rate, layer_lr_decay)
-    callbacks = list(callbacks)
-    fit_kwargs = {"shuffle": False, **(fit_kwargs or {})}     # datasets shuffle themselves
-    if cache_features:
-        (phase,) = phases
-        return _fit_on_cached_features(model, train, validation, phase, compile_fn, callbacks,
-                                       fit_kwargs, batch_size, shuffle_seed, initial_epoch,
-                                       restore_optimizer, log)
-    history: dict[str, list[float]] = {}
-    for index, (phase, first, end) in enumerate(phase_spans(phases)):
-        if end <= initial_epoch:                          # finished before a resume
-            continue
-        start = max(first, initial_epoch)
-        if phase.unfreeze is None:
-            freeze_backbone(model)
-            trained = "the head (backbone frozen)"
-        else:
-            names = unfreeze_backbone(model, phase.unfreeze)
-            trained = (f"the head and {len(names)} backbone layers"
-                       f" ({names[0]} .. {names[-1]})" if names else "the head")
-        compile_fn(model, phase.learning_rate)
-        if phase.layer_lr_decay is not None:
-            _use_layerwise_learning_rates(model, phase.layer_lr_decay)
-            trained += f", layer-wise rates x{phase.layer_lr_decay:g} per layer downwards"
-        if restore_optimizer is not None and start > first:    # resumed inside this phase
-            restore_optimizer(model)
-        if start > 0:
-            _continue_csv_logs(callbacks)
-        log(f"[kerasdl] transfer {recipe}, phase {index + 1}/{len(phases)} '{phase.name}': "
-            f"epochs {start + 1}-{end} at learning rate {phase.learning_rate:g}, "
-            f"training {trained}; {len(model.trainable_weights)} trainable weight tensors")
-        fitted = model.fit(train, validation_data=validation, initial_epoch=start, epochs=end,
-                           callbacks=[_LogLearningRate(), *callbacks], **fit_kwargs)
-        _extend(history, fitted.history)
-    return history
+                         second_learning_rate, layer_lr_decay, cache_features)
+    return fit_phases(model, phases, train, validation, [LearningRateLogger(), *callbacks],
+                      compile_fn or compile_with(),
+                      fit_kwargs={"shuffle": False, **(fit_kwargs or {})},
+                      initial_epoch=initial_epoch, restore_optimizer=restore_optimizer,
+                      batch_size=batch_size, shuffle_seed=shuffle_seed, log=log,
+                      label=f"transfer {recipe}")
 
 
-def _extend(history: dict[str, list[float]], more: dict[str, list]) -> None:
-    for key, values in more.items():
-        history.setdefault(key, []).extend(float(v) for v in values)
-
-
-def _continue_csv_logs(callbacks) -> None:
-    """A later phase appends to the CSV history instead of overwriting it."""
-    for callback in callbacks:
-        if isinstance(callback, keras.callbacks.CSVLogger):
-            callback.append = True
-
-
-def extract_features(model, dataset) -> tuple[np.ndarray, np.ndarray]:
-    """One pass of the frozen part of a transfer model over ``dataset``: (features, labels)."""
-    extractor = keras.Model(model.inputs, model.get_layer(FEATURES).output,
-                            name=f"{model.name}_features")
-    features, labels = [], []
-    for x, y in dataset:
-        features.append(np.asarray(extractor.predict_on_batch(x)))
-        labels.append(np.asarray(y))
-    return np.concatenate(features), np.concatenate(labels)
-
-
-def _fit_on_cached_features(model, train, validation, phase: Phase, compile_fn, callbacks,
-                            fit_kwargs, batch_size: int, shuffle_seed: int, initial_epoch: int,
-                            restore_optimizer, log: Log):
-    """Fit the classifier of ``model`` on features that its frozen part computes once.
-
-    A ``head`` model (cached features -> the classifier layer itself) is what ``fit`` trains,
-    but to everything else the run is the whole model's: the head is compiled as ``model`` is and
-    with ``model``'s optimizer instance (the backbone is frozen, so both have the same trainable
-    variables, the classifier's), and every callback sees ``model`` (:class:`_RedirectModel`). So
-    checkpoints and epoch backups hold the whole model and the optimizer that trains, and
-    ReduceLROnPlateau changes the rate that trains. The training order is a function of
-    (``shuffle_seed``, epoch), as the data pipeline's is, so a resumed run sees the same batches.
-    """
-    import tensorflow as tf
-
-    from kerasdl.data.pipeline import per_epoch, shuffled_batches
-
-    freeze_backbone(model)
-    x_train, y_train = extract_features(model, train)
-    cached_validation = None
-    if validation is not None:
-        x_val, y_val = extract_features(model, validation)
-        cached_validation = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(batch_size)
-    log(f"[kerasdl] transfer: cached features of {len(x_train)} training"
-        + (f" and {len(x_val)} validation" if validation is not None else "")
-        + f" examples, shape {x_train.shape[1:]} (one pass of the backbone)")
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="cached_features_epoch")
-    cached_train = per_epoch(
-        lambda seed: shuffled_batches((x_train, y_train), len(x_train), batch_size, seed),
-        epoch, shuffle_seed, steps=-(-len(x_train) // batch_size))
-    set_epoch = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs=None: epoch.assign(e))
-    features = keras.Input(x_train.shape[1:], name="features")
-    head = keras.Model(features, model.get_layer(CLASSIFIER)(features), name=f"{model.name}_head")
-    compile_fn(model, phase.learning_rate)
-    settings = model.get_compile_config()           # the head: as the whole model is compiled,
-    settings.pop("optimizer")                       # with its optimizer itself, not a copy
-    head.compile(optimizer=model.optimizer, **keras.saving.deserialize_keras_object(settings))
-    if restore_optimizer is not None and initial_epoch > 0:
-        restore_optimizer(model)
-    log(f"[kerasdl] transfer: training the head on cached features: epochs {initial_epoch + 1}-"
-        f"{phase.epochs} at learning rate {phase.learning_rate:g}")
-    fitted = head.fit(cached_train, validation_data=cached_validation, epochs=phase.epochs,
-                      initial_epoch=initial_epoch,
-                      callbacks=[set_epoch, _LogLearningRate(),
-                                 *(_RedirectModel(c, model) for c in callbacks)],
-                      **fit_kwargs)
-    return {key: [float(v) for v in values] for key, values in fitted.history.items()}
-
-
-class _LogLearningRate(keras.callbacks.Callback):
-    """Adds the optimizer's learning rate to each epoch's logs (history and CSV)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self.model is not None and getattr(self.model, "optimizer", None):
-            logs.setdefault("learning_rate", float(np.asarray(self.model.optimizer.learning_rate)))
-
-
-class _RedirectModel(keras.callbacks.Callback):
-    """Forwards every hook to ``inner``, which sees ``model`` instead of the model being fit.
-
-    ``stop_training`` (EarlyStopping, the NaN guard) is what ``fit`` reads from the model it
-    fits: it is copied to ``model`` before each hook and back after it.
-    """
-
-    def __init__(self, inner, model):
-        super().__init__()
-        self.inner = inner
-        self.target = model
-
-    def set_model(self, model):
-        super().set_model(model)
-        self.inner.set_model(self.target)
-
-    def set_params(self, params):
-        super().set_params(params)
-        self.inner.set_params(params)
-
-    def _forward(self, hook, *args, **kwargs):
-        self.target.stop_training = self.model.stop_training
-        getattr(self.inner, hook)(*args, **kwargs)
-        self.model.stop_training = self.target.stop_training
-
-
-for _hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
-              "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
-              "on_test_batch_begin", "on_test_batch_end", "on_predict_begin", "on_predict_end",
-              "on_predict_batch_begin", "on_predict_batch_end"):
-    setattr(_RedirectModel, _hook,
-            (lambda name: lambda self, *args, **kwargs: self._forward(name, *args, **kwargs))(_hook))
-
-
-# === The runner's entry points ===
+# === The runner's entry point ===
 
 def build_transfer_model(experiment: Experiment, data):
     """The transfer model of ``experiment.finetune`` for ``data`` (not compiled).
@@ -498,35 +473,3 @@ def build_transfer_model(experiment: Experiment, data):
     if ft.recipe == "two_phase":             # fail now, not after the head's epochs
         check_unfreeze(ft.unfreeze, len(layers_with_weights(model)))
     return model
-
-
-def fit_transfer(experiment: Experiment, model, data, callbacks, compile_fn: CompileFn,
-                 fit_kwargs: Optional[dict] = None, log: Log = print, initial_epoch: int = 0,
-                 restore_optimizer: Optional[Callable[[Any], None]] = None
-                 ) -> dict[str, list[float]]:
-    """Run ``experiment.finetune.recipe`` on ``model`` (from :func:`build_transfer_model`).
-
-    Args:
-        experiment: its ``trainer`` (epochs, learning_rate) and ``finetune`` sections drive it.
-        model: the transfer model, compiled or not (every phase compiles it again).
-        data: the :class:`kerasdl.data.DataBundle` (train, validation).
-        callbacks: the run's callbacks, shared by the phases.
-        compile_fn: ``compile_fn(model, learning_rate)``: the runner's compile at that rate.
-        fit_kwargs: more ``model.fit`` arguments (verbose, shuffle=False).
-        log: receives one line per phase.
-        initial_epoch: epochs already done (a resumed run; see :func:`train_recipe`).
-        restore_optimizer: a resumed run's optimizer state, put back in the phase it stopped
-            in (see :func:`train_recipe`).
-
-    Returns:
-        The history of all phases, concatenated per key (with ``learning_rate`` per epoch).
-    """
-    ft = experiment.finetune
-    return train_recipe(
-        model, data.train, data.validation, recipe=ft.recipe, epochs=experiment.trainer.epochs,
-        learning_rate=experiment.trainer.learning_rate, compile_fn=compile_fn,
-        callbacks=callbacks, fit_kwargs=fit_kwargs, head_epochs=ft.head_epochs,
-        unfreeze=ft.unfreeze, second_learning_rate=ft.second_learning_rate,
-        layer_lr_decay=ft.layer_lr_decay, cache_features=ft.cache_features,
-        batch_size=experiment.data.batch_size, shuffle_seed=experiment.data.shuffle_seed,
-        initial_epoch=initial_epoch, restore_optimizer=restore_optimizer, log=log)

@@ -1,0 +1,121 @@
+"""The callback set of every run, built from the experiment's ``callbacks`` section.
+
+kerasdl's own callbacks, one module each:
+
+* :class:`NaNGuard` (``guard``): stops at the first NaN/Inf loss; nothing is saved after it;
+* :class:`BestCheckpoint` (``checkpoint``): ``checkpoints/best.keras``, atomically;
+* :class:`HistoryWriter`, :class:`LearningRateLogger`, :class:`DataEpoch` (``history``):
+  ``history.csv``, the learning rate in the logs, the data pipeline's epoch;
+* :class:`EpochBackup`, :class:`RestoreCallbackState` (``backup``): what ``--resume`` needs;
+* :class:`FitClock`, :class:`ThroughputMonitor` (``timing``): time to accuracy and throughput.
+
+They take the places of Keras's TerminateOnNaN, ModelCheckpoint, CSVLogger and BackupAndRestore,
+whose state does not survive a restart; EarlyStopping, ReduceLROnPlateau and TensorBoard are
+Keras's. The callbacks that write the model (:class:`SavesModel`) write the whole model also
+when the runner fits a part of it (the classifier on cached backbone features).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import keras
+
+from kerasdl.callbacks.backup import (BACKUP_DIR, EpochBackup, RestoreCallbackState, best_weights,
+                                      has_backup, read_backup, write_backup)
+from kerasdl.callbacks.checkpoint import BestCheckpoint
+from kerasdl.callbacks.guard import NaNGuard
+from kerasdl.callbacks.history import DataEpoch, HistoryWriter, LearningRateLogger
+from kerasdl.callbacks.saves import SavesModel
+from kerasdl.callbacks.timing import FitClock, ThroughputMonitor
+from kerasdl.config import Experiment
+
+CHECKPOINT = Path("checkpoints") / "best.keras"
+TENSORBOARD = Path("tensorboard")
+HISTORY = Path("history.csv")
+
+__all__ = ["BACKUP_DIR", "BestCheckpoint", "CHECKPOINT", "CallbackSet", "DataEpoch", "EpochBackup",
+           "FitClock", "HISTORY", "HistoryWriter", "LearningRateLogger", "NaNGuard",
+           "RestoreCallbackState", "SavesModel", "TENSORBOARD", "ThroughputMonitor",
+           "best_weights", "build_callbacks", "has_backup", "read_backup", "write_backup",
+           "write_hparams"]
+
+
+@dataclass
+class CallbackSet:
+    """The run's callbacks in order, and the ones the runner talks to."""
+
+    callbacks: list
+    guard: NaNGuard
+    throughput: ThroughputMonitor
+    clock: FitClock
+
+    def save_whole(self, model) -> None:
+        """Make the callbacks that write the model write ``model`` (None: the model being fit)."""
+        for callback in self.callbacks:
+            if isinstance(callback, SavesModel):
+                callback.saves = model
+
+
+def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Optional[dict] = None,
+                    resume_state: Optional[dict] = None, best_weights: Optional[list] = None,
+                    phase=None) -> CallbackSet:
+    """The run's callbacks, in the order they run.
+
+    The data epoch setter, the learning-rate logger, the NaN guard, history.csv, TensorBoard, the
+    best checkpoint, ReduceLROnPlateau, EarlyStopping, the throughput monitor, the fit clock and
+    the epoch backup. The checkpoint and early stopping watch ``callbacks.monitor``; the runner
+    has already checked that the compiled model logs it. With ``resume_state`` (the
+    ``callbacks`` of :func:`read_backup`'s state) the stateful callbacks continue where the
+    interrupted run left them. ``phase(epoch)`` names a transfer run's phase for the backups.
+    """
+    cfg = experiment.callbacks
+    mode = experiment.monitor_mode()
+    history = history or {}
+    guard = NaNGuard(stop=cfg.terminate_on_nan)
+    callbacks: list = [DataEpoch(data), LearningRateLogger(), guard]
+    if cfg.csv_logger:
+        callbacks.append(HistoryWriter(run_dir / HISTORY, history))
+    if cfg.tensorboard.enabled:
+        tb = cfg.tensorboard
+        if not history:              # a resumed run wrote them when it started
+            write_hparams(run_dir / TENSORBOARD, experiment, run_dir.name)
+        callbacks.append(keras.callbacks.TensorBoard(
+            log_dir=str(run_dir / TENSORBOARD), histogram_freq=tb.histogram_freq,
+            update_freq=tb.update_freq, profile_batch=tb.profile_batch, write_graph=tb.write_graph))
+    if cfg.checkpoint.enabled:
+        (run_dir / CHECKPOINT).parent.mkdir(parents=True, exist_ok=True)
+        callbacks.append(BestCheckpoint(run_dir / CHECKPOINT, cfg.monitor, mode,
+                                        cfg.checkpoint.save_best_only, guard))
+    if cfg.reduce_lr.enabled:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor=cfg.monitor, mode=mode, factor=cfg.reduce_lr.factor,
+            patience=cfg.reduce_lr.patience, min_lr=cfg.reduce_lr.min_lr, verbose=1))
+    if cfg.early_stopping.enabled:
+        es = cfg.early_stopping
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=cfg.monitor, mode=mode, patience=es.patience, min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights, verbose=1))
+    throughput, clock = ThroughputMonitor(data.counts["train"]), FitClock()
+    callbacks += [throughput, clock]
+    if cfg.backup:
+        callbacks.append(EpochBackup(run_dir, list(callbacks), guard, history, phase=phase))
+    if resume_state:
+        callbacks.append(RestoreCallbackState(list(callbacks), resume_state, best_weights))
+    return CallbackSet(callbacks, guard, throughput, clock)
+
+
+def write_hparams(log_dir: Path, experiment: Experiment, session: str) -> None:
+    """Write the run's config as TensorBoard HParams (one session per run).
+
+    The HParams dashboard then compares runs, e.g. the trials of a sweep (``tensorboard --logdir
+    sweeps/NAME``); its metrics are the epoch scalars that Keras's TensorBoard callback writes
+    beside them."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    from kerasdl.config import flat_config
+
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        hp.hparams(flat_config(experiment.to_dict()), trial_id=session)

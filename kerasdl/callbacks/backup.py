@@ -1,0 +1,204 @@
+"""Epoch backups: after every epoch, everything a run needs to continue exactly, written atomically.
+
+Keras's ``BackupAndRestore`` restores only the epoch, writes in place, forgets EarlyStopping and
+ModelCheckpoint state and, under ``TerminateOnNaN``, saves NaN weights. kerasdl instead writes,
+after every completed epoch, one backup folder ``backup/epoch-NNNN/`` holding
+
+* every model variable (weights, BatchNorm statistics, dropout seed states) and every optimizer
+  variable (iterations, learning rate, slots), in ``state.npz``;
+* the state of the stateful callbacks (EarlyStopping's best/wait/best weights, the best
+  checkpoint's best value, ReduceLROnPlateau's best/wait/cooldown, the fit clock), the history so
+  far, whether training was stopped, and the phase of a transfer run, in ``state.json`` with the
+  checksum of ``state.npz``.
+
+A folder is written under a temporary name and renamed into place, so a kill at any moment leaves
+the previous backup intact; the last two are kept. :func:`read_backup` reads the newest readable
+one; :mod:`kerasdl.resume` puts it back.
+
+``KERASDL_KILL_AT=<point>:<epoch>`` (points: backup-write, backup-rename, checkpoint-write) makes
+the process kill itself there (:func:`kerasdl.files.kill_point`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import keras
+import numpy as np
+
+from kerasdl.callbacks.checkpoint import BestCheckpoint
+from kerasdl.callbacks.guard import NaNGuard
+from kerasdl.callbacks.saves import SavesModel
+from kerasdl.callbacks.timing import FitClock
+from kerasdl.errors import CorruptFileError, KerasdlError
+from kerasdl.files import atomic_write_text, kill_point
+
+#: the folder of a run directory that holds its epoch backups
+BACKUP_DIR = "backup"
+#: backups kept (the newest and the one before it, in case the newest is unreadable)
+KEEP = 2
+
+#: the attributes of each stateful callback that a backup keeps
+STATE_FIELDS = {
+    keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch"),
+    keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
+    BestCheckpoint: ("best",),
+    FitClock: ("epoch_end_s",),
+}
+
+
+def _stateful(callbacks) -> dict[str, keras.callbacks.Callback]:
+    return {type(cb).__name__: cb for cb in callbacks if type(cb) in STATE_FIELDS}
+
+
+class EpochBackup(SavesModel):
+    """Writes ``backup/epoch-NNNN/`` after every epoch: what continuing exactly needs.
+
+    It takes the place of ``keras.callbacks.BackupAndRestore``; see this module for what a backup
+    holds. Nothing is written once the NaN guard has tripped, so the last backup holds the last
+    good epoch. The variables are those of :attr:`saved_model` (the whole model also when a part
+    of it is being fit); whether training was stopped is read from the model being fit.
+
+    Args:
+        run_dir: the run directory; backups go to its ``backup/`` folder.
+        callbacks: the run's callbacks, whose state (:data:`STATE_FIELDS`) is kept.
+        guard: the run's :class:`~kerasdl.callbacks.NaNGuard`.
+        history: the epochs already done ({key: values}; empty for a new run).
+        phase: ``phase(epoch)`` names the phase of a transfer run that ``epoch`` (1-based) ends
+            in, recorded as ``state["phase"]``; None for a run of one phase.
+
+    Example::
+
+        guard = NaNGuard()
+        callbacks = [guard, keras.callbacks.EarlyStopping(patience=3)]
+        callbacks.append(EpochBackup("runs/mine", list(callbacks), guard, {}))
+        model.fit(x, y, validation_split=0.1, epochs=20, callbacks=callbacks)
+    """
+
+    def __init__(self, run_dir: Path, callbacks, guard: NaNGuard, history: dict[str, list[float]],
+                 phase: Optional[Callable[[int], str]] = None):
+        super().__init__()
+        if not isinstance(guard, NaNGuard):
+            raise TypeError(f"EpochBackup(guard=...) takes the run's NaNGuard; got {guard!r}")
+        self.directory = Path(run_dir) / BACKUP_DIR
+        self.callbacks, self.guard, self.phase = callbacks, guard, phase
+        self.history = {k: list(v) for k, v in history.items()}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        if self.guard.tripped:
+            return
+        write_backup(self.directory, epoch + 1, self.saved_model, self.callbacks, self.history,
+                     stopped=bool(self.model.stop_training),
+                     phase=self.phase(epoch + 1) if self.phase else None)
+
+
+def write_backup(directory: Path, epoch: int, model, callbacks, history, stopped: bool = False,
+                 phase: Optional[str] = None) -> Path:
+    """Write the backup of ``epoch`` into ``directory`` atomically and keep the last two."""
+    directory.mkdir(exist_ok=True)
+    final = directory / f"epoch-{epoch:04d}"
+    tmp = directory / f".tmp-epoch-{epoch:04d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
+    arrays.update({f"optimizer_{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)})
+    state: dict[str, Any] = {"epoch": epoch, "history": history, "callbacks": {},
+                             "stopped": stopped, **({"phase": phase} if phase else {})}
+    for name, callback in _stateful(callbacks).items():
+        state["callbacks"][name] = {k: _plain(getattr(callback, k, None))
+                                    for k in STATE_FIELDS[type(callback)]}
+        if isinstance(callback, keras.callbacks.EarlyStopping) and callback.best_weights:
+            arrays.update({f"best_{i}": np.asarray(w) for i, w in enumerate(callback.best_weights)})
+    with open(tmp / "state.npz", "wb") as handle:
+        np.savez(handle, **arrays)
+        handle.flush()
+        os.fsync(handle.fileno())
+    kill_point("backup-write", epoch)
+    state["sha256"] = hashlib.sha256((tmp / "state.npz").read_bytes()).hexdigest()
+    atomic_write_text(tmp / "state.json", json.dumps(state))
+    kill_point("backup-rename", epoch)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+    for old in sorted(directory.glob("epoch-*"))[:-KEEP]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _plain(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if hasattr(value, "numpy"):
+        return np.asarray(value).item()
+    return value
+
+
+class RestoreCallbackState(keras.callbacks.Callback):
+    """Puts a backup's callback state back after the callbacks' own ``on_train_begin`` reset it.
+
+    Args:
+        callbacks: the resumed run's callbacks.
+        state: ``state["callbacks"]`` of :func:`read_backup`.
+        best_weights: EarlyStopping's best weights from the backup (:func:`best_weights`).
+    """
+
+    def __init__(self, callbacks, state: dict[str, dict], best_weights: Optional[list]):
+        super().__init__()
+        if not isinstance(state, dict):
+            raise TypeError(f"RestoreCallbackState(state=...) takes a backup's callback state "
+                            f"(a dict); got {state!r}")
+        self.callbacks, self.state, self.best_weights = _stateful(callbacks), state, best_weights
+
+    def on_train_begin(self, logs=None):
+        for name, values in self.state.items():
+            callback = self.callbacks.get(name)
+            if callback is None:
+                continue
+            for key, value in values.items():
+                setattr(callback, key, value)
+            if isinstance(callback, keras.callbacks.EarlyStopping) and self.best_weights:
+                callback.best_weights = self.best_weights
+
+
+def has_backup(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds an epoch backup (a run killed in its first epoch has none)."""
+    return any((Path(run_dir) / BACKUP_DIR).glob("epoch-*"))
+
+
+def read_backup(run_dir: Path, log: Callable[[str], None] = print) -> tuple[dict, dict]:
+    """The newest readable backup of ``run_dir`` as (state, arrays).
+
+    Corrupt backups are reported and skipped in favour of the previous one."""
+    directory = Path(run_dir) / BACKUP_DIR
+    candidates = sorted(directory.glob("epoch-*"), reverse=True)
+    if not candidates:
+        raise KerasdlError(f"{run_dir} has no backup to resume from ({directory} is empty or "
+                           "missing); start a new run instead")
+    problems = []
+    for candidate in candidates:
+        try:
+            state = json.loads((candidate / "state.json").read_text())
+            blob = (candidate / "state.npz").read_bytes()
+            if hashlib.sha256(blob).hexdigest() != state["sha256"]:
+                raise ValueError("checksum mismatch: state.npz is not the file state.json describes")
+            with np.load(candidate / "state.npz") as data:
+                arrays = {k: data[k] for k in data.files}
+            if problems:
+                log(f"WARNING: {problems[-1]}; resuming from the previous backup {candidate}")
+            return state, arrays
+        except (OSError, ValueError, KeyError) as error:
+            size = sum(p.stat().st_size for p in candidate.glob("*") if p.is_file())
+            problems.append(f"backup {candidate} ({size:,} bytes) is corrupt: "
+                            f"{type(error).__name__}: {error}")
+    raise CorruptFileError("; ".join(problems) + "; no readable backup is left")
+
+
+def best_weights(arrays: dict) -> Optional[list]:
+    """EarlyStopping's best weights in a backup's arrays, or None where it kept none."""
+    keys = sorted((k for k in arrays if k.startswith("best_")), key=lambda k: int(k[5:]))
+    return [arrays[k] for k in keys] or None
