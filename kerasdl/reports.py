@@ -33,8 +33,9 @@ def read_run(run_dir: Path) -> dict:
 
 
 def expand_sweeps(run_dirs: Sequence[Path]) -> list[Path]:
-    """``run_dirs`` with each sweep directory (one holding ``trials.csv``) replaced by the
-    finished run directories of its trials, in trial order."""
+    """``run_dirs`` with each sweep directory replaced by its trials' finished run directories.
+
+    A sweep directory holds ``trials.csv``; its trials come in trial order."""
     expanded: list[Path] = []
     for directory in map(Path, run_dirs):
         if (directory / "trials.csv").is_file():
@@ -48,8 +49,9 @@ def expand_sweeps(run_dirs: Sequence[Path]) -> list[Path]:
 
 
 def read_history(run_dir: Path) -> dict[str, list[float]]:
-    """A run's ``history.csv`` as ``{metric: [value per epoch]}``; ``{}`` where it has none yet
-    (it is rewritten whole after every epoch, so a running run can be read too)."""
+    """A run's ``history.csv`` as ``{metric: [value per epoch]}``; ``{}`` where it has none yet.
+
+    The file is rewritten whole after every epoch, so a running run can be read too."""
     path = Path(run_dir) / "history.csv"
     history: dict[str, list[float]] = {}
     if not path.is_file():
@@ -63,8 +65,10 @@ def read_history(run_dir: Path) -> dict[str, list[float]]:
 
 
 def read_per_class(run_dir: Path) -> Optional[dict[str, dict]]:
-    """The run's per_class.json (class name -> test results), or None where it has none (not a
-    classifier, or a run of a kerasdl older than the file) or it cannot be read."""
+    """The run's per_class.json (class name -> test results), or None.
+
+    None where the run has none (not a classifier, or a run of a kerasdl older than the file) or
+    it cannot be read."""
     path = Path(run_dir) / PER_CLASS
     try:
         results = json.loads(path.read_text())
@@ -77,9 +81,10 @@ def read_per_class(run_dir: Path) -> Optional[dict[str, dict]]:
 
 
 def model_description(config: dict) -> str:
-    """:meth:`Experiment.model_description` of a run's config.json ("lenet5, functional", or the
-    recipe and backbone of a transfer run); a config that no longer validates (a run of an older
-    kerasdl) is described by its model name and style as written."""
+    """:meth:`Experiment.model_description` of a run's config.json ("lenet5, functional").
+
+    A transfer run is described by its recipe and backbone; a config that no longer validates (a
+    run of an older kerasdl) by its model name and style as written."""
     try:
         return Experiment(**config).model_description()
     except (ConfigError, TypeError):
@@ -87,8 +92,10 @@ def model_description(config: dict) -> str:
 
 
 def metrics_table(runs: Sequence[dict]) -> str:
-    """Runs side by side: model, data, the config keys whose values differ between them (a
-    sweep's parameters), epochs, test metrics, wall time, throughput."""
+    """Runs side by side, as a text table.
+
+    Columns: model, data, the config keys whose values differ between them (a sweep's
+    parameters), epochs, test metrics, wall time, throughput."""
     metric_names = sorted({k for run in runs for k in run["metrics"]})
     flat = [flat_config(run["config"]) for run in runs]
     differing = [key for key in dict.fromkeys(k for f in flat for k in f)
@@ -119,8 +126,9 @@ def _cell(value) -> str:
 
 
 def _aligned(rows: list[list[str]], numbers_from: Optional[int] = None) -> str:
-    """``rows`` (the header first) as text columns two spaces apart, left-aligned; columns from
-    index ``numbers_from`` on right-aligned."""
+    """``rows`` (the header first) as text columns two spaces apart.
+
+    Columns are left-aligned, those from index ``numbers_from`` on right-aligned."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = len(widths) if numbers_from is None else numbers_from
     return "\n".join("  ".join(cell.rjust(width) if i >= right else cell.ljust(width)
@@ -129,8 +137,9 @@ def _aligned(rows: list[list[str]], numbers_from: Optional[int] = None) -> str:
 
 
 def per_class_table(per_class: dict[str, dict]) -> str:
-    """One row per class, by name: its test examples, those right, precision, recall and F1
-    (recall is the class's accuracy); "-" where a ratio is undefined."""
+    """One row per class, by name: test examples, those right, precision, recall and F1.
+
+    Recall is the class's accuracy; "-" stands where a ratio is undefined."""
     def ratio(value) -> str:
         return "-" if value is None else f"{value:.4f}"
 
@@ -142,7 +151,8 @@ def per_class_table(per_class: dict[str, dict]) -> str:
 
 
 def epoch_times(run: dict) -> Optional[list[float]]:
-    """Each epoch's end in seconds since training started (the manifest's ``epoch_end_s``), or
+    """Each epoch's end in seconds since training started (the manifest's ``epoch_end_s``).
+
     None where the run has no such time for every epoch of its history (an older kerasdl's)."""
     times = run["manifest"].get("epoch_end_s") or []
     epochs = len(next(iter(run["history"].values()), []))
@@ -150,9 +160,11 @@ def epoch_times(run: dict) -> Optional[list[float]]:
 
 
 def time_to(run: dict, target: str) -> str:
-    """The first epoch whose ``METRIC`` reaches ``VALUE`` (``target`` = "METRIC=VALUE"), and its
-    time since training started (the manifest's ``epoch_end_s``), as one line. "Reaches" is
-    ">=" for metrics where higher is better (accuracy, AUC, ...), "<=" for the rest (losses)."""
+    """The first epoch whose ``METRIC`` reaches ``VALUE`` and its time, as one line.
+
+    ``target`` is "METRIC=VALUE"; the time is since training started (the manifest's
+    ``epoch_end_s``). "Reaches" is ">=" for metrics where higher is better (accuracy, AUC, ...),
+    "<=" for the rest (losses)."""
     from kerasdl.config import HIGHER_IS_BETTER
 
     metric, _, value = target.partition("=")
@@ -180,8 +192,9 @@ def time_to(run: dict, target: str) -> str:
 
 def report(run_dir: Path, log: Callable[[str], None] = print, redraw: bool = False,
            time_to_targets: Sequence[str] = ()) -> list[Path]:
-    """Print the metrics table of ``run_dir``, its per-class table (where the run wrote
-    per_class.json) and its closing report.txt; return what was written.
+    """Print the metrics, per-class and closing report of ``run_dir``; return what was written.
+
+    The per-class table is printed where the run wrote per_class.json.
 
     Without ``redraw`` nothing is written and TensorFlow is not imported. With ``redraw`` the
     figures are drawn again from the saved model, config and history (overwriting the PNGs the
@@ -225,9 +238,10 @@ def redraw_figures(run: dict, log: Callable[[str], None] = print) -> list[Path]:
 
 
 def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "epoch") -> str:
-    """The metrics table of several runs; with ``output``, their validation curves in one PNG,
-    against the epoch or (``x="time"``) the seconds since each run's training started. A sweep
-    directory (``kerasdl sweep``) stands for its trials' finished runs."""
+    """The metrics table of several runs, and with ``output`` their validation curves in one PNG.
+
+    The curves are against the epoch or (``x="time"``) the seconds since each run's training
+    started. A sweep directory (``kerasdl sweep``) stands for its trials' finished runs."""
     if x not in ("epoch", "time"):
         raise ConfigError(f"--x takes epoch or time; got {x!r}")
     runs = [read_run(d) for d in expand_sweeps(run_dirs)]

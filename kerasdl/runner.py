@@ -58,8 +58,9 @@ class Prepared:
 
 
 def prepare(experiment: Experiment, log: Log = print) -> Prepared:
-    """Seed everything, pick the devices, load the data, build and compile the model, and check
-    (before any training) that data, model, loss and monitored metric fit together."""
+    """Seed everything, pick the devices, load the data, build and compile the model.
+
+    Then check, before any training, that data, model, loss and monitored metric fit together."""
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
     phase("importing TensorFlow")
     from kerasdl.quiet import import_tensorflow, say_the_once_per_process_notices
@@ -110,8 +111,9 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
 
 def compile_model(experiment: Experiment, model, data, devices,
                   learning_rate: Optional[float] = None) -> None:
-    """Compile ``model`` as ``experiment`` says (at ``learning_rate`` if given): the one compile
-    of prepare() and of every phase of a transfer recipe."""
+    """Compile ``model`` as ``experiment`` says (at ``learning_rate`` if given).
+
+    The one compile of prepare() and of every phase of a transfer recipe."""
     from kerasdl.devices import resolve_jit, resolve_steps_per_execution
     from kerasdl.optimizers import make_optimizer
 
@@ -429,8 +431,9 @@ def build_model(experiment: Experiment, data):
 
 
 def _with_normalization(model, normalization):
-    """``model`` behind a ``keras.layers.Normalization`` holding the training features' mean and
-    variance, so that the saved model takes raw rows (csv: data)."""
+    """``model`` behind a ``keras.layers.Normalization`` of the training features' statistics.
+
+    The layer holds their mean and variance, so that the saved model takes raw rows (csv: data)."""
     import keras
 
     mean, variance = normalization

@@ -54,15 +54,17 @@ class ChainModel(keras.Model):
 
     @classmethod
     def input_dtype_for(cls, options: dict[str, Any]) -> str:
-        """The input dtype of a model built with ``options`` (default: the class's input_dtype);
-        a family whose input depends on an option (token ids with ``vocab_size``) overrides it."""
+        """The input dtype of a model built with ``options`` (default: the class's input_dtype).
+
+        A family whose input depends on an option (token ids with ``vocab_size``) overrides it."""
         return cls.input_dtype
 
     @classmethod
     def input_shape_for(cls, input_shape: Optional[Sequence[int]],
                         options: dict[str, Any]) -> tuple:
-        """The input shape (no batch axis) of a model built with ``input_shape`` and ``options``:
-        the given one, else ``default_input_shape``. ``()`` is a shape (one string per example),
+        """The input shape (no batch axis) of a model built with ``input_shape`` and ``options``.
+
+        The given one, else ``default_input_shape``. ``()`` is a shape (one string per example),
         not a missing one; a family whose default depends on an option overrides this."""
         return tuple(cls.default_input_shape if input_shape is None else input_shape)
 
@@ -142,8 +144,10 @@ class ChainModel(keras.Model):
 
 
 def largest_token_id(dataset, token_ids: Callable[[Any], Any] = lambda features: features) -> int:
-    """The largest token id in a ``(features, labels)`` dataset (one pass over it); ``token_ids``
-    picks the ids out of a batch's features. A vocabulary that covers the data is this + 1."""
+    """The largest token id in a ``(features, labels)`` dataset (one pass over it).
+
+    ``token_ids`` picks the ids out of a batch's features. A vocabulary that covers the data is
+    this + 1."""
     import tensorflow as tf
 
     return int(dataset.reduce(tf.constant(0, tf.int64), lambda top, batch: tf.maximum(

@@ -59,8 +59,7 @@ def _head(num_classes: int, include_top: bool, pooling: Optional[str],
 
 def _stages(block: type, filters: Sequence[int], depths: Sequence[int], first_stride: int,
             **block_options) -> list[keras.layers.Layer]:
-    """Residual stages conv2_x, conv3_x, ...: the first block of every stage but the first
-    halves the feature maps."""
+    """Residual stages conv2_x, conv3_x, ...; the first block of each stage but the first halves the maps."""
     chain = []
     for stage, (width, depth) in enumerate(zip(filters, depths), start=2):
         for index in range(1, depth + 1):
@@ -125,7 +124,9 @@ class CifarResNet(ChainModel):
     def make_layers(cls, num_classes: int = 10, include_top: bool = True,
                     pooling: Optional[str] = None, shortcut: str = "A",
                     classifier_activation: Optional[str] = "softmax") -> list[keras.layers.Layer]:
-        """Args:
+        """The CIFAR ResNet's layers: a 3x3 stem, three stages of basic blocks, the head.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             include_top: end with global average pooling and the classifier; otherwise with
                 the last block (+ ``pooling``).
@@ -152,7 +153,9 @@ class ImageNetResNet(ChainModel):
     def make_layers(cls, num_classes: int = 1000, include_top: bool = True,
                     pooling: Optional[str] = None,
                     classifier_activation: Optional[str] = "softmax") -> list[keras.layers.Layer]:
-        """Args:
+        """The ImageNet ResNet's layers: the 7x7 stem and pooling, stages conv2_x-conv5_x, the head.
+
+        Args:
             num_classes: classes of the classifier (include_top only).
             include_top: end with global average pooling and the classifier; otherwise with
                 conv5_x (+ ``pooling``).

@@ -183,8 +183,9 @@ def check_unfreeze(top: Union[int, str], available: int) -> None:
 
 
 def discriminative_optimizer(model, optimizer, decay: float):
-    """Wrap ``optimizer`` so that the backbone's k-th layer from the top trains at
-    ``decay ** k`` times its learning rate (the head at 1)."""
+    """Wrap ``optimizer`` so the backbone's k-th layer from the top trains at ``decay ** k`` times its rate.
+
+    The head trains at the full rate (``decay ** 0``)."""
     from kerasdl.transfer.optimizers import LayerwiseLearningRate, layer_multipliers
 
     head = [model.get_layer(CLASSIFIER)]
