@@ -34,7 +34,13 @@ def _build_all(name):
 IN_A_FRESH_PROCESS = {"googlenet", "vgg11", "resnet18", "vgg16", "vgg19", "resnet34", "resnet50"}
 
 
-@pytest.mark.parametrize("name", NAMES)
+#: deeper members of a family whose shallower ones (resnet18, resnet20) the default suite checks;
+#: they run in the slow pass, which keeps the default suite within its 10 minutes
+SLOW_STYLE_CHECKS = {"resnet34", "resnet50", "resnet56"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)
+                                  if name in SLOW_STYLE_CHECKS else name for name in NAMES])
 def test_styles_agree_forward_and_train(name, tmp_path):
     """Same parameter count in every style, equal outputs with copied weights, a finite
     forward pass, and one training step that changes the weights."""
