@@ -51,12 +51,6 @@ class CallbackSet:
     throughput: ThroughputMonitor
     clock: FitClock
 
-    def save_whole(self, model) -> None:
-        """Make the callbacks that write the model write ``model`` (None: the model being fit)."""
-        for callback in self.callbacks:
-            if isinstance(callback, SavesModel):
-                callback.saves = model
-
 
 def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Optional[dict] = None,
                     resume_state: Optional[dict] = None, best_weights: Optional[list] = None,
