@@ -51,6 +51,19 @@ def _differences(a, b, prefix: str = ""):
         yield prefix.rstrip(".")
 
 
+def check_backup_phase(state: dict, expected: str, where: Path) -> None:
+    """Raise a CorruptFileError unless the backup was written in the phase its epoch belongs to.
+
+    ``state`` is a backup's state (:func:`kerasdl.callbacks.read_backup`), ``expected`` the phase
+    this experiment's plan puts its epoch in (:func:`kerasdl.transfer.recipes.phase_at`); a
+    backup that records no phase (a run without a recipe) passes."""
+    recorded = state.get("phase")
+    if recorded is not None and recorded != expected:
+        raise CorruptFileError(
+            f"the backup of epoch {state['epoch']} in {where} was written in phase {recorded}, but "
+            f"this experiment's plan puts that epoch in phase {expected}; start a new run")
+
+
 def restore_variables(model, arrays: dict, optimizer: bool = True) -> None:
     """Assign the backed-up model variables, and the optimizer's unless ``optimizer`` is False.
 

@@ -268,8 +268,8 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
 
     from kerasdl.callbacks import (BACKUP_DIR, TENSORBOARD, best_weights, build_callbacks,
                                    has_backup, read_backup)
-    from kerasdl.errors import CorruptFileError, TrainingDiverged
-    from kerasdl.resume import restore_optimizer, restore_variables
+    from kerasdl.errors import TrainingDiverged
+    from kerasdl.resume import check_backup_phase, restore_optimizer, restore_variables
     from kerasdl.transfer.recipes import experiment_phases, phase_at
 
     phases = experiment_phases(experiment)
@@ -280,11 +280,7 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
             phase(f"resuming {run_dir}: it has no epoch backup yet, so training starts at epoch 1")
         else:
             state, arrays = backup
-            if state.get("phase", phase_at(phases, state["epoch"])) != phase_at(phases, state["epoch"]):
-                raise CorruptFileError(
-                    f"the backup of epoch {state['epoch']} in {run_dir / BACKUP_DIR} was written "
-                    f"in phase {state['phase']}, but this experiment's plan puts that epoch in "
-                    f"phase {phase_at(phases, state['epoch'])}; start a new run")
+            check_backup_phase(state, phase_at(phases, state["epoch"]), run_dir / BACKUP_DIR)
             # the optimizer's state goes back in the phase the run stopped in (fit_phases)
             restore_variables(model, arrays, optimizer=False)
             first_epoch, history_so_far = state["epoch"], state["history"]

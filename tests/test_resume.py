@@ -273,3 +273,20 @@ def test_a_backup_that_does_not_fit_says_which_variable_and_shape():
         restore_variables(model, arrays)
     with pytest.raises(CorruptFileError, match="the backup has 1 model variables, this model has 2"):
         restore_variables(model, {"model_0": np.zeros((3, 2))})
+
+
+def test_a_backup_written_in_another_phase_is_refused(tmp_path):
+    """Backups record their phase; a resume whose plan puts that epoch in another phase (the
+    recipe's plan changed under the run) is refused, naming both phases."""
+    from kerasdl.errors import CorruptFileError
+    from kerasdl.resume import check_backup_phase
+    from kerasdl.transfer.recipes import phase_at, plan_phases
+
+    phases = plan_phases("two_phase", epochs=5, learning_rate=1e-3, head_epochs=2)
+    assert [phase_at(phases, epoch) for epoch in range(1, 6)] == ["1/2 head"] * 2 + ["2/2 all"] * 3
+    check_backup_phase({"epoch": 2, "phase": "1/2 head"}, phase_at(phases, 2), tmp_path)
+    check_backup_phase({"epoch": 3}, phase_at(phases, 3), tmp_path)        # no recipe: no phase
+    with pytest.raises(CorruptFileError, match=r"epoch 3 in .* was written in phase 1/2 head, "
+                                               r"but this experiment's plan puts that epoch in "
+                                               r"phase 2/2 all"):
+        check_backup_phase({"epoch": 3, "phase": "1/2 head"}, phase_at(phases, 3), tmp_path)
