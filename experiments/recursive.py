@@ -16,8 +16,13 @@ feeds this model on a user's machine; encode trees as kerasdl.data.toy_text.enco
 
 Model (subclassed only: the computation follows each tree): a leaf embedding (5 x 32), one
 composition p = tanh(W [c_left; c_right] + b) shared by every node (64 x 32 + 32), a softmax on the
-root (32 x 2 + 2): 2,306 parameters, whatever the size of the trees. This run: test accuracy
-1.000, 10 epochs in about 55-65 s on 2 CPU cores.
+root (32 x 2 + 2): 2,306 parameters, whatever the size of the trees.
+
+Measured with ``python -m kerasdl run experiments/recursive.py`` (2-core x86_64 CPU with AVX-512
+shared with another job's tests, load average 4-5; TF 2.21; 2026-12-04): test accuracy 1.000,
+test loss 8.8e-05, 10 of 10 epochs; done in 51 s and 49 s. Reproduced exactly by a second run
+(the same history.csv, every digit): the run is seeded (trainer.seed=42) and repeats on a CPU
+without trainer.deterministic.
 """
 from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
 
