@@ -661,8 +661,11 @@ def _override(node, parts: list[str], value: Any, full_key: str):
     if isinstance(value, str):
         value = _unquoted(value)
         annotation = _hints(type(node))[head]
-        try:
-            _check(value, annotation, full_key)        # a string is what the key wants: keep it
-        except ConfigError:
-            value = parse_value(value)
+        if value.strip().lower() in ("none", "null") and type(None) in typing.get_args(annotation):
+            value = None            # finetune.recipe=None: None, not the recipe named 'None'
+        else:
+            try:
+                _check(value, annotation, full_key)    # a string is what the key wants: keep it
+            except ConfigError:
+                value = parse_value(value)
     return dataclasses.replace(node, **{head: value})

@@ -101,6 +101,15 @@ def test_overrides_parse_and_apply():
     assert experiment.trainer.epochs == 10          # the original is untouched
 
 
+def test_none_overrides_an_optional_string_key_with_none():
+    """``--set finetune.recipe=None`` (the scratch baseline) was the recipe named 'None'."""
+    experiment = Experiment(name="x", finetune={"recipe": "two_phase", "backbone": "b.keras"})
+    for text in ("None", "null", "none"):
+        changed = with_overrides(experiment, parse_overrides([f"finetune.recipe={text}"]))
+        assert changed.finetune.recipe is None
+    assert with_overrides(experiment, parse_overrides(["data.name=none"])).data.name == "none"
+
+
 @pytest.mark.parametrize("item, message", [
     ("trainer.epoch=3", "unknown config key 'trainer.epoch' (did you mean 'epochs'?)"),
     ("trainr.epochs=3", "unknown config key 'trainr' (did you mean 'trainer'?)"),
