@@ -757,7 +757,9 @@ def test_transfer_beats_training_from_scratch_with_10_images_per_digit(tmp_path,
     """Pretrain LeNet-5 on digits 0-4, transfer to 5-9: with 10 images per digit the transfer
     recipe chosen by validation accuracy (mean over 3 seeds; the test set plays no part in the
     choice) beats the same LeNet-5 trained from scratch on the same images for as long, on the
-    test set (the margin is printed). About 3 minutes on 2 CPU cores."""
+    test set, by 5.9 points here (issue 15, 4: the default experiments' margin, +6.1 points over
+    seeds 0-2 in bench/transfer_vs_scratch.py); at least 4 must stay, allowing another CPU's
+    rounding. About 4 minutes on 2 CPU cores."""
     from kerasdl.transfer.demo import run_demo
 
     demo = run_demo(tmp_path, sizes=(10,), seeds=(0, 1, 2), log=lambda line: None)
@@ -770,4 +772,4 @@ def test_transfer_beats_training_from_scratch_with_10_images_per_digit(tmp_path,
         print(f"\n{(demo.run_dir / 'results.md').read_text()}")
         print(f"10 per digit: {best} (best validation accuracy) tests {accuracy:.4f} vs "
               f"scratch {scratch:.4f}: margin {demo.margin(10):+.4f}")
-    assert demo.margin(10) > 0
+    assert demo.margin(10) >= 0.04
