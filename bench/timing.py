@@ -20,7 +20,7 @@ class EpochClock(ThroughputMonitor):
     ``steady_times`` leaves out the first epoch."""
 
     def __init__(self, whole_epoch: bool = False):
-        super().__init__(examples_per_epoch=0)
+        super().__init__(examples_per_epoch=1)    # samples/s is not what it measures
         self.whole_epoch = whole_epoch
 
     def on_train_begin(self, logs=None):

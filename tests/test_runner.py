@@ -137,14 +137,19 @@ def test_library_use_returns_a_plain_keras_model(tmp_path):
     assert set(result.test_metrics) == {"loss", "accuracy"} and result.epochs_run == 2
 
 
-#: ImageNet-size experiments (their smoke runs build 60-140M-parameter models): `slow`
-IMAGENET_SIZE = {"alexnet", "vgg", "googlenet"}
-#: experiments whose smoke run needs files a test writes first, and the test that runs it
-SMOKED_ELSEWHERE = {"transfer_folder": "tests/test_user_story.py"}
+#: smoke runs in the slow pass: the ImageNet-size experiments (60-140M-parameter models) and the
+#: longest of the rest (12-13 s each), whose models the default suite builds, trains, saves and
+#: reloads elsewhere (tests/test_zoo.py, test_deploy.py); this keeps it within 10 minutes
+SLOW_SMOKE = {"alexnet", "vgg", "googlenet", "resnet", "transfer_mobilenet_flowers", "autoencoder",
+              "bidirectional", "transformer"}
+#: experiments whose smoke run a test elsewhere does (needing files it writes first, or the same
+#: command through the CLI), and that test's file
+SMOKED_ELSEWHERE = {"transfer_folder": "tests/test_user_story.py",
+                    "lenet5": "tests/test_runner.py"}    # test_lenet5_smoke_through_the_cli
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param(path, marks=pytest.mark.slow) if path.stem in IMAGENET_SIZE else path
+    pytest.param(path, marks=pytest.mark.slow) if path.stem in SLOW_SMOKE else path
     for path in sorted((REPO / "experiments").glob("*.py"))
     if path.stem not in SMOKED_ELSEWHERE], ids=lambda p: p.stem)
 def test_every_experiment_file_runs_its_smoke_variant(tmp_path, path):
