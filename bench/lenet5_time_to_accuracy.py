@@ -40,13 +40,15 @@ def first_reaching(values: list[float], times: list[float], target: float):
     return None, None
 
 
-def kerasdl_side(seed: int, target: float) -> dict:
+def kerasdl_side(seed: int, target: float, settings: tuple[str, ...] = ()) -> dict:
+    """Run experiments/lenet5.py at ``seed`` (plus ``--set`` ``settings``) in a fresh process."""
     workdir = Path(tempfile.mkdtemp(prefix="kerasdl-tta-"))
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "kerasdl", "run", str(REPO / "experiments/lenet5.py"),
          "--set", f"trainer.seed={seed}", "--set", "output.publish=never",
-         "--set", "trainer.verbose=0", "--workdir", str(workdir)],
+         "--set", "trainer.verbose=0", "--workdir", str(workdir),
+         *[arg for setting in settings for arg in ("--set", setting)]],
         cwd=workdir, env=ENV, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if result.returncode != 0:

