@@ -92,7 +92,7 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
 
     label_format = ("raw" if cfg.target == "features" else
                     resolve_label_format(cfg.label_format, label_kind, num_classes))
-    preprocess = _make_preprocess(cfg, train.element_spec, label_format, label_kind, num_classes)
+    preprocess = make_preprocess(cfg, train.element_spec, label_format, label_kind, num_classes)
 
     def preprocessed(ds):
         return ds.map(plain_graph(preprocess), num_parallel_calls=tf.data.AUTOTUNE)
@@ -356,8 +356,14 @@ def feature_transform(cfg: Data):
     return transform
 
 
-def _make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str,
-                     num_classes: Optional[int]):
+def make_preprocess(cfg: Data, element_spec, label_format: str, label_kind: str,
+                    num_classes: Optional[int]):
+    """The per-example ``(x, y) -> (x, y)`` map of ``cfg``: image size, channels, scaling, labels.
+
+    Raises:
+        DataError: image options on features that are not ``(H, W, C)`` images, or one-hot
+            labels for a dataset that does not say its number of classes.
+    """
     import tensorflow as tf
 
     x_spec, _ = element_spec

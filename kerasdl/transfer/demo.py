@@ -177,12 +177,12 @@ def _validation_set(experiment, data, label_kind: str, per_class: int):
     """:func:`validation_arrays`, batched and prepared exactly as ``data``'s test split is."""
     import tensorflow as tf
 
-    from kerasdl.data.pipeline import _make_preprocess
+    from kerasdl.data.pipeline import make_preprocess
 
     x, y = validation_arrays(per_class, experiment.data.split_seed)
     examples = tf.data.Dataset.from_tensor_slices((x, y))
-    preprocess = _make_preprocess(experiment.data, examples.element_spec, data.label_format,
-                                  label_kind, data.num_classes)
+    preprocess = make_preprocess(experiment.data, examples.element_spec, data.label_format,
+                                 label_kind, data.num_classes)
     return examples.map(preprocess).batch(experiment.data.batch_size)
 
 
