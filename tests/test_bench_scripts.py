@@ -80,3 +80,24 @@ def test_smoke_predict_throughput_runs_and_prints_a_positive_ratio():
     assert _figure(r"lenet5 .*: predict (\d+) images/s", line) > 0
     assert _figure(r"model\.predict (\d+) images/s", line) > 0
     assert _figure(r"; ratio ([\d.]+) \(range", line) > 0
+
+
+def test_full_mnist_bench_writes_idx_files_that_tfds_mnist_builder_parses_back(tmp_path):
+    """bench/lenet5_full_mnist.py rebuilds MNIST's IDX files for TFDS's own mnist builder; its
+    parser must read back exactly the images and labels written (shape, order, bytes)."""
+    import numpy as np
+    from tensorflow_datasets.image_classification import mnist as tfds_mnist
+
+    sys.path.insert(0, str(REPO / "bench"))
+    from lenet5_full_mnist import write_idx
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(7, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=7).astype(np.uint8)
+    write_idx(tmp_path / "images", images)
+    write_idx(tmp_path / "labels", labels)
+    parsed = tfds_mnist._extract_mnist_images(str(tmp_path / "images"), 7)
+    np.testing.assert_array_equal(parsed[..., 0], images)
+    np.testing.assert_array_equal(tfds_mnist._extract_mnist_labels(str(tmp_path / "labels"), 7),
+                                  labels)
+    assert (tmp_path / "images").read_bytes()[:4] == bytes([0, 0, 8, 3])   # MNIST's magic 2051
