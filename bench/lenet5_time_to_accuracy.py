@@ -40,6 +40,11 @@ def first_reaching(values: list[float], times: list[float], target: float):
     return None, None
 
 
+def reached(run: dict) -> str:
+    """Where a side's run first reached the target: "epoch E at S s", or "never"."""
+    return f"epoch {run['epoch']} at {run['time_to_target']:.1f} s" if run["epoch"] else "never"
+
+
 def kerasdl_side(seed: int, target: float, settings: tuple[str, ...] = ()) -> dict:
     """Run experiments/lenet5.py at ``seed`` (plus ``--set`` ``settings``) in a fresh process."""
     workdir = Path(tempfile.mkdtemp(prefix="kerasdl-tta-"))
@@ -110,14 +115,12 @@ def main(argv: list[str]) -> None:
         ours.append(kerasdl_side(seed, args.target))
         theirs.append(seed_script_side(seed, args.target))
         o, t = ours[-1], theirs[-1]
-        reach = lambda r: (f"epoch {r['epoch']} at {r['time_to_target']:.1f} s"  # noqa: E731
-                           if r["epoch"] else "never")
         print(f"seed {seed}: kerasdl test accuracy {o['accuracy']:.4f}, wall {o['wall']:.1f} s "
               f"(fit {o['fit_s']:.1f} s, {o['epochs']} epochs), val_accuracy {args.target} "
-              f"reached {reach(o)}")
+              f"reached {reached(o)}")
         print(f"        seed-style script test accuracy {t['accuracy']:.4f}, wall {t['wall']:.1f} s"
               f", best epoch {t['best_epoch']} at {t['best_s']:.1f} s of {t['epochs']}, "
-              f"val_accuracy {args.target} reached {reach(t)}")
+              f"val_accuracy {args.target} reached {reached(t)}")
     for name, side in (("kerasdl", ours), ("seed-style script", theirs)):
         accuracies = [r["accuracy"] for r in side]
         print(f"{name}: mean test accuracy {statistics.mean(accuracies):.4f} "
