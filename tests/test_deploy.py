@@ -121,6 +121,7 @@ def test_exports_of_lenet5_equal_keras_and_never_overwrite(shapes_run, tmp_path)
     assert again.returncode != 0 and "exists; give --output a new path" in again.stderr
 
 
+@pytest.mark.slow   # 30 s; in CI's slow pass (the default suite's 10 minutes)
 def test_a_text_model_predicts_lines_and_exports_only_where_strings_fit(tmp_path):
     """The transformer classifier takes raw strings (its vectorizer is inside the model):
     predict reads text lines from stdin; SavedModel carries it (outputs equal Keras's on the same
@@ -253,6 +254,7 @@ def test_exports_of_resnet20_and_a_transfer_model_equal_keras(tmp_path, experime
     assert all(difference <= 1e-4 for difference in differences.values()), differences
 
 
+@pytest.mark.slow   # 30 s; in CI's slow pass (the default suite's 10 minutes)
 def test_seq2seq_translates_text_lines_after_reloading(tmp_path):
     """seq2seq takes and returns strings once reloaded: its vocabularies travel in the run's
     manifest and the publish record, and ``kerasdl predict`` translates text lines (greedy
