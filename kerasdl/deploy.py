@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import numpy as np
 
 from kerasdl.config import Experiment, with_overrides
-from kerasdl.data.local import IMAGE_EXTENSIONS
+from kerasdl.data.folders import IMAGE_EXTENSIONS
 from kerasdl.data.translation import Vocabularies
 from kerasdl.errors import ConfigError, DataError, KerasdlError
 #: kerasdl's format names -> (Keras's ``export`` format, the file or folder it writes)
@@ -197,7 +197,7 @@ def image_batches(trained: Trained, paths: Sequence[Path]):
 
 def _png_size(paths: Sequence[Path]) -> Optional[tuple[int, int]]:
     """(height, width) where every file is a PNG of that size by its header, else None."""
-    from kerasdl.data.local import png_header
+    from kerasdl.data.folders import png_header
 
     sizes = set()
     for path in paths:

@@ -1,0 +1,60 @@
+"""Splitting the user's data: class folders, and the seeded test splits carved from data without one."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from kerasdl.errors import DataError
+
+
+@dataclass
+class LocalSplits:
+    """Unbatched tf.data splits of local data, and what the run records about them."""
+
+    train: "object"
+    test: "object"
+    validation: Optional["object"]          # given by the data (a validation/ folder), else None
+    num_classes: Optional[int]
+    class_names: Optional[tuple[str, ...]]
+    description: str
+    #: csv: (mean, variance) of the training features, for a Normalization layer in the model
+    normalization: Optional[tuple[np.ndarray, np.ndarray]] = None
+    feature_columns: Optional[tuple[str, ...]] = None     # csv: the features, in model order
+
+
+def class_folders(root: Path) -> list[Path]:
+    """The class subfolders of ``root``, sorted (hidden ones skipped); refuses a root with none."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise DataError(f"{root} holds no class folders; put each class's images in a subfolder "
+                        f"named after the class ({root}/cat/001.jpg, {root}/dog/001.jpg, ...)")
+    return folders
+
+
+def stratified_index(labels: np.ndarray, fraction: float, seed: int, where: Path):
+    """(train, test) indices: ``fraction`` of each class to test, seeded; both shuffled."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(labels) if len(labels) else np.zeros(0, int)
+    if len(counts) and counts.min() < 2:
+        raise DataError(f"{where}: class {int(counts.argmin())} has {int(counts.min())} example(s);"
+                        " a stratified test split needs at least 2 per class (add examples, or "
+                        "give a test split: a test/ folder, or x_test/y_test arrays)")
+    return train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels,
+                            random_state=seed)
+
+
+def carved_test_split(cfg, stratified: bool = True) -> str:
+    """How the test split was cut from data without one, for the data's description."""
+    return (f"{'a stratified ' if stratified else 'a '}{cfg.test_fraction:.0%} test split "
+            f"(data.test_fraction, data.split_seed={cfg.split_seed})")
+
+
+def plain_split(count: int, cfg):
+    """(train, test) indices of a seeded, unstratified ``data.test_fraction`` split."""
+    order = np.random.default_rng(cfg.split_seed).permutation(count)
+    n_test = max(1, int(round(count * cfg.test_fraction)))
+    return order[n_test:], order[:n_test]
