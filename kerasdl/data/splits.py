@@ -58,3 +58,23 @@ def plain_split(count: int, cfg):
     order = np.random.default_rng(cfg.split_seed).permutation(count)
     n_test = max(1, int(round(count * cfg.test_fraction)))
     return order[n_test:], order[:n_test]
+
+
+def stratified_order(labels: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded order of ``labels``' indices in which every prefix holds each class in proportion.
+
+    ``data.test_limit`` and ``--smoke`` take the first N examples of a split: in this order they
+    keep every class (as long as N is at least the number of classes) instead of the first
+    classes of a class-sorted folder. One example of each class comes first; after them each
+    example's key is (its rank within its class, shuffled, plus a random offset) divided by its
+    class's size, so sorting by it interleaves the classes in proportion.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    rng = np.random.default_rng(seed)
+    keys = np.empty(len(labels), np.float64)
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        ranks = rng.permutation(len(members))
+        keys[members] = (ranks + rng.random(len(members))) / len(members)
+        keys[members[ranks == 0]] -= 1.0           # one of each class before all the others
+    return np.argsort(keys, kind="stable")
