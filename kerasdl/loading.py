@@ -20,6 +20,12 @@ def load_model(path: str | os.PathLike, safe_mode: bool = True, compile: bool = 
     from kerasdl.models.registry import list_models
 
     path = Path(path)
+    if path.is_dir():
+        kind = ("a TensorFlow SavedModel folder (an export: load it with tf.saved_model.load, or "
+                "serve it)" if (path / "saved_model.pb").is_file() else "a folder")
+        raise KerasdlError(f"{path} is {kind}, not a Keras model file; kerasdl.load_model takes a "
+                           ".keras file (a run's model.keras, or saved_models/<name>.keras) or a "
+                           "Keras 2 .h5 file")
     if not path.is_file():
         raise KerasdlError(f"model file not found: {path}")
     list_models()                      # imports every family module, registering its classes

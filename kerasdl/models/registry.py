@@ -73,7 +73,16 @@ def build(name: str, style: str = "functional", **kwargs: Any):
         raise ModelError(f"model '{name}' has no {style} style ({cls.__doc__.strip().splitlines()[0]}); "
                          f"its styles: {', '.join(cls.styles)}")
     check_kwargs(cls, kwargs)
-    return getattr(cls, f"build_{style}")(**kwargs)
+    check_shapes_and_counts(name, kwargs)
+    try:
+        return getattr(cls, f"build_{style}")(**kwargs)
+    except ValueError as error:
+        if "input_shape" not in kwargs or "output size would be zero or negative" not in str(error):
+            raise
+        raise ModelError(f"model '{name}' cannot take input_shape={tuple(kwargs['input_shape'])!r}: "
+                         "its layers shrink the input below one pixel; give larger inputs (its "
+                         f"default is {cls.default_input_shape}; data.image_size=(H, W) resizes "
+                         "images)") from error
 
 
 def builder_parameters(cls) -> dict[str, inspect.Parameter]:
@@ -91,3 +100,27 @@ def check_kwargs(cls, kwargs: dict[str, Any]) -> None:
         if key not in valid:
             raise ModelError(f"model '{cls.registry_name}' has no argument '{key}'"
                              f"{did_you_mean(key, valid)}; its arguments: {', '.join(valid)}")
+
+
+def check_shapes_and_counts(name: str, kwargs: dict[str, Any]) -> None:
+    """Raise ModelError for an ``input_shape`` or ``num_classes`` that no model can be built with.
+
+    Library callers pass these by hand: ``num_classes="10"``, ``input_shape=32`` or
+    ``input_shape=(0, 0, 3)`` would otherwise fail deep inside Keras with a message about tensors.
+    """
+    if "num_classes" in kwargs and kwargs["num_classes"] is not None:
+        count = kwargs["num_classes"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ModelError(f"model '{name}': num_classes must be a whole number >= 1; got {count!r} "
+                             f"({type(count).__name__}); e.g. num_classes=10")
+    if "input_shape" in kwargs and kwargs["input_shape"] is not None:
+        shape = kwargs["input_shape"]
+        example = "e.g. input_shape=(28, 28, 1) for 28x28 grey images, (None, 8) for sequences of any length with 8 features"
+        if not isinstance(shape, (tuple, list)):
+            raise ModelError(f"model '{name}': input_shape must be a tuple of dimensions without the "
+                             f"batch axis; got {shape!r} ({type(shape).__name__}); {example}")
+        bad = [d for d in shape if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1)]
+        if bad or not shape:
+            raise ModelError(f"model '{name}': input_shape={tuple(shape)!r} has "
+                             f"{'no dimensions' if not shape else f'the dimension(s) {bad!r}'}; every "
+                             f"dimension is a whole number >= 1 (or None where it varies); {example}")
