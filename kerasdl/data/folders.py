@@ -1,53 +1,80 @@
-"""Image folders (``folder:PATH``): one subfolder per class, checked before any training.
+"""Image folders (``folder:PATH``): one subfolder per class, every image checked before any training.
 
 :mod:`kerasdl.data.local` describes the layout; this module scans the files, checks them and
-builds the tf.data splits.
+builds the tf.data splits. The check, before a run folder exists, refuses in one line naming the
+file:
+
+* a file with an image extension that is not an image, or that claims more pixels than Pillow's
+  guard against decompression bombs (``PIL.Image.MAX_IMAGE_PIXELS``, 89 million);
+* an image that does not decode (a truncated PNG or JPEG): every image is decoded once, by
+  TensorFlow as ``keras.utils.image_dataset_from_directory`` decodes it, in parallel. Where the
+  decoded splits are one size and fit in ``IN_MEMORY_BYTES``, those pixels are the splits (no
+  second decode); otherwise the pipeline decodes the files again, knowing that they decode;
+* a class folder that is a symbolic link to a folder inside the data root, or to one that holds
+  the data root (a loop): its images would count twice, under two classes.
+
+Channels: ``data.channels`` where set; else 1 if most images are grey (by their headers), 3
+otherwise (a tie keeps colour). Where the images differ, the run says how many do, names a few
+and says how they are read: colour images as grey (TensorFlow's luma) when grey wins, grey ones
+repeated to RGB when colour wins. CMYK JPEGs and GIFs, which TensorFlow decodes to RGB only, are
+decoded so and then made grey where the run reads grey.
+
+Order: the test split (and the training split of a folder with ``train/``) is in
+:func:`kerasdl.data.splits.stratified_order`, so ``data.test_limit``, ``data.train_limit`` and
+``--smoke``, which take the first N, keep every class.
+
+:func:`folder_test_split` reads a whole folder as one test split, for ``kerasdl evaluate`` on a
+new labelled folder.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
-from kerasdl.data.splits import LocalSplits, carved_test_split, class_folders, stratified_index
+from kerasdl.data.splits import (LocalSplits, carved_test_split, class_folders, stratified_index,
+                                 stratified_order)
 from kerasdl.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+#: decoded splits up to this size are held as uint8 arrays; larger ones are decoded again per epoch
+IN_MEMORY_BYTES = 256 * 2**20
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 @dataclass
 class _Files:
     paths: list[str]
     labels: np.ndarray                      # int64 class ids
-    sizes: set[tuple[int, int]]             # (width, height) seen
-    grey: bool                              # every image is single-channel
+    sizes: np.ndarray                       # (n, 2) int64: (width, height) from each header
+    grey: np.ndarray                        # bool: single-channel by its header
+    via_rgb: np.ndarray                     # bool: decodes to RGB only (CMYK JPEG, GIF)
 
 
-def _scan(root: Path, class_names: tuple[str, ...], log, split: str) -> _Files:
-    """Every image under ``root/<class>/``, checked by reading its header (Pillow)."""
+def _scan(root: Path, class_names: Sequence[str], log, split: str, data_root: Path) -> _Files:
+    """Every image under ``root/<class>/``, checked by reading its header."""
     from PIL import UnidentifiedImageError
 
-    paths, labels, sizes, grey, skipped = [], [], set(), True, 0
+    rows, labels, skipped = [], [], 0
     for label, name in enumerate(class_names):
         folder = root / name
         if not folder.is_dir():
             continue                         # a split may lack a class (e.g. a small test/)
+        _refuse_inner_link(folder, data_root)
         found = 0
         for file in _files_under(folder):
             if os.path.splitext(file)[1].lower() not in IMAGE_EXTENSIONS:
                 skipped += 1
                 continue
             try:
-                size, is_grey = png_header(file) or _pillow_header(file)
-                sizes.add(size)
-                grey = grey and is_grey
+                rows.append(_header(file))
             except (UnidentifiedImageError, OSError) as error:
                 raise DataError(f"{file} is not a readable image ({type(error).__name__}); "
                                 "delete or replace it") from None
-            paths.append(file)
             labels.append(label)
             found += 1
         if not found and split == "train":
@@ -56,7 +83,23 @@ def _scan(root: Path, class_names: tuple[str, ...], log, split: str) -> _Files:
     if skipped:
         log(f"data: skipped {skipped} file(s) under {root} without an image extension "
             f"({', '.join(IMAGE_EXTENSIONS)})")
-    return _Files(paths, np.asarray(labels, dtype=np.int64), sizes, grey)
+    return _Files([row[0] for row in rows], np.asarray(labels, dtype=np.int64),
+                  np.asarray([row[1] for row in rows], dtype=np.int64).reshape(-1, 2),
+                  np.asarray([row[2] for row in rows], dtype=bool),
+                  np.asarray([row[3] for row in rows], dtype=bool))
+
+
+def _refuse_inner_link(folder: Path, data_root: Path) -> None:
+    """Refuse a class folder that links into the data root, or to a folder holding it (a loop)."""
+    if not folder.is_symlink():
+        return
+    target, root = folder.resolve(), data_root.resolve()
+    if target == root or root in target.parents or target in root.parents:
+        where = ("the data root" if target == root else "inside the data root" if
+                 root in target.parents else "a folder holding the data root")
+        raise DataError(f"class folder {folder} is a symbolic link to {target}, {where} "
+                        f"{data_root}: its images would count twice (or loop); remove the link "
+                        "(or copy the images it should hold into a real folder)")
 
 
 def _files_under(folder: Path) -> list[str]:
@@ -87,73 +130,211 @@ def png_header(file: str) -> Optional[tuple[tuple[int, int], bool]]:
     return (width, height), head[25] in (0, 4)          # colour types grey, grey + alpha
 
 
-def _pillow_header(file: str) -> tuple[tuple[int, int], bool]:
-    """((width, height), grey) read by Pillow (JPEG, BMP, GIF); raises if not an image."""
+def _header(file: str) -> tuple[str, tuple[int, int], bool, bool]:
+    """(file, (width, height), grey, decodes to RGB only); refuses a decompression bomb."""
     from PIL import Image
 
-    with Image.open(file) as image:
-        return image.size, image.mode in ("1", "L", "LA", "I", "I;16", "F")
+    png = png_header(file)
+    if png is not None:
+        (size, grey), via_rgb = png, False
+    else:                                            # JPEG, BMP, GIF
+        with Image.open(file) as image:
+            size, grey = image.size, image.mode in GREY_MODES
+            via_rgb = image.format == "GIF" or image.mode == "CMYK"
+    if size[0] * size[1] > Image.MAX_IMAGE_PIXELS:
+        raise DataError(f"{file} claims {size[0]}x{size[1]} pixels, more than the "
+                        f"{Image.MAX_IMAGE_PIXELS:,} of Pillow's guard against decompression "
+                        "bombs: a damaged or hostile file; delete it or replace it with a smaller "
+                        "image")
+    return file, size, grey, via_rgb
 
 
 def load_folder(path: Path, cfg, log) -> LocalSplits:
     """The splits of an image folder (``folder:PATH``), every file checked first."""
-    import tensorflow as tf
-
-    from kerasdl.data.pipeline import plain_graph
-
-    if not path.is_dir():
-        raise DataError(f"data.name='folder:{path}': {path} is not a folder; folder: takes a "
-                        "folder of class subfolders (npz: takes an .npz file)")
+    _refuse_non_folder(path)
     presplit = (path / "train").is_dir()
     train_root = path / "train" if presplit else path
     class_names = tuple(p.name for p in class_folders(train_root))
-    splits = {"train": _scan(train_root, class_names, log, "train")}
+    splits = {"train": _scan(train_root, class_names, log, "train", path)}
     if presplit:
         for split in ("validation", "test"):
             if (path / split).is_dir():
-                extra = sorted({p.name for p in class_folders(path / split)} - set(class_names))
-                if extra:
-                    raise DataError(f"{path / split} has class folders that {train_root} lacks: "
-                                    f"{', '.join(extra)}; every class needs training images")
-                splits[split] = _scan(path / split, class_names, log, split)
+                _refuse_unknown_classes(path / split, class_names, f"{train_root} lacks",
+                                        "every class needs training images")
+                splits[split] = _scan(path / split, class_names, log, split, path)
     if "test" not in splits:
         splits["train"], splits["test"] = _stratified(splits["train"], cfg.test_fraction,
                                                       cfg.split_seed, path)
-    else:                # pre-split training images are ordered by class: mix them (seeded)
-        splits["train"] = _subset(splits["train"], np.random.default_rng(cfg.split_seed)
-                                  .permutation(len(splits["train"].paths)))
-    sizes = set().union(*(files.sizes for files in splits.values()))
-    if len(sizes) > 1 and not cfg.image_size:
-        shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
-        raise DataError(f"the images under {path} have {len(sizes)} different sizes ({shown}"
-                        f"{', ...' if len(sizes) > 4 else ''}); set data.image_size=(H, W) to "
-                        "resize them (data.resize_method: pad, bilinear or nearest)")
-    channels = cfg.channels or (1 if all(files.grey for files in splits.values()) else 3)
-    (width, height), = sizes if len(sizes) == 1 else ((None, None),)
-
-    def decode(file, label):
-        image = tf.io.decode_image(tf.io.read_file(file), channels=channels,
-                                   expand_animations=False)
-        image.set_shape((height, width, channels))
-        return image, label
-
-    def dataset(files: _Files):
-        return tf.data.Dataset.from_tensor_slices((np.asarray(files.paths), files.labels)).map(
-            plain_graph(decode), num_parallel_calls=tf.data.AUTOTUNE)
-
+    else:        # pre-split training images are ordered by class: interleave them (seeded)
+        splits["train"] = _ordered(splits["train"], cfg.split_seed)
+    splits["test"] = _ordered(splits["test"], cfg.split_seed)       # the first N keep every class
+    datasets = _datasets(splits, cfg, path, log)
     counts = ", ".join(f"{len(files.paths)} {split}" for split, files in splits.items())
     how = (f"its {' '.join(f'{split}/' for split in splits)} folders"
            if presplit and (path / "test").is_dir() else carved_test_split(cfg))
     return LocalSplits(
-        dataset(splits["train"]), dataset(splits["test"]),
-        dataset(splits["validation"]) if "validation" in splits else None,
+        datasets["train"], datasets["test"], datasets.get("validation"),
         len(class_names), class_names,
         f"image folder {path}: {len(class_names)} classes ({', '.join(class_names[:6])}"
         f"{', ...' if len(class_names) > 6 else ''}), {counts} images, {how}")
 
 
+def folder_test_split(path: Path, cfg, class_names: Optional[Sequence[str]], log,
+                      channels: Optional[int] = None):
+    """(dataset, count, class names): every image of the folder at ``path`` as one test split.
+
+    For ``kerasdl evaluate`` on a new labelled folder. ``class_names``: the model's, which give
+    the labels (the folder may lack some; a class folder the model does not know is refused);
+    None: the folder's own. ``channels`` overrides ``data.channels`` (the model's input).
+    """
+    _refuse_non_folder(path)
+    if class_names:
+        _refuse_unknown_classes(path, class_names, "the model does not know",
+                                f"its classes are {', '.join(class_names)}")
+    else:
+        class_names = tuple(p.name for p in class_folders(path))
+    files = _scan(path, class_names, log, "test", path)
+    if not files.paths:
+        raise DataError(f"{path} holds no images in class folders named like the model's classes "
+                        f"({', '.join(class_names[:6])}); put each class's images in its folder")
+    files = _ordered(files, cfg.split_seed)
+    return _datasets({"test": files}, cfg, path, log, channels)["test"], len(files.paths), \
+        tuple(class_names)
+
+
+def _refuse_non_folder(path: Path) -> None:
+    if not path.is_dir():
+        raise DataError(f"data.name='folder:{path}': {path} is not a folder; folder: takes a "
+                        "folder of class subfolders (npz: takes an .npz file)")
+
+
+def _refuse_unknown_classes(root: Path, class_names: Sequence[str], who: str, fix: str) -> None:
+    extra = sorted({p.name for p in class_folders(root)} - set(class_names))
+    if extra:
+        raise DataError(f"{root} has class folders that {who}: {', '.join(extra)}; {fix}")
+
+
+def _datasets(splits: dict[str, _Files], cfg, root: Path, log, channels: Optional[int] = None):
+    """The unbatched uint8 ``(image, label)`` dataset of each split, every image decoded once first."""
+    import tensorflow as tf
+
+    files = _concatenated(list(splits.values()))
+    sizes = {tuple(size) for size in files.sizes}
+    if len(sizes) > 1 and not cfg.image_size:
+        shown = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
+        raise DataError(f"the images under {root} have {len(sizes)} different sizes ({shown}"
+                        f"{', ...' if len(sizes) > 4 else ''}); set data.image_size=(H, W) to "
+                        "resize them (data.resize_method: pad, bilinear or nearest)")
+    channels = channels or cfg.channels or _channels(files, root, log)
+    (width, height), = sizes if len(sizes) == 1 else ((None, None),)
+    shape = (height, width, channels)
+    in_memory = len(sizes) == 1 and len(files.paths) * width * height * channels <= IN_MEMORY_BYTES
+    pixels = _decode_all(files, channels, shape, keep=in_memory)
+    datasets, start = {}, 0
+    for split, part in splits.items():
+        end = start + len(part.paths)
+        if pixels is not None:
+            datasets[split] = tf.data.Dataset.from_tensor_slices((pixels[start:end], part.labels))
+        else:
+            datasets[split] = tf.data.Dataset.from_tensor_slices(
+                (np.asarray(part.paths), part.via_rgb, part.labels)).map(
+                _decoder(channels, shape, with_label=True), num_parallel_calls=tf.data.AUTOTUNE)
+        start = end
+    return datasets
+
+
+def _channels(files: _Files, root: Path, log) -> int:
+    """1 where most images are grey, else 3; where they differ, the run says how it reads them."""
+    grey = int(files.grey.sum())
+    channels = 1 if 2 * grey > len(files.paths) else 3
+    odd = np.flatnonzero(files.grey != (channels == 1))
+    if len(odd):
+        shown = ", ".join(os.path.relpath(files.paths[i], root) for i in odd[:3])
+        many = len(odd) > 1
+        log(f"data: {len(odd)} of {len(files.paths)} images {'are' if many else 'is'} "
+            f"{'colour' if channels == 1 else 'grey'} ({shown}{', ...' if len(odd) > 3 else ''}); "
+            + ("read as grey since the others are (set data.channels=3 to keep colour)"
+               if channels == 1 else "read as RGB (grey repeated) since the others are colour "
+               "(set data.channels=1 to read all as grey)"))
+    return channels
+
+
+def _decoder(channels: int, shape: tuple, with_label: bool = False):
+    """``(path, via_rgb[, label]) -> (image[, label])``: TensorFlow's decode, as Keras's loader does it."""
+    import tensorflow as tf
+
+    from kerasdl.data.pipeline import plain_graph
+
+    def decode(path, via_rgb, *label):
+        data = tf.io.read_file(path)
+        if channels == 1:        # CMYK JPEGs and GIFs decode to RGB only: made grey after
+            image = tf.cond(via_rgb, lambda: tf.image.rgb_to_grayscale(tf.io.decode_image(
+                data, channels=3, expand_animations=False)), lambda: tf.io.decode_image(
+                data, channels=1, expand_animations=False))
+        else:
+            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+        image = tf.ensure_shape(image, shape)
+        return (image, *label) if with_label else image
+
+    return plain_graph(decode)
+
+
+def _decode_all(files: _Files, channels: int, shape: tuple, keep: bool) -> Optional[np.ndarray]:
+    """Every image decoded once, in parallel; their uint8 pixels if ``keep``, else None.
+
+    A file that does not decode (or not to its header's size) fails with its name.
+    """
+    import tensorflow as tf
+
+    decode = _decoder(channels, shape)
+    count = len(files.paths)
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.arange(count), np.asarray(files.paths, dtype=str), files.via_rgb)).map(
+        lambda index, path, via_rgb: (index, decode(path, via_rgb) if keep else
+                                      tf.shape(decode(path, via_rgb))[0]),
+        num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(1024)
+    indices, batches = [], []
+    for index, images in dataset.as_numpy_iterator():
+        indices.append(index)
+        if keep:
+            batches.append(images)
+    decoded = np.concatenate(indices) if indices else np.zeros(0, np.int64)
+    if len(decoded) < count:
+        bad = np.setdiff1d(np.arange(count), decoded)
+        raise DataError(f"{files.paths[bad[0]]} cannot be decoded ({_decode_error(files, bad[0], decode)})"
+                        f"{f' (and {len(bad) - 1} other file(s))' if len(bad) > 1 else ''}: a damaged "
+                        "file, or not the image its extension says; delete or replace it")
+    return np.concatenate(batches) if keep else None
+
+
+def _decode_error(files: _Files, index: int, decode) -> str:
+    """Why file ``index`` does not decode, in TensorFlow's words without its node names."""
+    import tensorflow as tf
+
+    try:
+        decode(tf.constant(files.paths[index]), tf.constant(bool(files.via_rgb[index])))
+    except tf.errors.OpError as error:
+        reason = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:.*$", "", error.message.splitlines()[0]).strip()
+        if "shape" in reason.lower():
+            width, height = files.sizes[index]
+            reason = f"it does not decode to the {width}x{height} pixels its header claims"
+        return reason.rstrip(".")
+    return "it failed while decoding with the others"
+
+
+def _concatenated(parts: list[_Files]) -> _Files:
+    return _Files([path for part in parts for path in part.paths],
+                  *(np.concatenate([getattr(part, key) for part in parts])
+                    for key in ("labels", "sizes", "grey", "via_rgb")))
+
+
 def _subset(files: _Files, index: np.ndarray) -> _Files:
-    return _Files([files.paths[i] for i in index], files.labels[index], files.sizes, files.grey)
+    return _Files([files.paths[i] for i in index], files.labels[index], files.sizes[index],
+                  files.grey[index], files.via_rgb[index])
+
+
+def _ordered(files: _Files, seed: int) -> _Files:
+    return _subset(files, stratified_order(files.labels, seed))
 
 
 def _stratified(files: _Files, fraction: float, seed: int, where: Path) -> tuple[_Files, _Files]:
