@@ -222,6 +222,9 @@ class Data:
     validation_fraction: float = 0.1         # carved from the train split with split_seed
     test_fraction: float = 0.2               # local data without a test split: stratified, split_seed
     label_column: Optional[str] = None       # csv:PATH: the column holding the label
+    # csv: / npz: labels: classes or a numeric target; auto: text and whole numbers are classes
+    # (csv), integer arrays are (npz), other numbers a target (kerasdl.data.local)
+    label_type: Literal["auto", "classes", "numeric"] = "auto"
     split_seed: int = 0                      # fixes the embedded train/test split and the validation carve
     shuffle_seed: int = 0                    # order of training examples per epoch
     shuffle_buffer: int = 10_000

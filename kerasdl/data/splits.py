@@ -1,9 +1,10 @@
 """Splitting the user's data: class folders, and the seeded test splits carved from data without one."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -34,15 +35,35 @@ def class_folders(root: Path) -> list[Path]:
     return folders
 
 
-def stratified_index(labels: np.ndarray, fraction: float, seed: int, where: Path):
-    """(train, test) indices: ``fraction`` of each class to test, seeded; both shuffled."""
+def stratified_index(labels: np.ndarray, fraction: float, seed: int, where: Path,
+                     names: Optional[Sequence[str]] = None):
+    """(train, test) indices: ``fraction`` of each class to test, seeded; both shuffled.
+
+    ``names``: the class names, for the messages (default: the class ids). Raises a DataError
+    where a stratified split cannot be made: a class with fewer than 2 examples, or more classes
+    than the test (or train) split has examples.
+    """
     from sklearn.model_selection import train_test_split
 
     counts = np.bincount(labels) if len(labels) else np.zeros(0, int)
-    if len(counts) and counts.min() < 2:
-        raise DataError(f"{where}: class {int(counts.argmin())} has {int(counts.min())} example(s);"
+    present = np.where(counts > 0, counts, np.iinfo(np.int64).max)     # absent classes aside
+    if len(counts) and present.min() < 2:
+        rare = int(present.argmin())
+        name = f"'{names[rare]}'" if names is not None and rare < len(names) else str(rare)
+        raise DataError(f"{where}: class {name} has {int(counts[rare])} example(s);"
                         " a stratified test split needs at least 2 per class (add examples, or "
                         "give a test split: a test/ folder, or x_test/y_test arrays)")
+    classes, count = int(np.count_nonzero(counts)), len(labels)
+    n_test = math.ceil(fraction * count)            # as train_test_split rounds
+    if n_test < classes or count - n_test < classes:
+        # the smallest (largest) fraction that leaves one example of each class to test (train)
+        bound = (f"raise data.test_fraction to at least {math.ceil(100 * classes / count) / 100}"
+                 if n_test < classes else
+                 f"lower data.test_fraction to at most {math.floor(100 * (1 - classes / count)) / 100}")
+        raise DataError(f"{where}: {classes} classes but a {fraction:.0%} test split of {count} "
+                        f"examples holds {n_test} (train {count - n_test}); a stratified split "
+                        f"needs one example of each class on each side: {bound}, add examples, or "
+                        "give a test split (a test/ folder, or x_test/y_test arrays)")
     return train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels,
                             random_state=seed)
 
