@@ -48,6 +48,29 @@ def expand_sweeps(run_dirs: Sequence[Path]) -> list[Path]:
     return expanded
 
 
+def sweep_trials(run_dirs: Sequence[Path]) -> dict[Path, dict[str, str]]:
+    """Run directory -> its trial in the sweep directories of ``run_dirs``.
+
+    ``{"trial": "3", "metric": "val_accuracy", "value": "0.9312"}``, from each sweep's
+    ``trials.csv`` (the metric the sweep optimized, its best epoch); a trial that a later one
+    resumed gives way to that one."""
+    trials: dict[Path, dict[str, str]] = {}
+    for directory in map(Path, run_dirs):
+        if not (directory / "trials.csv").is_file():
+            continue
+        with open(directory / "trials.csv", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            if "state" not in header or "run_dir" not in header:
+                continue
+            metric = header[header.index("state") + 1]
+            for row in map(lambda cells: dict(zip(header, cells)), reader):
+                if row.get("run_dir") and row.get("state") == "COMPLETE":
+                    trials[Path(row["run_dir"]).resolve()] = {
+                        "trial": row["trial"], "metric": metric, "value": row.get(metric, "")}
+    return trials
+
+
 def read_history(run_dir: Path) -> dict[str, list[float]]:
     """A run's ``history.csv`` as ``{metric: [value per epoch]}``; ``{}`` where it has none yet.
 
@@ -102,23 +125,31 @@ def metrics_table(runs: Sequence[dict]) -> str:
                  if key not in ("name", "description", "trainer.verbose", "device.threads",
                                 "output.publish")
                  and len({repr(f.get(key)) for f in flat}) > 1]
-    header = ["run", "model", "data", *differing, "epochs",
+    swept = list(dict.fromkeys(run["trial"]["metric"] for run in runs if run.get("trial")))
+    header = ["run", "model", "data", *differing, *(f"sweep {m}" for m in swept), "epochs",
               *(f"test {m}" for m in metric_names), "wall s", "samples/s"]
     rows = [header]
     for run, settings in zip(runs, flat):
         config, manifest = run["config"], run["manifest"]
         throughput = manifest.get("throughput") or {}
+        trial = run.get("trial") or {}
         rows.append([
-            Path(run["dir"]).name,
+            run_label(run),
             model_description(config),
             f"{config['data']['name']} [{manifest['data']['source']}]",
             *(_cell(settings.get(key, "-")) for key in differing),
+            *(trial.get("value") or "-" if trial.get("metric") == m else "-" for m in swept),
             str(manifest.get("epochs_run", "")),
             *(f"{run['metrics'][m]:.4f}" if m in run["metrics"] else "-" for m in metric_names),
             f"{manifest.get('wall_time_s', 0):.1f}",
             f"{throughput['samples_per_s']:,.0f}" if throughput else "-",
         ])
     return _aligned(rows)
+
+
+def run_label(run: dict) -> str:
+    """How a table or legend names a run: ``trial 3`` for a sweep's trial, else its folder name."""
+    return f"trial {run['trial']['trial']}" if run.get("trial") else Path(run["dir"]).name
 
 
 def _cell(value) -> str:
@@ -245,6 +276,9 @@ def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "e
     if x not in ("epoch", "time"):
         raise ConfigError(f"--x takes epoch or time; got {x!r}")
     runs = [read_run(d) for d in expand_sweeps(run_dirs)]
+    trials = sweep_trials(run_dirs)
+    for run in runs:
+        run["trial"] = trials.get(Path(run["dir"]).resolve())
     if output is not None:
         from kerasdl.plots import plot_curves
 
@@ -254,10 +288,10 @@ def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "e
             if untimed:
                 raise KerasdlError(f"--x time: {', '.join(untimed)} recorded no epoch times (a "
                                    "run of an older kerasdl); compare them with --x epoch")
-            x_values = {Path(run["dir"]).name: epoch_times(run) for run in runs}
+            x_values = {run_label(run): epoch_times(run) for run in runs}
         names = sorted({k for run in runs for k in run["history"] if k.startswith("val_")}) or \
             sorted({k for run in runs for k in run["history"]})
-        plot_curves({name: {Path(run["dir"]).name: run["history"][name] for run in runs
+        plot_curves({name: {run_label(run): run["history"][name] for run in runs
                             if name in run["history"]} for name in names}, output, legend_size=7,
                     x_values=x_values,
                     xlabel="seconds since training started" if x == "time" else "epoch")

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.util
 import io
-import json
 import os
 import random
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,12 +49,21 @@ POLL_S = 0.5
 PRUNERS = ("median", "hyperband")
 TRIALS_CSV = "trials.csv"
 BEST_EXPERIMENT = "best_experiment.py"
+#: how many times a trial killed by a signal (the out-of-memory killer's SIGKILL) is resumed
+SIGNAL_RESUMES = 2
+#: a study name names a folder: the run-name rule (config.py's check of ``name``), and not all dots
+STUDY_NAME = re.compile(r"^(?!\.+$)[A-Za-z0-9_.-]+$")
+#: URL scheme -> (the driver module SQLAlchemy picks for it, the driver the README names, its
+#: pip package, the explicit scheme that selects it)
+DRIVERS = {"postgresql": ("psycopg", "psycopg2", "psycopg2-binary", "postgresql+psycopg2"),
+           "mysql": ("MySQLdb", "pymysql", "PyMySQL", "mysql+pymysql")}
 
 # user attributes of a trial in the study
 OWNER, HEARTBEAT, RUN_DIR, WALL, RESUMES, NOTE = ("kerasdl_owner", "kerasdl_heartbeat",
                                                    "kerasdl_run_dir", "kerasdl_wall_s",
                                                    "kerasdl_resumes", "kerasdl_note")
 SURPLUS = "kerasdl_surplus"
+CUT_OFF = "kerasdl_cut_off"     # a failed trial that a later trial resumes
 _WAIT = object()       # nothing to claim yet: trials of other sweep processes are still running
 
 
@@ -122,15 +133,43 @@ def plan_sweep(experiment_path: str | Path, experiment: Experiment, fixed: Seque
     if metric.startswith("val_") and experiment.data.validation_fraction == 0:
         raise ConfigError(f"--metric {metric!r} needs validation data, but "
                           "data.validation_fraction is 0; set it > 0 or use --metric " + base)
-    study_name = study_name or experiment.name
+    study_name = experiment.name if study_name is None else study_name
+    if not STUDY_NAME.match(study_name):
+        raise ConfigError(f"--study must use letters, digits, '_', '-' or '.' only (it names the "
+                          f"folder <workdir>/<study>); got {study_name!r}; choose a name like "
+                          f"{experiment.name}-lr")
     sweep_dir = Path(workdir or "sweeps") / study_name
-    storage = storage or f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
-    if not storage.startswith(("sqlite:", "postgresql", "mysql")):
-        raise ConfigError(f"--storage must be an SQLAlchemy URL (sqlite:///FILE, "
-                          f"postgresql://USER@HOST/DB, mysql://...); got {storage!r}")
+    storage = storage_url(storage) if storage else f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
     return SweepPlan(Path(experiment_path), experiment, tuple(fixed), dict(space), trials,
                      parallel, metric, "maximize" if base in HIGHER_IS_BETTER else "minimize",
                      prune, sweep_dir, storage, study_name, seed)
+
+
+def storage_url(url: str) -> str:
+    """The SQLAlchemy URL for ``--storage url``, with the driver the README names where needed.
+
+    ``postgresql://`` makes SQLAlchemy 2 load psycopg 3 and ``mysql://`` mysqlclient; where that
+    driver is missing and psycopg2 (psycopg2-binary) or PyMySQL is installed, the URL names it
+    (``postgresql+psycopg2://``, ``mysql+pymysql://``). A URL that names its driver is kept.
+    Raises a ConfigError naming the pip package when no driver is installed.
+    """
+    if not url.startswith(("sqlite:", "postgresql", "mysql")):
+        raise ConfigError(f"--storage must be an SQLAlchemy URL (sqlite:///FILE, "
+                          f"postgresql://USER@HOST/DB, mysql://USER@HOST/DB); got {url!r}")
+    scheme, _, rest = url.partition("://")
+    if scheme not in DRIVERS:                      # sqlite, or a driver named (postgresql+...)
+        return url
+    default, named, package, explicit = DRIVERS[scheme]
+    if _installed(default):
+        return url
+    if _installed(named):
+        return f"{explicit}://{rest}"
+    raise ConfigError(f"--storage {scheme}://... needs a database driver, and none is installed: "
+                      f"pip install {package}")
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 @dataclasses.dataclass
@@ -148,8 +187,14 @@ class SweepResult:
 def run_sweep(plan: SweepPlan, log: Log = print) -> SweepResult:
     """Run (or continue) the sweep ``plan`` until its study has ``plan.trials`` finished trials."""
     started = time.time()
+    made = _first_missing(plan.sweep_dir)
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
-    study = _open_study(plan)
+    try:
+        study = _open_study(plan)
+    except BaseException:
+        if made is not None:              # a storage that failed leaves no folder behind
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     sweeper = _Sweeper(plan, study, log)
     done = sweeper.count_finished()
     log(f"[kerasdl] sweep {plan.study_name}: {done} of {plan.trials} trials finished so far; "
@@ -166,6 +211,16 @@ def run_sweep(plan: SweepPlan, log: Log = print) -> SweepResult:
     if sweeper.fatal:
         raise sweeper.fatal
     return sweeper.finish(time.time() - started)
+
+
+def _first_missing(directory: Path) -> Optional[Path]:
+    """The outermost folder of ``directory``'s path that does not exist yet (None if it does)."""
+    missing = None
+    for folder in (directory, *directory.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
 
 
 def _open_study(plan: SweepPlan):
@@ -247,7 +302,7 @@ class _Sweeper:
         trials = self.study.get_trials(deepcopy=False)
         resumed = _resumed_numbers(trials)
         return [t for t in trials if t.state != S.WAITING and not t.user_attrs.get(SURPLUS)
-                and not (t.state == S.FAIL and t.number in resumed)]
+                and not (t.state == S.FAIL and (t.number in resumed or t.user_attrs.get(CUT_OFF)))]
 
     def count_finished(self) -> int:
         return sum(1 for t in self.counted_trials() if t.state.is_finished())
@@ -373,8 +428,11 @@ class _Sweeper:
             self.study.tell(trial, best)
             self.log(f"[kerasdl] trial {trial.number} finished: {plan.metric} {best:.4f} in "
                      f"{wall:.0f} s ({len(values)} epochs)")
+        elif process.returncode < 0 and self._resume_killed(trial, -process.returncode, wall):
+            pass
         else:
-            reason = _last_error(trial_dir / "log.txt") or f"exit status {process.returncode}"
+            reason = (_killed_by(-process.returncode) if process.returncode < 0 else
+                      _last_error(trial_dir / "log.txt") or f"exit status {process.returncode}")
             trial.set_user_attr(NOTE, reason[:500])
             self.study.tell(trial, state=S.FAIL)
             self.log(f"[kerasdl] trial {trial.number} failed in {wall:.0f} s: {reason}")
@@ -383,6 +441,25 @@ class _Sweeper:
                                         f"too: {reason} (its log: {trial_dir / 'log.txt'})")
                 self.stop.set()
         self._write_trials_csv()
+
+    def _resume_killed(self, trial, signum: int, wall: float) -> bool:
+        """A trial whose process a signal killed: queue its resumption, as of a cut-off trial.
+
+        Returns False (the trial simply failed) once it was resumed :data:`SIGNAL_RESUMES` times.
+        """
+        original = trial.user_attrs.get(RESUMES, trial.number)
+        tries = sum(1 for t in self.study.get_trials(deepcopy=False)
+                    if t.user_attrs.get(RESUMES) == original)
+        if tries >= SIGNAL_RESUMES:
+            return False
+        reason = _killed_by(signum)
+        trial.set_user_attr(NOTE, reason)
+        trial.set_user_attr(CUT_OFF, True)
+        self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
+        self.study.enqueue_trial(trial.params, user_attrs={RESUMES: original})
+        self.log(f"[kerasdl] trial {trial.number} was {reason} after {wall:.0f} s; it will be "
+                 "resumed from its last epoch backup")
+        return True
 
     def _follow(self, trial, process: subprocess.Popen, trial_dir: Path) -> Optional[int]:
         """Wait for the trial's process; return the epoch the pruner stopped it at, or None.
@@ -424,8 +501,8 @@ class _Sweeper:
             if t.user_attrs.get(SURPLUS):
                 continue
             note = t.user_attrs.get(NOTE, "")
-            if t.number in resumed:
-                note = "cut off; resumed as a later trial"
+            if t.number in resumed or t.user_attrs.get(CUT_OFF):
+                note = f"{note or 'cut off'}; resumed as a later trial"
             if RESUMES in t.user_attrs:
                 note = (f"resumes trial {t.user_attrs[RESUMES]}" + (f"; {note}" if note else ""))
             writer.writerow([t.number, *[t.params.get(k, "") for k in keys], t.state.name,
@@ -462,33 +539,46 @@ def _write_best_experiment(plan: SweepPlan, best: dict[str, Any]) -> Path:
     """Write an experiment file that is the best trial's config; return its path.
 
     The sweep's experiment with its fixed and searched settings (and no output.publish override,
-    so a rerun publishes as usual).
+    so a rerun publishes as usual). Generated code holds no user text: the study name, paths and
+    settings are ``repr()`` literals, and the docstring only numbers and the (checked) metric name.
     """
     from kerasdl.files import atomic_write_text
 
     overrides = [*plan.fixed, *(set_item(k, v) for k, v in best["params"].items())]
     source = os.path.relpath(plan.experiment_path.resolve(), plan.sweep_dir.resolve())
     path = plan.sweep_dir / BEST_EXPERIMENT
-    atomic_write_text(path, f'''"""The best trial ({best["number"]}) of the sweep {plan.study_name!r}: \
-{plan.metric} {best["value"]:.4f}.
+    listed = "".join(f"    {item!r},\n" for item in overrides)
+    atomic_write_text(path, f'''"""The best trial ({int(best["number"])}) of a kerasdl sweep: \
+{plan.metric} {float(best["value"]):.4f}.
 
-Run:
-    python -m kerasdl run {path}
-
-It is {plan.experiment_path} with these settings (kerasdl sweep wrote this file; its trial ran in
-{best["run_dir"]}).
+Run it with ``python -m kerasdl run`` and this file's path. It is the sweep's experiment file
+(EXPERIMENT, relative to this folder) with OVERRIDES; kerasdl sweep wrote it.
 """
 from pathlib import Path
 
 from kerasdl.experiment import load_experiment
 
-OVERRIDES = {json.dumps(overrides, indent=4)}
+STUDY = {plan.study_name!r}
+EXPERIMENT = {source!r}
+TRIAL_RUN_DIR = {best["run_dir"]!r}
+OVERRIDES = [
+{listed}]
 
 
 def get_config():
-    return load_experiment(Path(__file__).parent / {source!r}, overrides=OVERRIDES)
+    return load_experiment(Path(__file__).parent / EXPERIMENT, overrides=OVERRIDES)
 ''')
     return path
+
+
+def _killed_by(signum: int) -> str:
+    """``killed by SIGKILL; the out-of-memory killer does this`` (``killed by signal 99``)."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    oom = "; the out-of-memory killer does this" if signum == signal.SIGKILL else ""
+    return f"killed by {name}{oom}"
 
 
 def _resumed_numbers(trials) -> set[int]:
