@@ -18,6 +18,7 @@ Reference:
 """
 from __future__ import annotations
 
+import os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -97,28 +98,51 @@ def write_digit_folder(path, digits: Sequence[int] = SECOND_DIGITS, per_class: i
     ``six``, ... .
 
     A stand-in for a user's own photos, offline: ``python -m kerasdl sample-folder PATH``.
-    Refuses a ``path`` that exists and is not empty (nothing is overwritten). Returns the image
-    count per split.
+    Refuses a ``path`` that exists and is not empty (nothing is overwritten). The images go into
+    a hidden temporary folder beside ``path``, renamed to ``path`` once all are written, so a
+    killed run leaves no half-written folder at ``path`` (the next run removes its
+    temporary folder). Returns the image count per split.
     """
+    import shutil
+    import tempfile
     from pathlib import Path
 
     from PIL import Image
 
     from kerasdl.errors import DataError
+    from kerasdl.files import kill_point
 
     path = Path(path)
-    if path.exists() and any(path.iterdir()):
-        raise DataError(f"{path} exists and is not empty; give a new folder (nothing is "
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise DataError(f"{path} exists and is not an empty folder; give a new folder (nothing is "
                         "overwritten)")
     subset = digit_subset(digits, split_seed, per_class=per_class)
-    counts = {}
-    for split, images, labels in (("train", subset.x_train, subset.y_train),
-                                  ("test", subset.x_test, subset.y_test)):
-        written = np.zeros(len(digits), int)            # files are numbered per class
-        for image, label in zip(images, labels):
-            folder = path / split / DIGIT_NAMES[digits[int(label)]]
-            folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image[..., 0]).save(folder / f"{written[label]:04d}.png")
-            written[label] += 1
-        counts[split] = len(images)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.partial-*"):     # what a killed run left
+        shutil.rmtree(stale, ignore_errors=True)
+    partial = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
+    try:
+        counts, done = {}, 0
+        for split, images, labels in (("train", subset.x_train, subset.y_train),
+                                      ("test", subset.x_test, subset.y_test)):
+            written = np.zeros(len(digits), int)            # files are numbered per class
+            for image, label in zip(images, labels):
+                folder = partial / split / DIGIT_NAMES[digits[int(label)]]
+                folder.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image[..., 0]).save(folder / f"{written[label]:04d}.png")
+                written[label] += 1
+                done += 1
+                kill_point("sample-folder", done)         # tests kill it after ``done`` images
+            counts[split] = len(images)
+        partial.chmod(0o777 & ~_umask())
+        os.replace(partial, path)          # an empty folder at ``path`` is replaced
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     return counts
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -137,6 +137,10 @@ def _keras_application(name: str, input_shape, weights, builder_kwargs) -> Backb
     except (ValueError, TypeError) as error:
         raise ModelError(f"keras.applications.{name}(include_top=False, weights={weights!r}, "
                          f"input_shape={input_shape}) failed: {error}") from error
+    except Exception as error:                  # Keras' get_file raises a bare Exception
+        if "URL fetch failure" not in str(error):
+            raise
+        raise ModelError(_no_download(name, str(error))) from None
     weights_text = {None: "random weights", "imagenet": "ImageNet weights"}.get(weights, weights)
     return Backbone(model, "keras", APPLICATIONS[name],
                     f"keras.applications.{name} ({weights_text}), preprocessing "
@@ -225,6 +229,20 @@ def producing_experiment(path: Path) -> Optional[tuple[Path, str]]:
         command = f"python -m kerasdl run {relative}"
         return (relative, command) if root == here else (candidate, f"cd {root} && {command}")
     return None
+
+
+def _no_download(name: str, error: str) -> str:
+    """The one line for ImageNet weights that Keras could not download (offline, a proxy)."""
+    import re
+
+    url = re.search(r"URL fetch failure on (\S+?):? ", error)
+    file = url.group(1).rsplit("/", 1)[-1] if url else f"the {name} weights file"
+    cause = error.split(" -- ", 1)[-1].strip() if " -- " in error else ""
+    models = Path(os.environ.get("KERAS_HOME", "~/.keras")).expanduser() / "models"   # Keras' cache
+    return (f"keras:{name}'s ImageNet weights could not be downloaded"
+            f"{f' ({cause})' if cause else ''}: set --set finetune.weights=None (random "
+            f"initialisation), or --set finetune.weights=PATH to a local weights file, or place "
+            f"{file} (from {url.group(1) if url else 'keras.applications'}) in {models}/")
 
 
 def _require_file(path: str, key: str, what: str) -> None:
