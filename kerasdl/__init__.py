@@ -4,9 +4,14 @@ The public surface::
 
     from kerasdl import build, list_models, load_experiment, run, Experiment
 
-Importing kerasdl does not import TensorFlow; ``build`` and ``run`` do, when first called.
+Importing kerasdl does not import TensorFlow; ``build``, ``list_models``, ``load_model`` and
+``run``, first reached, do, as the CLI does: without TensorFlow's start-up lines (its oneDNN, CUDA
+and CPU-feature notices; :mod:`kerasdl.quiet`), unless the program imported TensorFlow itself first
+or ``KERASDL_DEBUG=1`` asks to see everything.
 """
 from __future__ import annotations
+
+import sys
 
 from kerasdl.config import (Callbacks, Checkpoint, Data, Device, EarlyStopping, Experiment, Finetune,
                             Model, Output, ReduceLR, TensorBoard, Trainer, with_overrides)
@@ -22,7 +27,9 @@ __all__ = ["build", "list_models", "load_model", "load_experiment", "run", "RunR
 
 
 def __getattr__(name: str):
-    """Lazy access to the parts that import TensorFlow."""
+    """Lazy access to the parts that import TensorFlow (quietly, :func:`_import_tensorflow`)."""
+    if name in ("build", "list_models", "load_model", "run", "RunResult"):
+        _import_tensorflow()
     if name in ("build", "list_models"):
         from kerasdl.models import registry
 
@@ -36,3 +43,11 @@ def __getattr__(name: str):
 
         return getattr(runner, name)
     raise AttributeError(f"module 'kerasdl' has no attribute {name!r}")
+
+
+def _import_tensorflow() -> None:
+    """TensorFlow imported as the CLI imports it, unless the user's program already did."""
+    if "tensorflow" not in sys.modules:
+        from kerasdl.quiet import import_tensorflow
+
+        import_tensorflow()

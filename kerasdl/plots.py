@@ -1,7 +1,13 @@
-"""PNG figures of a run (matplotlib, headless): curves, sample grids, predictions, confusion, diagram."""
+"""PNG figures of a run (matplotlib, headless): curves, sample grids, predictions, confusion, diagram.
+
+Every figure's size is bounded whatever the data (the number of classes, the length of class
+names), so drawing it fits a laptop's memory. Characters the font lacks (CJK class names in
+DejaVu Sans) are drawn as boxes without matplotlib's ``Glyph ... missing from font`` warnings.
+"""
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -18,13 +24,23 @@ def pyplot():
     return plt
 
 
+#: above this many classes a confusion matrix is an image: no counts in cells, no tick per class
+DETAILED_CLASSES = 40
+#: the side of a confusion figure, in inches, at most (1,400 pixels at 100 dpi)
+CONFUSION_INCHES = 14.0
+
+
 def save_figure(fig, path: Path, title: str = "", dpi: int = 100) -> Path:
     """Title (if any), tight layout, write ``fig`` to ``path`` as PNG and free it."""
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    pyplot().close(fig)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+            if title:
+                fig.suptitle(title)
+            fig.tight_layout()
+            fig.savefig(path, dpi=dpi)
+    finally:
+        pyplot().close(fig)
     return path
 
 
@@ -111,26 +127,34 @@ def image_grid(images: np.ndarray, titles: Sequence[str], path: Path, title: str
 def plot_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int, path: Path,
                    title: str = "confusion matrix (test)",
                    class_names: Optional[Sequence[str]] = None) -> Path:
-    """Plot a confusion matrix: rows true class, columns predicted class, with counts.
+    """Plot a confusion matrix: rows true class, columns predicted class.
 
-    The axes are labelled with ``class_names`` where given, else with the class ids.
+    Up to :data:`DETAILED_CLASSES` classes each cell shows its count and the axes the class names
+    (else the ids); above, the matrix is an image with a colour bar and class-id ticks, in a
+    figure of at most :data:`CONFUSION_INCHES` a side, so its memory stays bounded (ImageNet's
+    1,000 classes: ``bench/confusion_memory.py``).
     """
     plt = pyplot()
     matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (y_true.astype(int), y_pred.astype(int)), 1)
-    size = max(4.0, 0.45 * num_classes + 2)
+    detailed = num_classes <= DETAILED_CLASSES
+    size = min(CONFUSION_INCHES, max(4.0, 0.45 * num_classes + 2))
     fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(matrix, cmap="Blues")
-    for i in range(num_classes):
-        for j in range(num_classes):
-            if matrix[i, j]:
-                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    image = ax.imshow(matrix, cmap="Blues", interpolation="nearest" if detailed else "antialiased")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ticks = list(class_names) if class_names else [str(i) for i in range(num_classes)]
-    ax.set_xticks(range(num_classes), ticks, rotation=90 if max(map(len, ticks)) > 2 else 0)
-    ax.set_yticks(range(num_classes), ticks)
+    if detailed:
+        for i, j in zip(*np.nonzero(matrix)):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+        ticks = [str(name)[:24] for name in class_names] if class_names else \
+            [str(i) for i in range(num_classes)]
+        ax.set_xticks(range(num_classes), ticks, rotation=90 if max(map(len, ticks)) > 2 else 0)
+        ax.set_yticks(range(num_classes), ticks)
+    else:
+        ax.set_xlabel("predicted class id")
+        ax.set_ylabel("true class id")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="test examples")
     ax.set_title(f"{title}: {np.trace(matrix)}/{matrix.sum()} right")
     return save_figure(fig, path)
 
