@@ -222,14 +222,17 @@ def sample_folder(path: str, per_class: int) -> None:
               help="Folder for the metrics JSON and confusion PNG (default: <run>/evaluations).")
 def evaluate(model_or_run_dir: str, data_name: str | None, overrides: tuple[str, ...],
              output: str | None) -> None:
-    """Test metrics of a trained model on another dataset or split."""
+    """Test metrics of a trained model on another dataset or split.
+
+    A labelled image folder other than the training one, without train/, is scored whole."""
     from kerasdl.deploy import evaluate as evaluate_model
 
     trained = _trained(model_or_run_dir, compile=True)
     found = evaluate_model(trained, data_name, overrides, Path(output) if output else None,
                            log=lambda line: click.echo(f"[kerasdl] {line}"))
     metrics = "   ".join(f"test {k} {v:.4f}" for k, v in found["test_metrics"].items())
-    click.echo(f"[kerasdl] {trained.model_path} on {found['experiment'].data.name}: {metrics}")
+    click.echo(f"[kerasdl] {trained.model_path} on {found['experiment'].data.name} "
+               f"({found['scored']}): {metrics}")
     for path in found["written"]:
         click.echo(f"  wrote {path}")
 

@@ -376,8 +376,11 @@ def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str
              output: Optional[Path] = None, log: Callable[[str], None] = print) -> dict:
     """The test metrics of ``trained`` on another dataset or split.
 
-    Writes them as JSON (and a confusion matrix PNG for classifiers) under ``output`` (default
-    ``<run>/evaluations``), never over an earlier evaluation.
+    A labelled image folder (``folder:PATH``) other than the one the model trained on, without
+    ``train/``, is scored whole: every image in it, labelled by the model's class names
+    (:func:`_new_image_folder`); other data by its test split. Writes the metrics as JSON (and a
+    confusion matrix PNG for classifiers) under ``output`` (default ``<run>/evaluations``), never
+    over an earlier evaluation. Returns them with ``scored``, what was scored and how many.
     """
     from kerasdl.config import LOSSES, parse_overrides
     from kerasdl.data import load_data
@@ -388,11 +391,17 @@ def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str
     if bad:
         raise ConfigError(f"evaluate changes only data keys; got {', '.join(bad)}")
     experiment = with_overrides(trained.experiment, changes)
-    data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1], log=log)
+    label_kind = LOSSES[experiment.trainer.loss][1]
+    whole = _new_image_folder(trained, experiment.data)
+    data = (_whole_folder(trained, experiment.data, whole, label_kind, log) if whole
+            else load_data(experiment.data, label_kind, log=log))
     if data.class_names and trained.class_names and data.class_names != trained.class_names:
         raise DataError(f"dataset '{experiment.data.name}' has classes {list(data.class_names)} "
                         f"but the model was trained on {list(trained.class_names)}; "
                         "the class names (and their order) must match")
+    count = data.counts["test"]
+    scored = (f"every image in it, {count}" if whole else
+              f"its test split, {count} example{'s' if count != 1 else ''}")
     metrics = {k: float(v) for k, v in
                trained.model.evaluate(data.test, verbose=0, return_dict=True).items()}
     folder = Path(output) if output else trained.home / "evaluations"
@@ -405,7 +414,7 @@ def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str
     from kerasdl.files import atomic_write_json
 
     atomic_write_json(written[0], {"model": str(trained.model_path), "data": dataclasses.asdict(
-        experiment.data), "counts": data.counts, "test_metrics": metrics})
+        experiment.data), "scored": scored, "counts": data.counts, "test_metrics": metrics})
     if data.label_format in ("sparse", "one_hot") and data.num_classes:
         truth = np.concatenate([np.asarray(y).reshape(len(y), -1).argmax(-1) if
                                 data.label_format == "one_hot" else np.asarray(y).reshape(-1)
@@ -414,7 +423,44 @@ def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str
         written.append(plot_confusion(truth, predicted, data.num_classes,
                                       folder / f"{stem}-confusion.png",
                                       class_names=trained.class_names or data.class_names))
-    return {"test_metrics": metrics, "written": written, "experiment": experiment}
+    return {"test_metrics": metrics, "written": written, "experiment": experiment,
+            "count": count, "scored": scored}
+
+
+def _new_image_folder(trained: Trained, cfg) -> Optional[Path]:
+    """The folder of ``cfg``'s ``folder:PATH`` where it is to be scored whole, else None.
+
+    Whole: a folder without ``train/`` (so without a test split of its own) that is not the one
+    the model trained on; the training folder is scored by its test split, as the run was.
+    """
+    from kerasdl.data.local import local_source
+
+    new, old = local_source(cfg.name), local_source(trained.experiment.data.name)
+    if new is None or new[0] != "folder" or not new[1].is_dir() or (new[1] / "train").is_dir():
+        return None
+    return None if old is not None and old[1].resolve() == new[1].resolve() else new[1]
+
+
+def _whole_folder(trained: Trained, cfg, folder: Path, label_kind: str, log):
+    """Every image of ``folder`` as the test split of a DataBundle, prepared as the run's data."""
+    import tensorflow as tf
+
+    from kerasdl.data import DataBundle
+    from kerasdl.data.folders import folder_test_split
+    from kerasdl.data.pipeline import make_preprocess, plain_graph, resolve_label_format
+
+    shape = trained.model.inputs[0].shape
+    images, count, names = folder_test_split(folder, cfg, trained.class_names, log,
+                                             channels=int(shape[-1]) if len(shape) == 4 else None)
+    label_format = resolve_label_format(cfg.label_format, label_kind, len(names))
+    preprocess = make_preprocess(cfg, images.element_spec, label_format, label_kind, len(names))
+    test = (images.map(plain_graph(preprocess), num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE))
+    _check_shape(trained, test.element_spec[0].shape[1:])
+    return DataBundle(train=None, validation=None, test=test, num_classes=len(names),
+                      label_format=label_format, source="folder",
+                      description=f"every image of {folder}", counts={"test": count},
+                      class_names=names)
 
 
 # --- export ----------------------------------------------------------------------------------

@@ -94,13 +94,13 @@ def _array_file(directory, array):
 def test_evaluate_on_other_data_writes_metrics_and_a_confusion_matrix(shapes_run, tmp_path):
     home, folder, result = shapes_run
     other = make_image_folder(tmp_path / "other", per_class=10, seed=7)
-    printed = run_cli("evaluate", str(result.run_dir), "--data", f"folder:{other}", "--set",
-                      "data.test_fraction=0.5", cwd=tmp_path)
+    printed = run_cli("evaluate", str(result.run_dir), "--data", f"folder:{other}", cwd=tmp_path)
     assert printed.returncode == 0, printed.stderr
+    assert "(every image in it, 30)" in printed.stdout     # a new folder is scored whole
     written = [line.split("wrote ")[1] for line in printed.stdout.splitlines() if "wrote " in line]
     assert len(written) == 2 and written[1].endswith("-confusion.png")
     found = json.loads(open(written[0]).read())
-    assert found["counts"]["test"] == 15 and 0.0 <= found["test_metrics"]["accuracy"] <= 1.0
+    assert found["counts"]["test"] == 30 and 0.0 <= found["test_metrics"]["accuracy"] <= 1.0
     # on the data it was trained on, evaluate gives the run's own test metrics
     same = run_cli("evaluate", str(result.run_dir), cwd=tmp_path)
     assert same.returncode == 0, same.stderr

@@ -249,7 +249,7 @@ def _channels(files: _Files, root: Path, log) -> int:
     channels = 1 if 2 * grey > len(files.paths) else 3
     odd = np.flatnonzero(files.grey != (channels == 1))
     if len(odd):
-        shown = ", ".join(os.path.relpath(files.paths[i], root) for i in odd[:3])
+        shown = ", ".join(sorted(os.path.relpath(files.paths[i], root) for i in odd)[:3])
         many = len(odd) > 1
         log(f"data: {len(odd)} of {len(files.paths)} images {'are' if many else 'is'} "
             f"{'colour' if channels == 1 else 'grey'} ({shown}{', ...' if len(odd) > 3 else ''}); "
