@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -139,7 +140,10 @@ def plan_sweep(experiment_path: str | Path, experiment: Experiment, fixed: Seque
                           f"folder <workdir>/<study>); got {study_name!r}; choose a name like "
                           f"{experiment.name}-lr")
     sweep_dir = Path(workdir or "sweeps") / study_name
-    storage = storage_url(storage) if storage else f"sqlite:///{(sweep_dir / 'study.db').resolve()}"
+    # the path percent-encoded: SQLAlchemy decodes it, and a '?', '#' or '{' (which Optuna fills
+    # in as a template) in --workdir stays part of the file name
+    storage = (storage_url(storage) if storage else
+               f"sqlite:///{urllib.parse.quote(str((sweep_dir / 'study.db').resolve()))}")
     return SweepPlan(Path(experiment_path), experiment, tuple(fixed), dict(space), trials,
                      parallel, metric, "maximize" if base in HIGHER_IS_BETTER else "minimize",
                      prune, sweep_dir, storage, study_name, seed)
