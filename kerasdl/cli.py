@@ -298,11 +298,16 @@ def sweep(experiment_path: str, params: tuple[str, ...], trials: int, parallel: 
 
 @cli.command(name="list")
 @click.option("--experiments-dir", default="experiments", show_default=True,
-              type=click.Path(file_okay=False), help="Where to look for experiment files.")
+              type=click.Path(file_okay=False),
+              help="Where to look for experiment files (where ./experiments is missing: the ones "
+                   "that come with kerasdl, which `kerasdl run NAME` finds from any folder).")
 def list_command(experiments_dir: str) -> None:
     """List the registered models and the experiment files."""
-    from kerasdl.experiment import describe_experiment, list_experiment_files
+    from kerasdl.experiment import builtin_experiments_dir, describe_experiment, list_experiment_files
     from kerasdl.catalog import catalog
+
+    if experiments_dir == "experiments" and not Path(experiments_dir).is_dir():
+        experiments_dir = str(builtin_experiments_dir() or experiments_dir)
 
     models = catalog()
     click.echo("models (kerasdl.build(name, style='sequential'|'functional'|'subclassed')):")

@@ -15,6 +15,16 @@ from kerasdl.config import Experiment, with_overrides
 from kerasdl.errors import ConfigError, did_you_mean
 
 EXPERIMENTS_DIR = Path("experiments")
+#: the experiment files that come with kerasdl: package data in an installed wheel
+#: (``kerasdl/experiments`` links to the repository's ``experiments/``, see setup.cfg), the
+#: repository's ``experiments/`` in a checkout where the link is not followed
+BUILTIN_DIRS = (Path(__file__).resolve().parent / "experiments",
+                Path(__file__).resolve().parent.parent / "experiments")
+
+
+def builtin_experiments_dir() -> Optional[Path]:
+    """The folder of the experiment files that come with kerasdl (None where there is none)."""
+    return next((d for d in BUILTIN_DIRS if d.is_dir() and any(d.glob("*.py"))), None)
 
 
 def load_experiment(path: str | Path, overrides: Optional[Mapping[str, Any] | Sequence[str]] = None,
@@ -52,16 +62,23 @@ def load_experiment(path: str | Path, overrides: Optional[Mapping[str, Any] | Se
 
 
 def resolve_experiment_path(path: str | Path) -> Path:
-    """The experiment file at ``path``, or named ``path`` in ./experiments; a clear error if none."""
+    """The experiment file at ``path``, or named ``path``; a clear error if none.
+
+    A name (``lenet5``) is looked up in ./experiments, then among the experiment files that come
+    with kerasdl (:func:`builtin_experiments_dir`), so it works from any folder.
+    """
     candidate = Path(path)
     if candidate.is_file():
         return candidate
-    by_name = EXPERIMENTS_DIR / f"{path}.py"
-    if candidate.suffix != ".py" and by_name.is_file():
-        return by_name
-    known = [p.stem for p in list_experiment_files()]
+    builtin = builtin_experiments_dir()
+    if candidate.suffix != ".py" and candidate.name == str(path):      # a bare name
+        for folder in (EXPERIMENTS_DIR, builtin):
+            if folder is not None and (folder / f"{path}.py").is_file():
+                return folder / f"{path}.py"
+    known = list(dict.fromkeys(p.stem for folder in (EXPERIMENTS_DIR, builtin) if folder
+                               for p in list_experiment_files(folder)))
     hint = did_you_mean(candidate.stem, known)
-    listing = f"; experiments in ./{EXPERIMENTS_DIR}: {', '.join(known)}" if known else ""
+    listing = f"; experiment names: {', '.join(known)}" if known else ""
     raise ConfigError(f"experiment file not found: {path}{hint}{listing}")
 
 
