@@ -75,8 +75,9 @@ def import_tensorflow():
     """Import TensorFlow and find its devices, quietly unless in debug mode; return the module.
 
     Idempotent; the first call in a process does the work. Every kerasdl command that needs
-    TensorFlow calls it first, and so does :func:`kerasdl.run` for library users; ``kerasdl.build``
-    leaves TensorFlow's logging to the user's own program.
+    TensorFlow calls it first, and so does ``import kerasdl`` for library users, when they first
+    reach ``kerasdl.build``, ``run``, ``list_models`` or ``load_model`` (unless their program
+    imported TensorFlow itself first).
     """
     global _imported
     if _imported:
