@@ -110,7 +110,25 @@ def _messy_files(root: Path) -> list[tuple[str, list[str], list[str]]]:
     npz("many.npz", (), "2000 classes but a 20% test split of 4000 examples holds 800",
         "raise data.test_fraction to at least 0.5", "add examples, or give a test split",
         x=np.zeros((4000, 2), "float32"), y=many)
+    big = x.astype("float64")
+    big[4, 0] = 1e300                    # finite in float64, inf in the model's float32
+    npz("float64.npz", (), "x[4, 0] is 1e+300, beyond float32's range (3.4e38)", x=big, y=y)
+    npz("dtypes.npz", (), "x_train is uint8 but x_test is float32", "both splits need one dtype",
+        x_train=(np.abs(x) * 50).astype("uint8"), y_train=y, x_test=x, y_test=y)
+    npz("twice.npz", (), "class_names names 'a' 2 times; give every class its own name",
+        x=x, y=y, class_names=np.array(["a", "a"]))
+    npz("ids.npz", (), "y holds class id 1000000 but the labels hold only 2 distinct ids",
+        "numpy.unique(y, return_inverse=True)", x=x, y=y * 1_000_000)
+    npz("uint64.npz", (), "y holds class id 9223372036854775808", x=x,
+        y=y.astype("uint64") * np.uint64(2**63))
+    npz("no_features.npz", (), "x has shape (120, 0): its examples hold no features",
+        x=x[:, :0], y=y)
+    (root / "folder.csv").mkdir()
+    cases.append((f"csv:{root / 'folder.csv'}", ["data.label_column=label"],
+                  [f"{root / 'folder.csv'} cannot be read as a CSV file (Is a directory)"]))
     rows = _rows()
+    csv("semicolons.csv", [row.replace(",", ";") for row in rows], "has no column 'label'",
+        "kerasdl reads comma-separated files, and this one is separated by ';'", header="a;b;label")
     for cell in ("nan", "NaN", "inf", "-inf", "Infinity"):
         csv(f"cell_{cell}.csv", rows[:4] + [f"{cell},1.0,1"] + rows[4:],
             f"line 6, column 'a': '{cell}' is not a finite number", "fill in or drop missing")
@@ -255,3 +273,19 @@ def test_the_first_examples_of_every_split_hold_every_class(tmp_path, limit):
         splits = _load(name, test_fraction=0.5)
         assert set(_labels(splits.test.take(limit))) == set(range(5)), name
         assert set(_labels(splits.train.take(limit))) == set(range(5)), name
+
+
+def test_labels_shaped_n_by_1_are_class_ids_and_csv_statistics_follow_the_train_limit(tmp_path):
+    """keras.datasets.cifar10 gives labels of shape (N, 1): they are class ids (they were taken
+    for a numeric target). Under data.train_limit (--smoke) the CSV's Normalization statistics
+    are those of the rows that train (they were those of the whole train split)."""
+    x, y = _features()
+    np.savez(tmp_path / "cifar_like.npz", x_train=x, y_train=y[:, None].astype("uint8"),
+             x_test=x, y_test=y[:, None].astype("uint8"))
+    splits = _load(f"npz:{tmp_path / 'cifar_like.npz'}")
+    assert splits.num_classes == 2 and "labels (N, 1) read as (N,)" in splits.description
+    assert splits.train.element_spec[1].shape == ()
+    path = _write_csv(tmp_path / "rows.csv", _rows(200))
+    limited = _load(f"csv:{path}", label_column="label", train_limit=40, validation_fraction=0.25)
+    rows = np.stack([features for features, _ in limited.train.as_numpy_iterator()])
+    np.testing.assert_allclose(limited.normalization[0], rows[:30].mean(0), rtol=1e-5)

@@ -10,8 +10,9 @@
   are class ids 0..K-1, float labels a numeric target. Features are numbers (booleans become
   float32); a greyscale stack ``(N, H, W)`` of uint8 pixels, as ``keras.datasets`` gives MNIST,
   gets its channel axis, ``(N, H, W, 1)`` (so does a float stack where data.image_size,
-  data.channels or data.augment asks for images), and the data line says so. Files are read
-  without unpickling: arrays of Python objects are refused.
+  data.channels or data.augment asks for images), and the data line says so. Integer labels
+  of shape ``(N, 1)``, as ``keras.datasets.cifar10`` gives them, are read as ``(N,)``. Files
+  are read without unpickling: arrays of Python objects are refused.
 * ``textfolder:PATH``: text files in one subfolder per class (read by
   ``keras.utils.text_dataset_from_directory``), split like ``folder:``; raw strings, for the text
   classifiers, whose vectorizer learns its vocabulary from the training split.
@@ -31,11 +32,12 @@ whole-number price, or integer npz labels); ``'auto'`` (the default) is the rule
 Files are checked before any training and before a run folder is made: a missing path, an empty
 class folder, a file with an image extension that is not an image, images of mixed sizes
 without ``data.image_size``, an ``.npz`` with missing keys, mismatched lengths, empty arrays,
-non-numeric, boolean or negative labels, or ``class_names`` too short for the labels, a CSV
-cell that is empty or not a number, a missing label, and a NaN or infinity anywhere in the
-features (or labels) each fail with one line naming the file (its key and index, or line and
-column) and the fix. Files without an image extension (``.txt`` notes, ``Thumbs.db``) are
-skipped, and the run says how many.
+non-numeric, boolean or negative labels, class ids far beyond the number of classes, an
+``x_test`` of another dtype than ``x_train``, or ``class_names`` too short or repeating a name, a
+CSV cell that is empty or not a number, a missing label, and a NaN or infinity (or a float64
+beyond float32's range) anywhere in the features (or labels) each fail with one line naming the
+file (its key and index, or line and column) and the fix. Files without an image extension
+(``.txt`` notes, ``Thumbs.db``) are skipped, and the run says how many.
 
 The train and test splits of classes are put in :func:`~kerasdl.data.splits.stratified_order`,
 so ``data.train_limit``, ``data.test_limit`` and ``--smoke``, which take the first examples,
@@ -48,6 +50,7 @@ decoded by TensorFlow (``tf.io.decode_image``) into uint8 ``(H, W, C)``, as TFDS
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -94,8 +97,11 @@ def _load_npz(path: Path, cfg, log) -> LocalSplits:
     if keys is None:
         raise DataError(f"{path} holds arrays {sorted(arrays) or 'none'}; expected x_train, y_train, "
                         "x_test, y_test (or x, y, split with data.test_fraction)")
-    pairs = list(zip(keys[::2], keys[1::2]))
+    pairs, column = list(zip(keys[::2], keys[1::2])), ""
     for x_key, y_key in pairs:
+        if arrays[y_key].shape[1:] == (1,) and arrays[y_key].dtype.kind in "ui":
+            arrays[y_key] = arrays[y_key][:, 0]      # class ids as keras.datasets.cifar10 has them
+            column = ", labels (N, 1) read as (N,)"
         _check_pair(path, x_key, arrays[x_key], y_key, arrays[y_key])
     if len(pairs) == 2:
         for key in keys[::2], keys[1::2]:
@@ -103,6 +109,13 @@ def _load_npz(path: Path, cfg, log) -> LocalSplits:
                 raise DataError(f"{path}: {key[0]} holds examples of shape {arrays[key[0]].shape[1:]} "
                                 f"but {key[1]} of shape {arrays[key[1]].shape[1:]}; both splits "
                                 "need examples of one shape")
+        train_type, test_type = arrays["x_train"].dtype, arrays["x_test"].dtype
+        if train_type != test_type and (np.uint8 in (train_type, test_type)
+                                        or train_type.kind != test_type.kind):
+            raise DataError(f"{path}: x_train is {train_type} but x_test is {test_type}; uint8 "
+                            "features are pixels, scaled by data.rescale, other types are taken as "
+                            "they are, so both splits need one dtype: save "
+                            "x_test.astype(x_train.dtype) (or the reverse)")
     classes = _npz_classes(path, pairs, arrays, cfg.label_type)
     names = _class_names(path, arrays, pairs) if classes else None
     for _, y_key in pairs:      # class ids, or (data.label_type='numeric') a float target
@@ -131,7 +144,7 @@ def _load_npz(path: Path, cfg, log) -> LocalSplits:
         tf.data.Dataset.from_tensor_slices((x_train, y_train)),
         tf.data.Dataset.from_tensor_slices((x_test, y_test)),
         None, num_classes, names,
-        f"arrays {path}: x {x_train.shape[1:]} {x_train.dtype}{reshaped}, {kind}, "
+        f"arrays {path}: x {x_train.shape[1:]} {x_train.dtype}{reshaped}, {kind}{column}, "
         f"{len(x_train)} train / {len(x_test)} test, {how}")
 
 
@@ -173,6 +186,9 @@ def _check_pair(path: Path, x_key: str, x: np.ndarray, y_key: str, y: np.ndarray
     if not len(x):
         raise DataError(f"{path}: {x_key} and {y_key} are empty (0 rows); give at least one "
                         "example per class in each split")
+    if 0 in x.shape[1:]:
+        raise DataError(f"{path}: {x_key} has shape {x.shape}: its examples hold no features; "
+                        "save at least one number per example")
     if x.dtype.kind not in "buif":
         raise DataError(f"{path}: {x_key} holds {x.dtype} values; features must be numbers (e.g. "
                         "float32, or uint8 pixels)")
@@ -185,9 +201,12 @@ def _check_pair(path: Path, x_key: str, x: np.ndarray, y_key: str, y: np.ndarray
     for key, array in ((x_key, x), (y_key, y)):
         if array.dtype.kind == "f":
             bad = ~np.isfinite(array)
+            if array.dtype.itemsize > 4:         # the model computes in float32: 1e300 is inf there
+                bad |= np.abs(array) > np.finfo(np.float32).max
             if bad.any():
                 first = np.unravel_index(int(np.argmax(bad)), array.shape)
-                raise DataError(f"{path}: {key}[{', '.join(map(str, first))}] is {array[first]} "
+                beyond = ", beyond float32's range (3.4e38)" if np.isfinite(array[first]) else ""
+                raise DataError(f"{path}: {key}[{', '.join(map(str, first))}] is {array[first]}{beyond} "
                                 f"({int(bad.sum())} non-finite value(s) in {key}); features and "
                                 "labels must be finite numbers: fill in or drop the examples "
                                 "with NaN or infinity")
@@ -213,6 +232,15 @@ def _npz_classes(path: Path, pairs, arrays, label_type: str) -> bool:
                             "ids with numpy.unique(y, return_inverse=True)"
                             + (", or set data.label_type='numeric' for a numeric target)"
                                if label_type != "numeric" else ")"))
+    top = max(int(y.max()) for _, y in labels)
+    distinct = len(set().union(*(np.unique(y).tolist() for _, y in labels)))
+    if "class_names" not in arrays and top >= 1000 and top >= 10 * distinct:
+        key = next(key for key, y in labels if int(y.max()) == top)
+        raise DataError(f"{path}: {key} holds class id {top} but the labels hold only {distinct} "
+                        f"distinct ids: a classifier would get {top + 1:,} outputs, most for classes "
+                        "never seen; number the classes 0..K-1 (numpy.unique(y, return_inverse=True)"
+                        "), give a class_names array, or set data.label_type='numeric' for a "
+                        "numeric target")
     return True
 
 
@@ -230,7 +258,12 @@ def _class_names(path: Path, arrays, pairs) -> Optional[tuple[str, ...]]:
             raise DataError(f"{path}: {key} holds class id {top} but class_names names only "
                             f"{len(names)} classes (ids 0..{len(names) - 1}); give one name per "
                             "class id")
-    return tuple(str(name) for name in names)
+    text = [str(name) for name in names]
+    repeated = next((name for name, count in Counter(text).items() if count > 1), None)
+    if repeated is not None:
+        raise DataError(f"{path}: class_names names {repeated!r} {text.count(repeated)} times; "
+                        "give every class its own name")
+    return tuple(text)
 
 
 def _features(x_train: np.ndarray, x_test: np.ndarray, cfg):
@@ -279,8 +312,11 @@ def read_csv_table(path: Path, columns: Optional[Sequence[str]] = None,
     if label is not None and label not in header:
         from kerasdl.errors import did_you_mean
 
+        separator = next((s for s in (";", "\t", "|") if len(header) == 1 and s in header[0]), None)
         raise DataError(f"{path} has no column '{label}' (data.label_column){did_you_mean(label, header)}"
-                        f"; its columns: {', '.join(header)}")
+                        f"; its columns: {', '.join(header)}" + (
+                            f" (one column: kerasdl reads comma-separated files, and this one is "
+                            f"separated by {separator!r}; save it with commas)" if separator else ""))
     wanted = tuple(columns) if columns is not None else tuple(c for c in header if c != label)
     missing = [c for c in wanted if c not in header]
     if missing:
@@ -325,7 +361,11 @@ def _csv_rows(path: Path) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
     import csv
     import io
 
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"{path} cannot be read as a CSV file ({error.strerror}); give the path of "
+                        "a .csv file") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -377,8 +417,10 @@ def _load_csv(path: Path, cfg, log) -> LocalSplits:
         train, test = (part[stratified_order(y[part], cfg.split_seed)] for part in (train, test))
     else:
         train, test = plain_split(len(y), cfg)
-    # the pipeline trains on the first n - round(n * validation_fraction) training rows
-    n_fit = len(train) - int(round(len(train) * cfg.validation_fraction))
+    # the pipeline trains on the first n - round(n * validation_fraction) of the first
+    # data.train_limit (--smoke) training rows
+    n = min(len(train), cfg.train_limit or len(train))
+    n_fit = n - int(round(n * cfg.validation_fraction))
     fitted = x[train][:max(n_fit, 1)]
     normalization = (fitted.mean(axis=0), fitted.var(axis=0))
     many = hint and num_classes > 10        # a whole-number target (a price) taken for classes?
