@@ -251,7 +251,10 @@ class Data:
                               f"got {self.validation_fraction}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ConfigError(f"config key 'data.test_fraction' must be in (0, 1); "
-                              f"got {self.test_fraction}")
+                              f"got {self.test_fraction}" + (
+                                  " (kerasdl evaluate RUN --data folder:PATH scores every image "
+                                  "of a labelled folder without train/)"
+                                  if self.test_fraction == 1 else ""))
         for key in ("batch_size", "shuffle_buffer"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key 'data.{key}' must be >= 1; got {getattr(self, key)}")

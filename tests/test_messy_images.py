@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from kerasdl.config import Data, Model, Output, Trainer
-from kerasdl.errors import DataError
+from kerasdl.errors import ConfigError, DataError
 from kerasdl.runner import run
 
 from conftest import REPO, run_cli, small_experiment
@@ -140,6 +140,10 @@ def test_evaluate_scores_every_image_of_a_new_folder_and_says_how_many(tmp_path,
     found = json.loads(open(written[0]).read())
     assert found["counts"] == {"test": 24} and found["scored"] == "every image in it, 24"
     assert written[1].endswith("-confusion.png")
+    # what a user tried first is refused, pointing here
+    with pytest.raises(ConfigError, match=r"got 1.0 \(kerasdl evaluate RUN --data folder:PATH "
+                                          "scores every image of a labelled folder without train/"):
+        Data(test_fraction=1.0)
 
 
 @pytest.mark.slow   # two CLI evaluations, ~20 s
@@ -196,7 +200,7 @@ def test_one_rgb_jpeg_among_grey_pngs_keeps_the_model_grey_and_says_so(tmp_path)
     run_dir, = (tmp_path / "runs").iterdir()
     from kerasdl.deploy import load_trained
 
-    assert tuple(load_trained(run_dir).model.inputs[0].shape[1:]) == (28, 28, 1)
+    assert load_trained(run_dir).model.inputs[0].shape[-1] == 1      # grey, not 3 channels
 
 
 @pytest.mark.slow   # three CLI subprocesses, ~30 s
