@@ -197,6 +197,30 @@ def test_the_confusion_figure_stays_small_at_imagenet_scale():
         assert int(predictions) - int(baseline) < 600, rows
 
 
+@pytest.mark.slow
+def test_a_run_with_2000_classes_finishes_with_its_figures(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index in range(2000):                  # 2,000 classes of 2 images, half held out
+        folder = tmp_path / "classes" / f"class{index:04d}"
+        folder.mkdir(parents=True)
+        for image in range(2):
+            Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(
+                folder / f"{image}.png")
+    result = run_cli("run", "lenet5", "--set", f"data.name=folder:{tmp_path / 'classes'}",
+                     "--set", "data.test_fraction=0.5", "--set", "trainer.epochs=1",
+                     "--set", "data.augment=()", "--workdir", str(tmp_path / "runs"),
+                     cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    run_dir = next((tmp_path / "runs").glob("lenet5-*"))
+    assert (run_dir / "report.txt").is_file()                     # finished, not left unfinished
+    for figure in ("confusion.png", "predictions.png", "samples.png"):
+        assert (run_dir / figure).stat().st_size < 2_000_000, figure
+    assert len(json.loads((run_dir / "per_class.json").read_text())) == 2000
+
+
 # --- 9: experiment names from anywhere, the README's example -----------------------------------
 
 def test_a_builtin_experiment_name_resolves_outside_the_repository(tmp_path):
