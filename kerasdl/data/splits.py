@@ -76,6 +76,9 @@ def carved_test_split(cfg, stratified: bool = True) -> str:
 
 def plain_split(count: int, cfg):
     """(train, test) indices of a seeded, unstratified ``data.test_fraction`` split."""
+    if count < 2:
+        raise DataError(f"data.name='{cfg.name}' holds {count} example; a test split cut from it "
+                        "needs at least 2 (add examples, or give a test split)")
     order = np.random.default_rng(cfg.split_seed).permutation(count)
     n_test = max(1, int(round(count * cfg.test_fraction)))
     return order[n_test:], order[:n_test]
