@@ -289,3 +289,81 @@ def test_labels_shaped_n_by_1_are_class_ids_and_csv_statistics_follow_the_train_
     limited = _load(f"csv:{path}", label_column="label", train_limit=40, validation_fraction=0.25)
     rows = np.stack([features for features, _ in limited.train.as_numpy_iterator()])
     np.testing.assert_allclose(limited.normalization[0], rows[:30].mean(0), rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_predict_reads_csv_inputs_as_training_does(tmp_path):
+    """``kerasdl predict`` on CSV rows uses the training reader: a byte-order mark is no part of
+    a column name, a NaN cell and a latin-1 file are refused naming the line; the classes of
+    labels spelled ``1`` and ``1.0`` are one (predict showed ``1 0.281, 1.0 0.266, ...``)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 2))
+    spelled = [("{}", "{}.0")[i % 2].format(int(a > 0)) for i, (a, _) in enumerate(x)]
+    _write_csv(tmp_path / "train.csv", [f"{a:.3f},{b:.3f},{label}" for (a, b), label in
+                                         zip(x, spelled)], bom=True)
+    _write_csv(tmp_path / "new.csv", ["1.5,0", "-1.5,0"], header="a,b", bom=True)
+    _write_csv(tmp_path / "nan.csv", ["1.5,0", "nan,0"], header="a,b")
+    _write_csv(tmp_path / "latin1.csv", ["1.5,0", "-1.5,0", "caf\u00e9,0"], header="a,b",
+               encoding="latin-1")
+    code = f"""
+import contextlib, io, pathlib
+from kerasdl.cli import main
+def cli(*argv):
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        try:
+            main(list(argv))
+        except SystemExit as exit:
+            output.write(f"rc={{exit.code}}")
+    return output.getvalue()
+root = pathlib.Path({str(tmp_path)!r})
+cli("run", {MLP!r}, "--set", f"data.name=csv:{{root / 'train.csv'}}", "--set",
+    "data.label_column=label", "--set", "trainer.epochs=2")
+(run_dir,) = (root / "runs").iterdir()
+for name in ("new", "nan", "latin1"):
+    print("PREDICT", cli("predict", str(run_dir), str(root / f"{{name}}.csv")).replace("\\n", " | "))
+"""
+    done = run_python(code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    new, nan, latin1 = [line.removeprefix("PREDICT ") for line in done.stdout.splitlines()
+                        if line.startswith("PREDICT")]
+    assert f"{tmp_path / 'new.csv'}:2: " in new and f"{tmp_path / 'new.csv'}:3: " in new, new
+    shown = {pair.split()[0] for row in new.split(" | ") if row.startswith(str(tmp_path))
+             for pair in row.split(": ", 1)[1].split(", ")}
+    assert shown == {"0", "1"}, new                 # two classes, not 0, 0.0, 1 and 1.0
+    assert (f"error: {tmp_path / 'nan.csv'} line 3, column 'a': 'nan' is not a finite number"
+            in nan), nan
+    assert f"error: {tmp_path / 'latin1.csv'} line 4 is not UTF-8 text (byte 0xe9)" in latin1, latin1
+
+
+def test_a_csv_model_predicts_one_class_per_number_and_predict_refuses_messy_rows(tmp_path):
+    """Trained on a BOM CSV whose labels spell 0/1 three ways, the model has two classes, and
+    ``kerasdl predict`` (the same reader) shows those two; it reads a BOM CSV too and refuses a
+    NaN cell or a latin-1 file naming the line. Before: classes '1' and '1.0' both, a '\\ufeffa'
+    column, and the NaN row predicted like any other."""
+    from kerasdl.config import Model, Trainer
+    from kerasdl.deploy import load_trained, predict
+    from kerasdl.runner import run
+
+    from conftest import small_experiment
+
+    x, y = _features(120)
+    spellings = {0: ["0", "0.0", "0e0"], 1: ["1", "1.0", "1e0"]}
+    rows = [f"{a:.4f},{b:.4f},{spellings[label][i % 3]}" for i, ((a, b, *_), label) in
+            enumerate(zip(x, y))]
+    train = _write_csv(tmp_path / "train.csv", rows, bom=True)
+    result = run(small_experiment(
+        tmp_path, data=Data(name=f"csv:{train}", label_column="label", batch_size=16),
+        model=Model(name="mlp", kwargs={"hidden": (8,)}), trainer=Trainer(epochs=2, verbose=0)),
+        log=lambda line: None)
+    trained = load_trained(result.run_dir)
+    new = _write_csv(tmp_path / "new.csv", ["0.5,-0.2", "-1.0,0.3"], header="a,b", bom=True)
+    found = predict(trained, [str(new)], top_k=5)
+    assert [sorted(name for name, _ in p.top) for p in found] == [["0", "1"], ["0", "1"]]
+    messy = _write_csv(tmp_path / "messy.csv", ["0.5,-0.2", "", "nan,0.3"], header="a,b")
+    with pytest.raises(DataError, match=r"messy.csv line 4, column 'a': 'nan' is not a finite"):
+        predict(trained, [str(messy)])
+    latin = _write_csv(tmp_path / "latin.csv", ["0.5,-0.2", "1.0,0.3 \u00e9"], header="a,b",
+                       encoding="latin-1")
+    with pytest.raises(DataError, match=r"latin.csv line 3 is not UTF-8 text"):
+        predict(trained, [str(latin)])
