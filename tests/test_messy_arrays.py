@@ -335,35 +335,3 @@ for name in ("new", "nan", "latin1"):
             in nan), nan
     assert f"error: {tmp_path / 'latin1.csv'} line 4 is not UTF-8 text (byte 0xe9)" in latin1, latin1
 
-
-def test_a_csv_model_predicts_one_class_per_number_and_predict_refuses_messy_rows(tmp_path):
-    """Trained on a BOM CSV whose labels spell 0/1 three ways, the model has two classes, and
-    ``kerasdl predict`` (the same reader) shows those two; it reads a BOM CSV too and refuses a
-    NaN cell or a latin-1 file naming the line. Before: classes '1' and '1.0' both, a '\\ufeffa'
-    column, and the NaN row predicted like any other."""
-    from kerasdl.config import Model, Trainer
-    from kerasdl.deploy import load_trained, predict
-    from kerasdl.runner import run
-
-    from conftest import small_experiment
-
-    x, y = _features(120)
-    spellings = {0: ["0", "0.0", "0e0"], 1: ["1", "1.0", "1e0"]}
-    rows = [f"{a:.4f},{b:.4f},{spellings[label][i % 3]}" for i, ((a, b, *_), label) in
-            enumerate(zip(x, y))]
-    train = _write_csv(tmp_path / "train.csv", rows, bom=True)
-    result = run(small_experiment(
-        tmp_path, data=Data(name=f"csv:{train}", label_column="label", batch_size=16),
-        model=Model(name="mlp", kwargs={"hidden": (8,)}), trainer=Trainer(epochs=2, verbose=0)),
-        log=lambda line: None)
-    trained = load_trained(result.run_dir)
-    new = _write_csv(tmp_path / "new.csv", ["0.5,-0.2", "-1.0,0.3"], header="a,b", bom=True)
-    found = predict(trained, [str(new)], top_k=5)
-    assert [sorted(name for name, _ in p.top) for p in found] == [["0", "1"], ["0", "1"]]
-    messy = _write_csv(tmp_path / "messy.csv", ["0.5,-0.2", "", "nan,0.3"], header="a,b")
-    with pytest.raises(DataError, match=r"messy.csv line 4, column 'a': 'nan' is not a finite"):
-        predict(trained, [str(messy)])
-    latin = _write_csv(tmp_path / "latin.csv", ["0.5,-0.2", "1.0,0.3 \u00e9"], header="a,b",
-                       encoding="latin-1")
-    with pytest.raises(DataError, match=r"latin.csv line 3 is not UTF-8 text"):
-        predict(trained, [str(latin)])
