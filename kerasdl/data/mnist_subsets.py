@@ -114,8 +114,8 @@ def write_digit_folder(path, digits: Sequence[int] = SECOND_DIGITS, per_class: i
 
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise DataError(f"{path} exists and is not an empty folder; give a new folder (nothing is "
-                        "overwritten)")
+        what = "is not empty" if path.is_dir() else "is a file"
+        raise DataError(f"{path} exists and {what}; give a new folder (nothing is overwritten)")
     subset = digit_subset(digits, split_seed, per_class=per_class)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in path.parent.glob(f".{path.name}.partial-*"):     # what a killed run left
