@@ -126,6 +126,15 @@ def _messy_files(root: Path) -> list[tuple[str, list[str], list[str]]]:
     (root / "folder.csv").mkdir()
     cases.append((f"csv:{root / 'folder.csv'}", ["data.label_column=label"],
                   [f"{root / 'folder.csv'} cannot be read as a CSV file (Is a directory)"]))
+    for name, text in (("latin1", "caf\u00e9".encode("latin-1")), ("one_class", b"fine")):
+        for index in range(6):
+            folder = root / name / ("a" if name == "one_class" or index % 2 else "b")
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{index}.txt").write_bytes(b"some text\n" + text)
+    cases.append((f"textfolder:{root / 'latin1'}", [],
+                  [f"{root / 'latin1' / 'a' / '1.txt'} line 2 is not UTF-8 text (byte 0xe9)"]))
+    cases.append((f"textfolder:{root / 'one_class'}", [],
+                  [f"{root / 'one_class'} holds one class folder, 'a'; a classifier needs at least 2"]))
     rows = _rows()
     csv("semicolons.csv", [row.replace(",", ";") for row in rows], "has no column 'label'",
         "kerasdl reads comma-separated files, and this one is separated by ';'", header="a;b;label")

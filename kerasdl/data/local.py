@@ -15,7 +15,8 @@
   are read without unpickling: arrays of Python objects are refused.
 * ``textfolder:PATH``: text files in one subfolder per class (read by
   ``keras.utils.text_dataset_from_directory``), split like ``folder:``; raw strings, for the text
-  classifiers, whose vectorizer learns its vocabulary from the training split.
+  classifiers, whose vectorizer learns its vocabulary from the training split. Texts are UTF-8
+  (a byte-order mark dropped); a file in another encoding is refused as a CSV is, below.
 * ``csv:PATH``: one row per example with a header; ``data.label_column`` names the label, every
   other column is a numeric feature. The file is UTF-8 (with or without Excel's byte-order
   mark); a file in another encoding (latin-1, cp1252) is refused, naming the line, rather than
@@ -354,10 +355,7 @@ def read_csv_table(path: Path, columns: Optional[Sequence[str]] = None,
 
 
 def _csv_rows(path: Path) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
-    """(header, its line, [(line, row)...]) of a CSV file: UTF-8 (BOM or not); blank lines skipped.
-
-    A file in another encoding (latin-1, cp1252) is refused, naming the line: guessing could
-    turn letters into other letters without a word, so the fix (save as UTF-8) is the user's."""
+    """(header, its line, [(line, row)...]) of a CSV file: UTF-8 (BOM or not); blank lines skipped."""
     import csv
     import io
 
@@ -366,13 +364,7 @@ def _csv_rows(path: Path) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
     except OSError as error:
         raise DataError(f"{path} cannot be read as a CSV file ({error.strerror}); give the path of "
                         "a .csv file") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise DataError(f"{path} line {line} is not UTF-8 text (byte {data[error.start]:#04x}); "
-                        "save the file as UTF-8 (Excel: 'CSV UTF-8'; or iconv -f latin1 -t utf-8 "
-                        "old.csv > new.csv)") from None
+    text = _utf8(data, path)
     reader, rows, line = csv.reader(io.StringIO(text, newline="")), [], 1
     try:
         for row in reader:
@@ -394,6 +386,21 @@ def _csv_rows(path: Path) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
             raise DataError(f"{path} line {header_line}: the header names column '{name}' twice; "
                             "give every column its own name")
     return header, header_line, body
+
+
+def _utf8(data: bytes, path: Path) -> str:
+    """``data``, the bytes of ``path``, as UTF-8 text (a byte-order mark dropped).
+
+    A file in another encoding (latin-1, cp1252) is refused, naming the line: guessing could
+    turn letters into other letters without a word, so the fix (save as UTF-8) is the user's."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        excel = "Excel: 'CSV UTF-8'; or " if path.suffix.lower() == ".csv" else ""
+        raise DataError(f"{path} line {line} is not UTF-8 text (byte {data[error.start]:#04x}); "
+                        f"save the file as UTF-8 ({excel}iconv -f latin1 -t utf-8 old{path.suffix} "
+                        f"> new{path.suffix})") from None
 
 
 def _load_csv(path: Path, cfg, log) -> LocalSplits:
@@ -495,8 +502,18 @@ def _read_texts(root: Path, class_names: Optional[tuple[str, ...]] = None):
     dataset = keras.utils.text_dataset_from_directory(
         root, batch_size=None, shuffle=False, class_names=list(class_names), verbose=False)
     pairs = list(dataset.as_numpy_iterator())
-    texts = np.array([text.decode("utf-8", errors="replace") for text, _ in pairs], dtype=object)
+    texts = np.array([_text(data, root / class_names[label]) for data, label in pairs], dtype=object)
     return texts, np.array([label for _, label in pairs], dtype=np.int64), class_names
+
+
+def _text(data: bytes, folder: Path) -> str:
+    """The UTF-8 text of a file of ``folder``; else an error naming the file (found by its bytes)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        path = next((file for file in sorted(folder.glob("**/*.txt")) if file.read_bytes() == data),
+                    folder / "*.txt")
+        return _utf8(data, path)            # raises, naming the file and the line
 
 
 def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
@@ -507,6 +524,9 @@ def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
                         "subfolders holding .txt files")
     presplit = (path / "train").is_dir()
     texts, labels, names = _read_texts(path / "train" if presplit else path)
+    if len(names) < 2:
+        raise DataError(f"{path / 'train' if presplit else path} holds one class folder, "
+                        f"'{names[0]}'; a classifier needs at least 2: one subfolder per class")
     if presplit and (path / "test").is_dir():
         test_texts, test_labels, _ = _read_texts(path / "test", names)
         train_texts, train_labels = texts, labels
