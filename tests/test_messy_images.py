@@ -109,6 +109,28 @@ def test_cmyk_jpegs_read_as_grey_and_odd_channels_are_said(tmp_path):
                      "colour (set data.channels=1 to read all as grey)"]
 
 
+def test_above_the_memory_bound_files_are_decoded_again_after_the_check(tmp_path, monkeypatch):
+    """Over IN_MEMORY_BYTES the splits keep file paths (decoded per epoch): the same pixels as
+    the decoded arrays below it, and a truncated file is still named before training."""
+    from kerasdl.data import folders
+    from kerasdl.data.local import load_local
+
+    root = make_image_folder(tmp_path / "rgb", per_class=4, mode="RGB")
+    cfg = Data(name=f"folder:{root}", test_fraction=0.25)
+
+    def pixels():
+        splits = load_local("folder", root, cfg, log=lambda line: None)
+        return [(int(y), np.asarray(x).tobytes()) for split in (splits.train, splits.test)
+                for x, y in split]
+
+    in_memory = pixels()
+    monkeypatch.setattr(folders, "IN_MEMORY_BYTES", 0)
+    assert pixels() == in_memory
+    _truncate(root / "square" / "002.png")
+    with pytest.raises(DataError, match=r"/square/002.png cannot be decoded \(Invalid PNG data"):
+        pixels()
+
+
 def test_the_test_split_and_a_train_folder_keep_every_class_in_their_first_n(tmp_path):
     """test_limit takes the first N: of a class-ordered test/ folder they were all one class."""
     from kerasdl.data.local import load_local

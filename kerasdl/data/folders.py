@@ -288,23 +288,25 @@ def _decode_all(files: _Files, channels: int, shape: tuple, keep: bool) -> Optio
 
     decode = _decoder(channels, shape)
     count = len(files.paths)
+    # without ``keep``, a value of the pixels (the shape alone, known statically, lets
+    # TensorFlow prune the decode)
     dataset = tf.data.Dataset.from_tensor_slices(
         (np.arange(count), np.asarray(files.paths, dtype=str), files.via_rgb)).map(
         lambda index, path, via_rgb: (index, decode(path, via_rgb) if keep else
-                                      tf.shape(decode(path, via_rgb))[0]),
+                                      tf.reduce_max(decode(path, via_rgb))),
         num_parallel_calls=tf.data.AUTOTUNE).ignore_errors().batch(1024)
-    indices, batches = [], []
+    pixels = np.empty((count, *shape), np.uint8) if keep else None
+    decoded = np.zeros(count, bool)
     for index, images in dataset.as_numpy_iterator():
-        indices.append(index)
+        decoded[index] = True
         if keep:
-            batches.append(images)
-    decoded = np.concatenate(indices) if indices else np.zeros(0, np.int64)
-    if len(decoded) < count:
-        bad = np.setdiff1d(np.arange(count), decoded)
+            pixels[index] = images
+    if not decoded.all():
+        bad = np.flatnonzero(~decoded)
         raise DataError(f"{files.paths[bad[0]]} cannot be decoded ({_decode_error(files, bad[0], decode)})"
                         f"{f' (and {len(bad) - 1} other file(s))' if len(bad) > 1 else ''}: a damaged "
                         "file, or not the image its extension says; delete or replace it")
-    return np.concatenate(batches) if keep else None
+    return pixels
 
 
 def _decode_error(files: _Files, index: int, decode) -> str:
