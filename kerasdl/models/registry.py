@@ -115,7 +115,8 @@ def check_shapes_and_counts(name: str, kwargs: dict[str, Any]) -> None:
                              f"({type(count).__name__}); e.g. num_classes=10")
     if "input_shape" in kwargs and kwargs["input_shape"] is not None:
         shape = kwargs["input_shape"]
-        example = "e.g. input_shape=(28, 28, 1) for 28x28 grey images, (None, 8) for sequences of any length with 8 features"
+        example = ("e.g. input_shape=(28, 28, 1) for 28x28 grey images, (None, 8) for sequences of "
+                   "any length with 8 features")
         if not isinstance(shape, (tuple, list)):
             raise ModelError(f"model '{name}': input_shape must be a tuple of dimensions without the "
                              f"batch axis; got {shape!r} ({type(shape).__name__}); {example}")
