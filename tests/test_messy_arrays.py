@@ -136,6 +136,9 @@ def _messy_files(root: Path) -> list[tuple[str, list[str], list[str]]]:
     cases.append((f"textfolder:{root / 'one_class'}", [],
                   [f"{root / 'one_class'} holds one class folder, 'a'; a classifier needs at least 2"]))
     rows = _rows()
+    csv("wide.csv", [f"{float(row.split(',')[0]) * 1e25:.4g},{row.split(',', 1)[1]}" for row in rows],
+        "column 'a': its values spread too widely for the model's float32 (standard deviation 8.",
+        "divide it by 1e24")     # the Normalization layer's variance was inf: a NaN model
     csv("semicolons.csv", [row.replace(",", ";") for row in rows], "has no column 'label'",
         "kerasdl reads comma-separated files, and this one is separated by ';'", header="a;b;label")
     for cell in ("nan", "NaN", "inf", "-inf", "Infinity"):

@@ -428,8 +428,15 @@ def _load_csv(path: Path, cfg, log) -> LocalSplits:
     # data.train_limit (--smoke) training rows
     n = min(len(train), cfg.train_limit or len(train))
     n_fit = n - int(round(n * cfg.validation_fraction))
-    fitted = x[train][:max(n_fit, 1)]
-    normalization = (fitted.mean(axis=0), fitted.var(axis=0))
+    fitted = x[train][:max(n_fit, 1)].astype(np.float64)
+    mean, variance = fitted.mean(axis=0), fitted.var(axis=0)
+    wide = np.flatnonzero(variance > np.finfo(np.float32).max)      # inf in the model's float32
+    if len(wide):
+        spread = float(np.sqrt(variance[wide[0]]))
+        raise DataError(f"{path}, column '{columns[wide[0]]}': its values spread too widely for the "
+                        f"model's float32 (standard deviation {spread:.3g}, at most 1.8e19 fits); "
+                        f"rescale the column, e.g. divide it by 1e{int(np.log10(spread))}")
+    normalization = (mean.astype(np.float32), variance.astype(np.float32))
     many = hint and num_classes > 10        # a whole-number target (a price) taken for classes?
     kind = (f"{num_classes} classes" + (" from whole numbers; data.label_type='numeric' makes them "
                                         "a numeric target" if many else "")
