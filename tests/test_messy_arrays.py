@@ -347,3 +347,18 @@ for name in ("new", "nan", "latin1"):
             in nan), nan
     assert f"error: {tmp_path / 'latin1.csv'} line 4 is not UTF-8 text (byte 0xe9)" in latin1, latin1
 
+
+
+def test_a_test_limit_below_the_number_of_classes_is_said(tmp_path):
+    """Five class-sorted classes and data.test_limit=3: the three examples are of three classes
+    (stratified_order), and the run says that two go unscored."""
+    from kerasdl.data import load_data
+
+    x = np.random.default_rng(0).normal(size=(50, 3)).astype("float32")
+    np.savez(tmp_path / "five.npz", x=x, y=np.repeat(np.arange(5), 10))
+    lines = []
+    bundle = load_data(Data(name=f"npz:{tmp_path / 'five.npz'}", test_fraction=0.4, test_limit=3),
+                       "sparse", log=lines.append)
+    assert len(set(np.concatenate([y for _, y in bundle.test.as_numpy_iterator()]))) == 3
+    assert ("WARNING: data.test_limit=3 keeps fewer test examples than the 5 classes: some go "
+            "unscored; raise it to score every class") in lines

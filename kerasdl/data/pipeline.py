@@ -76,8 +76,11 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
     train, test, num_classes = splits.train, splits.test, splits.num_classes
     if cfg.train_limit:
         train = train.take(cfg.train_limit)
-    if cfg.test_limit:
+    if cfg.test_limit:                # local data comes in stratified_order: every class, if it fits
         test = test.take(cfg.test_limit)
+        if num_classes and cfg.test_limit < num_classes:
+            log(f"WARNING: data.test_limit={cfg.test_limit} keeps fewer test examples than the "
+                f"{num_classes} classes: some go unscored; raise it to score every class")
     n_train, n_test = _count(train, "train", cfg), _count(test, "test", cfg)
     if splits.validation is not None:           # the data has its own (a validation/ folder)
         validation, n_validation = splits.validation, _count(splits.validation, "validation", cfg)
