@@ -32,8 +32,8 @@ CSV_FATAL = {"latin1", "nan_cell", "inf_cell", "empty_cell", "text_cell", "huge_
              "label_only", "no_rows"}
 CSV_BENIGN = {"bom", "crlf", "blank_lines", "quoted", "accents", "spellings"}
 NPZ_FATAL = {"nan_x", "inf_x", "nan_y", "negative", "bool_y", "text_y", "empty", "short_names",
-             "mismatch", "text_x"}
-NPZ_BENIGN = {"names", "grey", "bool_x", "int_x", "float16_x", "scalar_x"}
+             "mismatch", "text_x", "huge_x", "no_features", "dup_names", "huge_id", "dtype_mix"}
+NPZ_BENIGN = {"names", "grey", "bool_x", "int_x", "float16_x", "scalar_x", "column_y"}
 
 
 @dataclass
@@ -138,6 +138,12 @@ def npz_cases(draw, root: Path, classes_only: bool = False) -> Case:
         x.reshape(len(x), -1)[first, 0] = np.nan
     if "inf_x" in defects and x.dtype.kind == "f":
         x.reshape(len(x), -1)[first, 0] = np.inf
+    if "huge_x" in defects:                 # finite in float64, inf in the model's float32
+        x = x.astype("float64")
+        x.reshape(len(x), -1)[first, 0] = 1e300
+    if "huge_id" in defects:
+        labels = labels.copy()
+        labels[first] = 10**6
     if "nan_y" in defects:
         labels = labels.astype("float64")
         labels[first] = np.nan
@@ -149,10 +155,16 @@ def npz_cases(draw, root: Path, classes_only: bool = False) -> Case:
         labels = np.array([f"c{v}" for v in y])
     if "text_x" in defects:
         x = np.array([f"{v}" for v in range(len(y))])
+    if "no_features" in defects:
+        x = x.reshape(len(x), -1)[:, :0]
+    if "column_y" in defects and labels.dtype.kind in "iu":    # as keras.datasets.cifar10 has them
+        labels = labels[:, None]
     arrays = {}
-    if "names" in defects or "short_names" in defects:
+    if defects & {"names", "short_names", "dup_names"}:
         arrays["class_names"] = np.array([f"name{i}" for i in range(
             max(n_classes - 1, 0) if "short_names" in defects else n_classes)])
+        if "dup_names" in defects and n_classes > 1:
+            arrays["class_names"][-1] = arrays["class_names"][0]
     split = draw(st.booleans())
     order = rng.permutation(len(y)) if draw(st.booleans()) else np.arange(len(y))   # or by class
     x, labels = x[order], labels[order]
@@ -163,6 +175,9 @@ def npz_cases(draw, root: Path, classes_only: bool = False) -> Case:
             arrays.update(x_test=x[:0], y_test=labels[:0])
         if "mismatch" in defects:
             arrays.update(y_train=labels[:cut + 1])
+        if "dtype_mix" in defects and x.dtype.kind in "biuf":   # uint8 pixels beside floats
+            test = np.nan_to_num(np.abs(arrays["x_test"].astype("float64")), posinf=0)
+            arrays.update(x_test=test.astype("float32" if x.dtype == np.uint8 else "uint8"))
     else:
         arrays.update(x=x[:0] if "empty" in defects else x, y=labels[:0] if "empty" in defects else labels)
         if "mismatch" in defects:
@@ -173,10 +188,14 @@ def npz_cases(draw, root: Path, classes_only: bool = False) -> Case:
     fatal_here = set(NPZ_FATAL)
     if "nan_x" in defects and x.dtype.kind != "f" or "inf_x" in defects and x.dtype.kind != "f":
         fatal_here -= {"nan_x", "inf_x"}
-    if label_type == "numeric" or (regression and label_type == "auto"):
-        fatal_here -= {"negative", "short_names"}
-    fatal = bool(defects & fatal_here) or (regression and label_type == "classes")
     classes = label_type == "classes" or (label_type == "auto" and not regression)
+    if not classes:
+        fatal_here -= {"negative", "short_names", "dup_names", "huge_id"}
+    if n_classes < 2:
+        fatal_here.discard("dup_names")
+    if not split or x.dtype.kind not in "biuf":
+        fatal_here.discard("dtype_mix")
+    fatal = bool(defects & fatal_here) or (regression and label_type == "classes")
     return Case(f"npz:{path}", path, {"label_type": label_type}, frozenset(defects), fatal, classes)
 
 

@@ -64,6 +64,7 @@ from kerasdl.errors import DataError
 
 SCHEMES = ("folder", "npz", "csv", "textfolder")
 NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
+FLOAT32_MAX = float(np.finfo(np.float32).max)     # 3.4e38: beyond it, inf in the model
 
 
 def local_source(name: str) -> Optional[tuple[str, Path]]:
@@ -203,7 +204,7 @@ def _check_pair(path: Path, x_key: str, x: np.ndarray, y_key: str, y: np.ndarray
         if array.dtype.kind == "f":
             bad = ~np.isfinite(array)
             if array.dtype.itemsize > 4:         # the model computes in float32: 1e300 is inf there
-                bad |= np.abs(array) > np.finfo(np.float32).max
+                bad |= np.abs(array) > FLOAT32_MAX
             if bad.any():
                 first = np.unravel_index(int(np.argmax(bad)), array.shape)
                 beyond = ", beyond float32's range (3.4e38)" if np.isfinite(array[first]) else ""
@@ -327,7 +328,7 @@ def read_csv_table(path: Path, columns: Optional[Sequence[str]] = None,
         raise DataError(f"{path} has no feature columns beside the label '{label}'; add the "
                         "columns the model should learn from")
     index = [header.index(c) for c in wanted]
-    features = np.empty((len(body), len(wanted)), np.float32)
+    features = np.empty((len(body), len(wanted)), np.float64)     # float32 once checked
     for row_index, (line, row) in enumerate(body):
         if len(row) != len(header):
             raise DataError(f"{path} line {line} has {len(row)} values but the header (line "
@@ -340,7 +341,7 @@ def read_csv_table(path: Path, columns: Optional[Sequence[str]] = None,
                 raise DataError(f"{path} line {line}, column '{wanted[j]}': {what}; features "
                                 "must be numeric (fill in missing values, encode categories as "
                                 "numbers, or drop the column)") from None
-    bad = ~np.isfinite(features)
+    bad = ~np.isfinite(features) | (np.abs(features) > FLOAT32_MAX)
     if bad.any():
         row_index, j = np.unravel_index(int(np.argmax(bad)), bad.shape)
         line, row = body[row_index]
@@ -351,7 +352,7 @@ def read_csv_table(path: Path, columns: Optional[Sequence[str]] = None,
                         f"({int(bad.sum())} non-finite value(s) in the file); features must be "
                         "finite: fill in or drop missing values (NaN) and infinities")
     labels = [row[header.index(label)].strip() for _, row in body] if label is not None else []
-    return CsvTable(wanted, features, labels, [line for line, _ in body])
+    return CsvTable(wanted, features.astype(np.float32), labels, [line for line, _ in body])
 
 
 def _csv_rows(path: Path) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
@@ -430,7 +431,7 @@ def _load_csv(path: Path, cfg, log) -> LocalSplits:
     n_fit = n - int(round(n * cfg.validation_fraction))
     fitted = x[train][:max(n_fit, 1)].astype(np.float64)
     mean, variance = fitted.mean(axis=0), fitted.var(axis=0)
-    wide = np.flatnonzero(variance > np.finfo(np.float32).max)      # inf in the model's float32
+    wide = np.flatnonzero(variance > FLOAT32_MAX)      # inf in the model's float32
     if len(wide):
         spread = float(np.sqrt(variance[wide[0]]))
         raise DataError(f"{path}, column '{columns[wide[0]]}': its values spread too widely for the "
@@ -468,9 +469,10 @@ def _csv_labels(path: Path, column: str, table: CsvTable, label_type: str):
                                 "needs a numeric target (set data.label_type='classes' or 'auto' "
                                 "for class labels)") from None
             number = None
-        if number is not None and not np.isfinite(np.float32(number)):
-            raise DataError(f"{where}: {text!r} is not a finite number (a missing label?); fill "
-                            "it in or drop the row")
+        if number is not None and not abs(number) <= FLOAT32_MAX:   # NaN too
+            what = ("is beyond the float32 range (about 3.4e38)" if np.isfinite(number) else
+                    "is not a finite number (a missing label?)")
+            raise DataError(f"{where}: {text!r} {what}; fill it in or drop the row")
         numbers.append(number)
     numeric = all(number is not None for number in numbers)
     whole = numeric and all(float(number).is_integer() for number in numbers)
