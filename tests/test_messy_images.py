@@ -55,7 +55,14 @@ def _no_runs(tmp_path) -> bool:
      "class folder {root}/crosses is a symbolic link to {root}/cross, inside the data root"),
     (lambda root: (root / "loop").symlink_to(root.parent),
      "class folder {root}/loop is a symbolic link to {parent}, a folder holding the data root"),
-], ids=["truncated-png", "huge-header", "link-to-root", "link-inside-root", "link-above-root"])
+    (lambda root: os.symlink(root / "circle", root / "cross" / "more"),
+     "folder {root}/cross/more is a symbolic link to {root}/circle, inside the data root"),
+    (lambda root: (make_image_folder(root.parent / "ext", per_class=1),
+                   os.symlink(root.parent / "ext", root.parent / "ext" / "again"),
+                   os.symlink(root.parent / "ext", root / "cross" / "ext")),
+     "folder {root}/cross/ext/again is {parent}/ext again, through a symbolic link (a loop)"),
+], ids=["truncated-png", "huge-header", "link-to-root", "link-inside-root", "link-above-root",
+        "link-in-a-class-folder", "loop-outside-the-root"])
 def test_a_broken_image_or_a_looping_class_folder_is_named_before_any_run_folder(
         tmp_path, breakage, message):
     root = make_image_folder(tmp_path / "data" / "shapes", per_class=6)
@@ -65,6 +72,17 @@ def test_a_broken_image_or_a_looping_class_folder_is_named_before_any_run_folder
     assert message.format(root=root, parent=root.parent) in str(error.value)
     assert "\n" not in str(error.value) and "node" not in str(error.value)
     assert _no_runs(tmp_path)
+
+
+def test_a_linked_folder_outside_the_data_root_is_followed(tmp_path):
+    from kerasdl.data.local import load_local
+
+    root = make_image_folder(tmp_path / "shapes", per_class=5)
+    make_image_folder(tmp_path / "more", per_class=5, seed=3)
+    os.symlink(tmp_path / "more" / "cross", root / "cross" / "more")
+    splits = load_local("folder", root, Data(name=f"folder:{root}"), log=lambda line: None)
+    labels = [int(y) for split in (splits.train, splits.test) for _, y in split]
+    assert np.bincount(labels).tolist() == [5, 10, 5]
 
 
 def test_a_truncated_png_fails_in_one_line_through_the_cli(tmp_path):

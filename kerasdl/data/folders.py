@@ -10,8 +10,9 @@ file:
   TensorFlow as ``keras.utils.image_dataset_from_directory`` decodes it, in parallel. Where the
   decoded splits are one size and fit in ``IN_MEMORY_BYTES``, those pixels are the splits (no
   second decode); otherwise the pipeline decodes the files again, knowing that they decode;
-* a class folder that is a symbolic link to a folder inside the data root, or to one that holds
-  the data root (a loop): its images would count twice, under two classes.
+* a class folder (or a folder in one) that is a symbolic link to a folder inside the data root,
+  or to one that holds the data root, or round a loop: its images would count twice. Links
+  elsewhere are followed.
 
 Channels: ``data.channels`` where set; else 1 if most images are grey (by their headers), 3
 otherwise (a tie keeps colour). Where the images differ, the run says how many do, names a few
@@ -64,9 +65,9 @@ def _scan(root: Path, class_names: Sequence[str], log, split: str, data_root: Pa
         folder = root / name
         if not folder.is_dir():
             continue                         # a split may lack a class (e.g. a small test/)
-        _refuse_inner_link(folder, data_root)
+        _refuse_inner_link(folder, data_root, "class folder")
         found = 0
-        for file in _files_under(folder):
+        for file in _files_under(folder, data_root):
             if os.path.splitext(file)[1].lower() not in IMAGE_EXTENSIONS:
                 skipped += 1
                 continue
@@ -89,26 +90,36 @@ def _scan(root: Path, class_names: Sequence[str], log, split: str, data_root: Pa
                   np.asarray([row[3] for row in rows], dtype=bool))
 
 
-def _refuse_inner_link(folder: Path, data_root: Path) -> None:
-    """Refuse a class folder that links into the data root, or to a folder holding it (a loop)."""
+def _refuse_inner_link(folder: Path, data_root: Path, what: str = "folder") -> None:
+    """Refuse a folder that links into the data root, or to a folder holding it (a loop)."""
     if not folder.is_symlink():
         return
     target, root = folder.resolve(), data_root.resolve()
     if target == root or root in target.parents or target in root.parents:
         where = ("the data root" if target == root else "inside the data root" if
                  root in target.parents else "a folder holding the data root")
-        raise DataError(f"class folder {folder} is a symbolic link to {target}, {where} "
+        raise DataError(f"{what} {folder} is a symbolic link to {target}, {where} "
                         f"{data_root}: its images would count twice (or loop); remove the link "
                         "(or copy the images it should hold into a real folder)")
 
 
-def _files_under(folder: Path) -> list[str]:
-    """Every file under ``folder``, subfolders included, sorted.
+def _files_under(folder: Path, data_root: Path) -> list[str]:
+    """Every file under ``folder``, subfolders included (linked ones too), sorted.
 
+    A linked subfolder is followed unless it leads back into the data root or round a loop.
     ``os.walk``: a quarter of ``Path.rglob``'s time at 10,000 files.
     """
-    return sorted(os.path.join(directory, name) for directory, _, names in os.walk(folder)
-                  for name in names)
+    files, seen = [], set()
+    for directory, subfolders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:
+            raise DataError(f"folder {directory} is {real} again, through a symbolic link (a loop); "
+                            "remove the link")
+        seen.add(real)
+        for name in subfolders:
+            _refuse_inner_link(Path(directory) / name, data_root)
+        files.extend(os.path.join(directory, name) for name in names)
+    return sorted(files)
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
