@@ -209,8 +209,8 @@ def folder_test_split(path: Path, cfg, class_names: Optional[Sequence[str]], log
         raise DataError(f"{path} holds no images in class folders named like the model's classes "
                         f"({', '.join(class_names[:6])}); put each class's images in its folder")
     files = _ordered(files, cfg.split_seed)
-    return _datasets({"test": files}, cfg, path, log, channels)["test"], len(files.paths), \
-        tuple(class_names)
+    test = _datasets({"test": files}, cfg, path, log, channels)["test"]
+    return test, len(files.paths), tuple(class_names)
 
 
 def _refuse_non_folder(path: Path) -> None:
