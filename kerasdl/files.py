@@ -66,12 +66,67 @@ def kill_point(name: str, epoch: Optional[int] = None) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def atomic_symlink(link: Path, target: str, kill_at: Optional[str] = None) -> None:
+    """Make ``link`` a symbolic link to ``target`` (relative to ``link``'s folder) in one rename.
+
+    Whatever ``link`` was (a file, another link) is replaced at once; a reader sees the old or
+    the new one, never neither. ``kill_at`` names the moment the new link is made, not renamed."""
+    link = Path(link)
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    try:
+        if kill_at is not None:
+            kill_point(kill_at)
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def non_finite_weight(model) -> Optional[str]:
+    """The path of ``model``'s first floating-point weight holding NaN or inf, or None.
+
+    Besides its variables, a Normalization layer's mean and variance (constants saved in its
+    config, e.g. the variance of a CSV column whose values are huge overflowing float32)."""
+    import keras
+    import numpy as np
+
+    weights = [(variable.path, variable) for variable in model.weights]
+    weights += [(f"{layer.path}/{name}", getattr(layer, name))
+                for layer in model._flatten_layers(include_self=False, recursive=True)
+                if isinstance(layer, keras.layers.Normalization) for name in ("mean", "variance")
+                if getattr(layer, name, None) is not None]
+    for path, value in weights:
+        if "float" in str(value.dtype) and not np.isfinite(np.asarray(value)).all():
+            return path
+    return None
+
+
+def check_finite_weights(model, what: str) -> None:
+    """Raise :class:`~kerasdl.errors.TrainingDiverged` if a weight of ``model`` is NaN or inf.
+
+    ``what`` names the file that is therefore not written (or the model not published)."""
+    name = non_finite_weight(model)
+    if name is not None:
+        from kerasdl.errors import TrainingDiverged
+
+        raise TrainingDiverged(
+            f"refusing to save {what}: the weight '{name}' holds non-finite values (NaN or inf), "
+            "though the loss may look finite; no NaN weights were saved and nothing was "
+            "published; lower trainer.learning_rate or set trainer.clipnorm, and check the data "
+            "for huge values")
+
+
 def save_model_atomically(model, path: Path, kill_at: Optional[str] = None,
                           kill_epoch: Optional[int] = None) -> None:
-    """``model.save(path)`` through a temporary ``.keras`` file renamed into place."""
+    """``model.save(path)`` through a temporary ``.keras`` file renamed into place.
+
+    A model whose weights are not all finite is refused (:func:`check_finite_weights`)."""
     from kerasdl.compat import cached_saving_skipsets
 
     path = Path(path)
+    check_finite_weights(model, str(path))
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     try:
         with cached_saving_skipsets():

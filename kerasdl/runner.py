@@ -9,6 +9,7 @@ what trains, compiles, puts a resumed run's optimizer state back and fits.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import os
 import shutil
@@ -342,7 +343,7 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     from kerasdl.figures import write_figures
     from kerasdl.files import save_model_atomically
     from kerasdl.manifest import base_manifest
-    from kerasdl.publishing import data_fingerprint, publish_model
+    from kerasdl.publishing import data_fingerprint, publish_model, publish_name
 
     model_path = run_dir / "model.keras"
     save_model_atomically(model, model_path, kill_at="model-write")
@@ -355,8 +356,11 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     figures = write_figures(model, data, history, run_dir, experiment.name, log=log,
                             best_epoch=best_epoch, phases=phase_records)
     kill_point("figures-written")
+    name, renamed = publish_name(experiment)      # not a stock name for the user's own data
     publish = publish_model(model_path, experiment, test_metrics, data_fingerprint(experiment, data),
-                            run_dir, inference=data.inference_record())
+                            run_dir, inference=data.inference_record(), name=name)
+    if renamed and experiment.output.publish != "never":
+        publish = dataclasses.replace(publish, reason=f"{publish.reason}; {renamed}")
     kill_point("published")
 
     wall = time.time() - started
