@@ -1,11 +1,11 @@
 """Putting a trained model to work: ``kerasdl predict``, ``evaluate`` and ``export``.
 
 A trained model is a run directory (``runs/<experiment>-<stamp>/``), a ``.keras`` file inside one
-(``model.keras``, ``checkpoints/best.keras``), or a published ``saved_models/<experiment>.keras``
-with its record ``<experiment>.json``. Each carries the experiment's config, whose ``data``
-section is the preprocessing the model was trained behind (rescale, resize, channels:
-:func:`kerasdl.data.pipeline.feature_transform`), and the class names; ``predict`` applies
-exactly that, never a guess, and a bare ``.keras`` file without either is refused.
+(``model.keras``, ``checkpoints/best.keras``), or a published ``saved_models/<name>.keras``
+with its record ``<name>.json`` (:mod:`kerasdl.publishing`). Each carries the experiment's
+config, whose ``data`` section is the preprocessing the model was trained behind (rescale,
+resize, channels: :func:`kerasdl.data.pipeline.feature_transform`), and the class names;
+``predict`` applies exactly that, never a guess, and a bare ``.keras`` file without either is refused.
 
 Exports go through Keras 3's ``model.export`` (TF SavedModel, ONNX via tf2onnx, LiteRT via the
 TensorFlow Lite converter); ``pip install "kerasdl[export]"`` brings what ONNX needs.
@@ -17,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import re
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +56,24 @@ class Trained:
         return names[class_id] if names and class_id < len(names) else str(class_id)
 
 
-def load_trained(path: str | Path, compile: bool = False) -> Trained:
-    """The model at ``path`` with the config and class names it was trained with.
+@dataclass
+class Located:
+    """A trained model's files, found and read without TensorFlow (:func:`locate_trained`)."""
 
-    ``path`` is a run directory, its ``.keras`` files, or a published model.
+    model_path: Path           # as given: a published model keeps its name
+    model_file: Path           # the file to load: a published link resolved, its record beside it
+    config: dict
+    record: dict               # what DataBundle.inference_record wrote (class names, ...)
+    home: Path                 # the run directory, or the folder of the model file
+
+
+def locate_trained(path: str | Path) -> Located:
+    """The model file at ``path`` with its config and record; imports no TensorFlow.
+
+    ``path`` is a run directory, its ``.keras`` files, or a published model. A published
+    ``saved_models/<name>.keras`` is a link into its publish's folder (:mod:`kerasdl.publishing`),
+    resolved once here, so the model and the record read belong to the same publish.
     """
-    from kerasdl.loading import load_model
-
     path = Path(path)
     if not path.exists():
         raise KerasdlError(f"{path}: no such run directory or model file")
@@ -77,22 +90,33 @@ def load_trained(path: str | Path, compile: bool = False) -> Trained:
         config = json.loads((run_dir / "config.json").read_text())
         manifest_path = run_dir / "manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-        record, home = manifest.get("data", {}), run_dir
-    else:                                   # a published model: its record beside it
-        record_path = model_path.with_suffix(".json")
-        record = json.loads(record_path.read_text()) if record_path.is_file() else {}
-        if "config" not in record:
-            raise KerasdlError(
-                f"{model_path}: no run directory or publish record ({record_path}) says how its "
-                "inputs were prepared; pass the run directory that trained it instead")
-        config, home = record["config"], model_path.parent
-    # what DataBundle.inference_record wrote
+        return Located(model_path, model_path, config, manifest.get("data", {}), run_dir)
+    model_file = model_path.resolve()       # a published model: its record beside it
+    record_path = model_file.with_suffix(".json")
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    if "config" not in record:
+        raise KerasdlError(
+            f"{model_path}: no run directory or publish record ({model_path.with_suffix('.json')}) "
+            "says how its inputs were prepared; pass the run directory that trained it instead")
+    return Located(model_path, model_file, record["config"], record, model_path.parent)
+
+
+def load_trained(path: str | Path | Located, compile: bool = False) -> Trained:
+    """The model at ``path`` with the config and class names it was trained with.
+
+    ``path`` is a run directory, its ``.keras`` files, or a published model (or what
+    :func:`locate_trained` found for one).
+    """
+    from kerasdl.loading import load_model
+
+    found = path if isinstance(path, Located) else locate_trained(path)
+    record = found.record
     names, columns = record.get("class_names"), record.get("feature_columns")
     vocabularies = record.get("vocabularies")
-    experiment = Experiment(**config)
-    model = load_model(model_path, compile=compile)
-    return Trained(model, model_path, experiment, tuple(names) if names else None, home,
-                   tuple(columns) if columns else None,
+    experiment = Experiment(**found.config)
+    model = load_model(found.model_file, compile=compile)
+    return Trained(model, found.model_path, experiment, tuple(names) if names else None,
+                   found.home, tuple(columns) if columns else None,
                    Vocabularies.from_dict(vocabularies) if vocabularies else None)
 
 
@@ -465,18 +489,41 @@ def _whole_folder(trained: Trained, cfg, folder: Path, label_kind: str, log):
 
 # --- export ----------------------------------------------------------------------------------
 
-def export(trained: Trained, fmt: str, output: Optional[Path] = None) -> Path:
-    """``model.export`` in ``fmt`` (saved_model, onnx, litert) to ``output``.
+def export_target(model_path: Path, home: Path, fmt: str, output: Optional[Path] = None) -> Path:
+    """Where ``export`` writes, checked: a new path, never a link; imports no TensorFlow.
 
-    ``output`` defaults to ``<run>/export/<file>``; refuses to overwrite, and says which formats a
-    model can take.
+    The default is each model's own: ``<run>/export/<file>`` for a run directory (its
+    ``model.keras``), ``<folder>/<stem>.export/<file>`` for any other model file (a published
+    ``saved_models/<name>.keras``: ``saved_models/<name>.export/``; ``checkpoints/best.keras``).
     """
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"unknown export format '{fmt}'; formats: {', '.join(EXPORT_FORMATS)}")
-    keras_format, default_name = EXPORT_FORMATS[fmt]
-    target = Path(output) if output else trained.home / "export" / default_name
+    file_name = EXPORT_FORMATS[fmt][1]
+    if output is not None:
+        target = Path(output)
+    elif Path(model_path) == Path(home) / "model.keras":
+        target = Path(home) / "export" / file_name
+    else:
+        target = Path(model_path).with_name(f"{Path(model_path).stem}.export") / file_name
+    if target.is_symlink():
+        raise KerasdlError(f"{target} is a symbolic link (to {os.readlink(target)}); give --output "
+                           "a new path: an export is never written through a link")
     if target.exists():
         raise KerasdlError(f"{target} exists; give --output a new path (nothing is overwritten)")
+    return target
+
+
+def export(trained: Trained, fmt: str, output: Optional[Path] = None) -> Path:
+    """``model.export`` in ``fmt`` (saved_model, onnx, litert) to ``output``.
+
+    ``output`` defaults to the model's own folder (:func:`export_target`); refuses to overwrite,
+    and says which formats a model can take. The export is written beside its target under a
+    temporary name and renamed into place: a killed export leaves no half of one there.
+    """
+    from kerasdl.files import kill_point
+
+    target = export_target(trained.model_path, trained.home, fmt, output)
+    keras_format, default_name = EXPORT_FORMATS[fmt]
     if fmt != "saved_model" and any(t.dtype == "string" for t in trained.model.inputs):
         raise DataError(f"format '{fmt}' cannot carry this model: it takes string inputs "
                         "(text vectorization inside the model); export it as saved_model")
@@ -488,12 +535,77 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None) -> Path:
                 raise KerasdlError(f"export to onnx needs {module}: pip install "
                                    "\"kerasdl[export]\"") from None
     target.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "onnx":                  # Keras's ONNX export needs a model that has been called
-        trained.model([np.zeros((1, *t.shape[1:]), t.dtype) for t in trained.model.inputs]
-                      if len(trained.model.inputs) > 1 else
-                      np.zeros((1, *trained.model.inputs[0].shape[1:]), trained.model.inputs[0].dtype))
-    trained.model.export(str(target), format=keras_format, verbose=False)
+    _remove_abandoned_exports(target)
+    # litert wants a .tflite name; the temporary one keeps the format's suffix
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}{Path(default_name).suffix}")
+    try:
+        if fmt == "onnx":
+            _export_onnx(trained.model, partial)
+        else:
+            trained.model.export(str(partial), format=keras_format, verbose=False)
+        kill_point("export-written")          # written whole under the temporary name
+        if target.exists() or target.is_symlink():
+            raise KerasdlError(f"{target} appeared while exporting; give --output a new path "
+                               "(nothing is overwritten)")
+        os.rename(partial, target)
+    finally:
+        _remove(partial)
     return target
+
+
+def _export_onnx(model, path: Path) -> None:
+    """``model.export(path, format="onnx")`` whose graph takes the model's inputs only.
+
+    A Normalization layer built from given statistics (the csv: models) holds its mean and
+    variance as eager tensors, which tf2onnx turns into extra graph inputs; as variables they are
+    frozen into the graph as constants."""
+    import keras
+    import tensorflow as tf
+
+    inputs = model.inputs                  # Keras's ONNX export needs a model that has been called
+    model([np.zeros((1, *t.shape[1:]), t.dtype) for t in inputs] if len(inputs) > 1 else
+          np.zeros((1, *inputs[0].shape[1:]), inputs[0].dtype))
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Normalization) and layer.mean is not None:
+            for name in ("mean", "variance"):
+                value = getattr(layer, name)
+                if not isinstance(value, tf.Variable):
+                    setattr(layer, name, tf.Variable(value, trainable=False, name=name))
+    model.export(str(path), format="onnx", verbose=False)
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {tensor.name for tensor in graph.initializer}
+    found = [tensor.name for tensor in graph.input if tensor.name not in initializers]
+    if len(found) != len(inputs):
+        raise KerasdlError(f"the ONNX graph takes {len(found)} inputs ({', '.join(found)}) where "
+                           f"the model takes {len(inputs)}: a constant of the model became an "
+                           "input; export it as saved_model or litert")
+
+
+def _remove_abandoned_exports(target: Path) -> None:
+    """Remove the temporary exports to ``target`` of processes that are gone (killed ones)."""
+    for partial in target.parent.glob(f".{target.name}.partial-*"):
+        pid = partial.name.rsplit("partial-", 1)[1].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(partial)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def describe(trained: Trained) -> str:

@@ -17,10 +17,13 @@ import os
 import re
 import sys
 import tempfile
+import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
 DEBUG_ENV = "KERASDL_DEBUG"
+# Keras's tf2onnx patch asks hasattr(np, "object"): numpy warns on every ONNX export (issue 24)
+warnings.filterwarnings("ignore", message=r"In the future `np\.object` will be", category=FutureWarning)
 
 #: lines TensorFlow and TFDS write on every start, none of which asks anything of the user
 NOISE = re.compile("|".join([
