@@ -48,6 +48,10 @@ def check_model_fits_data(*, model_name: str, input_shape: Optional[Sequence[Opt
                 "(remove model.kwargs.input_shape to take it from the dataset)")
     label_kind = LOSSES[loss][1]
     classes = output_shape[-1] if len(output_shape) >= 2 else None
+    if label_kind == "sparse" and not num_classes and not labels_are_integers:
+        raise DataError(f"dataset '{dataset}' has a numeric target (float labels, no classes) but loss "
+                        f"'{loss}' needs class ids; set trainer.loss='mse' for a numeric target (or, "
+                        "for csv: and npz: data, data.label_type='classes' if the numbers are classes)")
     if label_kind == "sparse":
         if len(output_shape) < 2 or classes is None or classes < 2:
             raise DataError(f"loss '{loss}' needs a model output of shape (None, ..., classes) with "

@@ -152,6 +152,9 @@ def _messy_files(root: Path) -> list[tuple[str, list[str], list[str]]]:
                          ("1e39", "'1e39' is beyond the float32 range")):
         csv(f"label_{label or 'empty'}.csv", rows + [f"1.0,2.0,{label}"],
             f"line 62, column 'label' (data.label_column): {words}")
+    csv("price.csv", [row.rsplit(",", 1)[0] + f",{100 + i}" for i, row in enumerate(rows)],
+        "has a numeric target (float labels, no classes) but loss 'sparse_categorical_crossentropy' "
+        "needs class ids; set trainer.loss='mse'", sets=["data.label_type=numeric"])
     csv("text_numeric.csv", [row[:-1] + ("yes" if row.endswith("1") else "no") for row in rows],
         "line 2, column 'label' (data.label_column): 'no' is not a number, and "
         "data.label_type='numeric' needs a numeric target",
