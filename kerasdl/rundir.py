@@ -24,11 +24,20 @@ from typing import Callable, Iterator, Optional
 from kerasdl.config import Experiment
 from kerasdl.errors import ConfigError, CorruptFileError, KerasdlError
 
-#: files every finished run directory holds (besides tensorboard/, checkpoints/ and the figures)
-RUN_FILES = ("config.json", "manifest.json", "history.csv", "metrics.json", "model.keras",
-             "summary.txt", "curves.png", "report.txt")
+#: the experiment as run (``Experiment.to_dict()``), written before training
+CONFIG = "config.json"
+#: what the run did: data source, epochs run, wall time, throughput, epoch end times, ...
+MANIFEST = "manifest.json"
+#: one row per epoch: ``epoch`` and every logged key (rewritten whole after each epoch)
+HISTORY = "history.csv"
+#: the test metrics, by name
+METRICS = "metrics.json"
+#: the trained model
+MODEL = "model.keras"
 #: written last: a run directory holding it is finished (and cannot be resumed)
 FINISHED = "report.txt"
+#: files every finished run directory holds (besides tensorboard/, checkpoints/ and the figures)
+RUN_FILES = (CONFIG, MANIFEST, HISTORY, METRICS, MODEL, "summary.txt", "curves.png", FINISHED)
 #: held (flock) by the one process that writes the run directory; records who holds it
 LOCK = ".lock"
 
@@ -103,7 +112,7 @@ def latest_run_dir(experiment: Experiment, workdir: Optional[str | os.PathLike] 
     choice is logged with its reason."""
     parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
     candidates = sorted((d for d in parent.glob(f"{experiment.name}-*")
-                         if (d / "config.json").is_file() and not (d / FINISHED).exists()),
+                         if (d / CONFIG).is_file() and not (d / FINISHED).exists()),
                         key=lambda d: d.stat().st_mtime, reverse=True)
     held = [(d, holder) for d in candidates if (holder := lock_holder(d)) is not None]
     free = [d for d in candidates if d not in {d for d, _ in held}]
@@ -117,26 +126,210 @@ def latest_run_dir(experiment: Experiment, workdir: Optional[str | os.PathLike] 
     return free[0]
 
 
+class RunFileError(CorruptFileError, ValueError):
+    """A run's file (config, manifest, metrics, history, closing report) is there but unusable.
+
+    Also a ValueError, as the parse errors it replaces were: a poller that reads a running run's
+    files and tries again on ValueError (the sweep's) keeps working."""
+
+
+#: what ends every message about a damaged run file
+_RESTORE = "restore it, or start a new run"
+
+
 def read_run_json(path: Path) -> dict:
     """The JSON object in a run's file (config.json, manifest.json, metrics.json, ...).
 
     A file that is not UTF-8 JSON holding an object is a one-line CorruptFileError naming the file,
     where it breaks and what to do, instead of a bare ``JSONDecodeError``/``KeyError``."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise CorruptFileError(f"{path} is not UTF-8 text (byte {error.start}); the run's file was "
-                               "damaged or replaced: restore it, or start a new run") from None
+    text = _read_text(Path(path))
     try:
         data = json.loads(text)
     except ValueError as error:
         what = "empty" if not text.strip() else f"not valid JSON ({error})"
-        raise CorruptFileError(f"{path} is {what}; the run's file was cut off or edited: restore it, "
-                               "or start a new run") from None
+        raise RunFileError(f"{path} is {what}; the run's file was cut off or edited: {_RESTORE}") \
+            from None
     if not isinstance(data, dict):
-        raise CorruptFileError(f"{path} holds a JSON {type(data).__name__}, not the object kerasdl "
-                               "wrote; restore it, or start a new run")
+        raise RunFileError(f"{path} holds a JSON {type(data).__name__}, not the object kerasdl "
+                           f"wrote; {_RESTORE}")
     return data
+
+
+def _read_text(path: Path) -> str:
+    """``path``'s UTF-8 text; a one-line error naming it where it cannot be read or decoded."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise KerasdlError(f"{path} is missing") from None
+    except OSError as error:
+        raise KerasdlError(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise RunFileError(f"{path} is not UTF-8 text (byte {error.start}, line {line}); the run's "
+                           f"file was damaged or replaced: {_RESTORE}") from None
+
+
+class RunDir:
+    """A run directory and the files it holds, each read with care.
+
+    Every reader names the file and what is wrong with it (cut off, not UTF-8, not JSON, a value
+    of the wrong type) in a one-line :class:`RunFileError`, so a report of fifty runs says which
+    one is damaged. The file names are :data:`RUN_FILES`'; imports no TensorFlow.
+
+    Example::
+
+        run = RunDir("runs/lenet5-20261205-220000").require(CONFIG, MANIFEST, METRICS)
+        run.metrics()["accuracy"], run.history().get("val_loss", [])
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        """The path of the run's file ``name`` (one of :data:`RUN_FILES`, or ``per_class.json``)."""
+        return self.path / name
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run finished (its closing report, :data:`FINISHED`, is written)."""
+        return (self.path / FINISHED).exists()
+
+    def require(self, *names: str) -> "RunDir":
+        """This run directory, or a one-line error naming those of ``names`` it lacks."""
+        missing = [name for name in names if not (self.path / name).is_file()]
+        if missing:
+            raise KerasdlError(f"{self.path} is not a finished kerasdl run directory "
+                               f"(missing {', '.join(missing)})")
+        return self
+
+    def config(self) -> dict:
+        """config.json: the experiment as run (``data.name`` and ``model.name`` checked)."""
+        path = self.file(CONFIG)
+        config = read_run_json(path)
+        for section in ("data", "model"):
+            _expect(path, config, section, dict, "an object")
+            _expect(path, config[section], "name", str, "a name", where=f"{section}.name")
+        return config
+
+    def manifest(self) -> dict:
+        """manifest.json: what the run did; the values reports use are checked for their type."""
+        path = self.file(MANIFEST)
+        manifest = read_run_json(path)
+        _expect(path, manifest, "data", dict, "an object")
+        _expect(path, manifest["data"], "source", str, "a data source", where="data.source")
+        for key, kind, what in (("epochs_run", int, "a whole number"),
+                                ("best_epoch", (int, type(None)), "an epoch number or null"),
+                                ("wall_time_s", _NUMBER, "a number of seconds"),
+                                ("throughput", (dict, type(None)), "an object or null"),
+                                ("epoch_end_s", list, "a list of seconds"),
+                                ("phases", list, "a list of phases")):
+            if key in manifest:
+                _expect(path, manifest, key, kind, what)
+        if manifest.get("throughput"):
+            _expect(path, manifest["throughput"], "samples_per_s", _NUMBER, "a number",
+                    where="throughput.samples_per_s")
+        for index, seconds in enumerate(manifest.get("epoch_end_s") or ()):
+            _check(path, seconds, _NUMBER, "a number of seconds", f"epoch_end_s[{index}]")
+        for index, phase in enumerate(manifest.get("phases") or ()):
+            _check(path, phase, dict, "an object", f"phases[{index}]")
+            _expect(path, phase, "name", str, "a name", where=f"phases[{index}].name")
+            _expect(path, phase, "first_epoch", int, "an epoch number",
+                    where=f"phases[{index}].first_epoch")
+        return manifest
+
+    def metrics(self) -> dict[str, float]:
+        """metrics.json: the test metrics, each checked to be a number."""
+        path = self.file(METRICS)
+        metrics = read_run_json(path)
+        for name, value in metrics.items():
+            _check(path, value, _NUMBER, "a number", repr(name))
+        return metrics
+
+    def history(self) -> dict[str, list[float]]:
+        """history.csv as ``{key: [value per epoch]}``; ``{}`` where the run has none (yet).
+
+        The run rewrites it whole after every epoch, ending each line, so a running run can be
+        read too; a line cut off, a row of the wrong length or a value that is not a number is a
+        :class:`RunFileError` naming the file, the line and the column."""
+        path = self.file(HISTORY)
+        if not path.is_file():
+            return {}
+        text = _read_text(path)
+        if not text.strip():
+            raise RunFileError(f"{path} is empty; the run's file was cut off: {_RESTORE}")
+        lines = text.splitlines()
+        if not text.endswith(("\n", "\r")):
+            raise RunFileError(f"{path} is cut off: line {len(lines)} has no end (a run writes "
+                               f"the file whole); {_RESTORE}")
+        import csv
+
+        rows = csv.reader(lines)
+        header = next(rows)
+        if not header or "" in header or len(set(header)) < len(header):
+            raise RunFileError(f"{path} line 1 is not a header of distinct column names "
+                               f"({lines[0][:80]!r}); {_RESTORE}")
+        history: dict[str, list[float]] = {}
+        for number, row in enumerate(rows, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise RunFileError(f"{path} line {number} has {len(row)} values for the "
+                                   f"{len(header)} columns of its header (cut off or edited); "
+                                   f"{_RESTORE}")
+            for key, value in zip(header, row):
+                if key == "epoch" or value == "":
+                    continue
+                try:
+                    history.setdefault(key, []).append(float(value))
+                except ValueError:
+                    raise RunFileError(f"{path} line {number}, column {key!r}: {value[:40]!r} is "
+                                       f"not a number; {_RESTORE}") from None
+        return history
+
+    def per_class(self) -> Optional[dict[str, dict]]:
+        """per_class.json (class name -> test results), or None.
+
+        None where the run has none (not a classifier, or a run of a kerasdl older than the file)
+        or it cannot be read: it only adds a table to a report."""
+        from kerasdl.figures import PER_CLASS
+
+        try:
+            results = read_run_json(self.file(PER_CLASS))
+        except KerasdlError:
+            return None
+        if not results or not all(isinstance(value, dict) for value in results.values()):
+            return None
+        return results
+
+    def closing_report(self) -> Optional[str]:
+        """The run's closing report (:data:`FINISHED`), or None before the run finished."""
+        path = self.file(FINISHED)
+        return _read_text(path) if path.is_file() else None
+
+
+#: a JSON number (``True`` is an int to Python, not a number to a reader)
+_NUMBER = (int, float)
+
+
+def _expect(path: Path, data: dict, key: str, kind, what: str, where: str = "") -> None:
+    """Raise a RunFileError naming ``path`` unless ``data[key]`` is there and of type ``kind``."""
+    if key not in data:
+        raise RunFileError(f"{path} has no {where or key!r} ({what}); the run's file was edited or "
+                           f"written by another program: {_RESTORE}")
+    _check(path, data[key], kind, what, repr(where or key))
+
+
+def _check(path: Path, value, kind, what: str, where: str) -> None:
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise RunFileError(f"{path}: {where} is {shown}, not {what}; the run's file was edited or "
+                           f"damaged: {_RESTORE}")
 
 
 def describe_holder(holder: dict) -> str:
