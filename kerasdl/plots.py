@@ -37,7 +37,8 @@ def save_figure(fig, path: Path, title: str = "", dpi: int = 100) -> Path:
             warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
             if title:
                 fig.suptitle(title)
-            fig.tight_layout()
+            if fig.get_layout_engine() is None:      # a constrained figure lays itself out
+                fig.tight_layout()
             fig.savefig(path, dpi=dpi)
     finally:
         pyplot().close(fig)
@@ -47,13 +48,17 @@ def save_figure(fig, path: Path, title: str = "", dpi: int = 100) -> Path:
 def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: str = "",
                 legend_size: Optional[float] = None,
                 x_values: Optional[dict[str, list[float]]] = None, xlabel: str = "epoch",
-                marks: Sequence[tuple[float, str, str]] = ()) -> Path:
+                marks: Sequence[tuple[float, str, str]] = (),
+                runs: Optional[Sequence[str]] = None) -> Path:
     """Plot curves, one panel per entry of ``panels`` ({panel: {line label: values}}).
 
     Lines run against the epoch, or against ``x_values[label]`` (e.g. seconds since training
     started) with ``xlabel``; each of ``marks`` = (x, label, line style) is a vertical line in every
-    panel (the best epoch, where a phase starts).
+    panel (the best epoch, where a phase starts). With ``runs`` (every line label, in legend
+    order: ``kerasdl compare``) the lines are runs, drawn by :func:`runs_figure`.
     """
+    if runs is not None:
+        return save_figure(runs_figure(panels, runs, x_values=x_values, xlabel=xlabel), path, title)
     plt = pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
@@ -67,6 +72,69 @@ def plot_curves(panels: dict[str, dict[str, list[float]]], path: Path, title: st
         ax.grid(alpha=0.3)
         ax.legend(fontsize=legend_size)
     return save_figure(fig, path, title)
+
+
+#: up to this many runs a compare figure marks each epoch with a dot
+MARKED_RUNS = 10
+#: the longest run label a compare legend shows (longer ones keep their end: the folder names)
+LABEL_CHARS = 48
+#: line styles that tell apart runs of neighbouring colours above 20 runs
+_STYLES = ("-", "--", "-.", ":")
+
+
+def run_styles(count: int) -> list[dict]:
+    """``count`` distinct line styles (colour, line style) for the runs of a compare figure.
+
+    Up to 10 runs the tab10 colours, up to 20 tab20's; above, colours evenly spaced along the
+    turbo colour map (none repeats), neighbours told apart by their line style too."""
+    plt = pyplot()
+    if count <= 20:
+        cmap = plt.get_cmap("tab10" if count <= 10 else "tab20")
+        return [{"color": cmap(index), "linestyle": "-"} for index in range(count)]
+    cmap = plt.get_cmap("turbo")
+    return [{"color": cmap(0.03 + 0.94 * index / (count - 1)), "linestyle": _STYLES[index % 4]}
+            for index in range(count)]
+
+
+def runs_figure(panels: dict[str, dict[str, list[float]]], labels: Sequence[str],
+                x_values: Optional[dict[str, list[float]]] = None, xlabel: str = "epoch"):
+    """The figure of ``kerasdl compare``: one panel per metric, one line per run, one legend.
+
+    ``panels`` is {panel: {run label: values}}; ``labels`` all runs' labels in legend order (a
+    run may be missing from a panel). The legend lies outside the panels, on the right, in as
+    many columns as it needs (20 runs a column), the figure growing to hold it; each run keeps
+    its style (:func:`run_styles`) in every panel. Returns the figure, not yet saved.
+    """
+    plt = pyplot()
+    labels = list(labels)
+    styles = dict(zip(labels, run_styles(len(labels))))
+    columns = min(len(panels), 3) or 1
+    rows = -(-len(panels) // columns) or 1
+    legend_columns = -(-len(labels) // 20) or 1
+    shown = {label: label if len(label) <= LABEL_CHARS else "..." + label[-(LABEL_CHARS - 3):]
+             for label in labels}
+    longest = max((len(text) for text in shown.values()), default=0)
+    legend_inches = legend_columns * (0.7 + 0.06 * longest)
+    height = max(3.5 * rows, 0.16 * -(-len(labels) // legend_columns) + 0.8)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.5 * columns + legend_inches, height),
+                             squeeze=False, layout="constrained")
+    handles = {}
+    for ax, (name, lines) in zip(axes.flat, panels.items()):
+        for label, values in lines.items():
+            x = (x_values or {}).get(label) or range(1, len(values) + 1)
+            marker = "o" if len(labels) <= MARKED_RUNS else None
+            handles[label], = ax.plot(x, values, marker=marker, markersize=4, linewidth=1.3,
+                                      label=shown[label], **styles[label])
+        ax.set_xlabel(xlabel)
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    ordered = [label for label in labels if label in handles]
+    fig.legend([handles[label] for label in ordered], [shown[label] for label in ordered],
+               loc="outside right upper", ncols=legend_columns, fontsize=7,
+               title=f"{len(labels)} runs" if len(labels) > 1 else None, title_fontsize=8)
+    return fig
 
 
 def plot_history(history: dict[str, list[float]], path: Path, title: str = "",

@@ -8,28 +8,25 @@ again and overwrites the run's figures.
 from __future__ import annotations
 
 import csv
-import json
+import shlex
+import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from kerasdl.config import Experiment, flat_config
 from kerasdl.errors import ConfigError, KerasdlError
-from kerasdl.figures import PER_CLASS
+from kerasdl.rundir import CONFIG, MANIFEST, METRICS, MODEL, RunDir
 
 
 def read_run(run_dir: Path) -> dict:
-    """config, manifest, metrics and history of a finished run directory."""
-    run_dir = Path(run_dir)
-    needed = ("config.json", "manifest.json", "metrics.json")
-    missing = [name for name in needed if not (run_dir / name).is_file()]
-    if missing:
-        raise KerasdlError(f"{run_dir} is not a finished kerasdl run directory "
-                           f"(missing {', '.join(missing)})")
-    run = {name[:-5]: json.loads((run_dir / name).read_text()) for name in needed}
-    run["history"] = read_history(run_dir)
-    run["per_class"] = read_per_class(run_dir)
-    run["dir"] = run_dir
-    return run
+    """config, manifest, metrics, history, per-class results and closing report of a run.
+
+    Read through :class:`kerasdl.rundir.RunDir`: a missing or damaged file is a one-line error
+    naming it, before anything is printed."""
+    run = RunDir(run_dir).require(CONFIG, MANIFEST, METRICS)
+    return {"config": run.config(), "manifest": run.manifest(), "metrics": run.metrics(),
+            "history": run.history(), "per_class": run.per_class(),
+            "closing": run.closing_report(), "dir": Path(run_dir)}
 
 
 def expand_sweeps(run_dirs: Sequence[Path]) -> list[Path]:
@@ -74,33 +71,14 @@ def sweep_trials(run_dirs: Sequence[Path]) -> dict[Path, dict[str, str]]:
 def read_history(run_dir: Path) -> dict[str, list[float]]:
     """A run's ``history.csv`` as ``{metric: [value per epoch]}``; ``{}`` where it has none yet.
 
-    The file is rewritten whole after every epoch, so a running run can be read too."""
-    path = Path(run_dir) / "history.csv"
-    history: dict[str, list[float]] = {}
-    if not path.is_file():
-        return history
-    with open(path) as handle:
-        for row in csv.DictReader(handle):
-            for key, value in row.items():
-                if key != "epoch" and value not in (None, ""):
-                    history.setdefault(key, []).append(float(value))
-    return history
+    :meth:`kerasdl.rundir.RunDir.history`: a damaged file is a RunFileError (a ValueError) naming
+    it, its line and column."""
+    return RunDir(run_dir).history()
 
 
 def read_per_class(run_dir: Path) -> Optional[dict[str, dict]]:
-    """The run's per_class.json (class name -> test results), or None.
-
-    None where the run has none (not a classifier, or a run of a kerasdl older than the file) or
-    it cannot be read."""
-    path = Path(run_dir) / PER_CLASS
-    try:
-        results = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(results, dict) or not results or not all(
-            isinstance(value, dict) for value in results.values()):
-        return None
-    return results
+    """The run's per_class.json (class name -> test results), or None (RunDir.per_class)."""
+    return RunDir(run_dir).per_class()
 
 
 def model_description(config: dict) -> str:
@@ -110,8 +88,9 @@ def model_description(config: dict) -> str:
     run of an older kerasdl) by its model name and style as written."""
     try:
         return Experiment(**config).model_description()
-    except (ConfigError, TypeError):
-        return f"{config['model']['name']}, {config['model']['style']}"
+    except (KerasdlError, TypeError, ValueError):
+        model = config["model"]                   # RunDir.config checked model.name
+        return ", ".join(str(part) for part in (model["name"], model.get("style")) if part)
 
 
 def metrics_table(runs: Sequence[dict]) -> str:
@@ -148,8 +127,43 @@ def metrics_table(runs: Sequence[dict]) -> str:
 
 
 def run_label(run: dict) -> str:
-    """How a table or legend names a run: ``trial 3`` for a sweep's trial, else its folder name."""
+    """How a table or legend names a run.
+
+    Its ``label`` (:func:`label_runs`), else ``trial 3`` for a sweep's trial, else its folder
+    name."""
+    if run.get("label"):
+        return run["label"]
     return f"trial {run['trial']['trial']}" if run.get("trial") else Path(run["dir"]).name
+
+
+def path_labels(paths: Sequence[Path]) -> list[str]:
+    """Each path's shortest suffix that no other (different) path of ``paths`` ends with.
+
+    ``a/lenet5-1`` and ``b/lenet5-1`` are told apart by their parents; a path given twice gets
+    one label."""
+    parts = [Path(path).resolve().parts for path in paths]
+    labels = []
+    for mine in parts:
+        others = [theirs for theirs in set(parts) if theirs != mine]
+        length = 1
+        while length < len(mine) and any(theirs[-length:] == mine[-length:] for theirs in others):
+            length += 1
+        labels.append("/".join(mine[-length:]).replace("//", "/"))
+    return labels
+
+
+def label_runs(runs: Sequence[dict]) -> None:
+    """Give each run a ``label`` that tells it apart from the others.
+
+    ``trial 3`` for a sweep's trial where no other run is called that, else the shortest path
+    suffix unique among the runs (:func:`path_labels`), with the trial where it is one."""
+    paths = path_labels([run["dir"] for run in runs])
+    trials = [f"trial {run['trial']['trial']}" if run.get("trial") else None for run in runs]
+    for run, path, trial in zip(runs, paths, trials):
+        unique = trial is not None and sum(
+            other == trial and Path(o["dir"]).resolve() != Path(run["dir"]).resolve()
+            for o, other in zip(runs, trials)) == 0
+        run["label"] = trial if unique else (f"{path} ({trial})" if trial else path)
 
 
 def _cell(value) -> str:
@@ -232,7 +246,7 @@ def report(run_dir: Path, log: Callable[[str], None] = print, redraw: bool = Fal
     run drew, and its per_class.json, which a run of an older kerasdl thus gains; ``samples.png``
     may show other images, as the data are loaded anew) and returned.
     """
-    run = read_run(run_dir)
+    run = read_run(run_dir)                        # a damaged file fails before anything prints
     lines = [time_to(run, target) for target in time_to_targets]   # bad targets fail first
     figures = redraw_figures(run, log) if redraw else []
     log(metrics_table([run]))
@@ -243,10 +257,9 @@ def report(run_dir: Path, log: Callable[[str], None] = print, redraw: bool = Fal
         log("")
         log("per class (test split):")
         log(per_class_table(per_class))
-    closing = Path(run_dir) / "report.txt"
-    if closing.is_file():
+    if run["closing"] is not None:
         log("")
-        log(closing.read_text().rstrip("\n"))
+        log(run["closing"].rstrip("\n"))
     return figures
 
 
@@ -261,24 +274,41 @@ def redraw_figures(run: dict, log: Callable[[str], None] = print) -> list[Path]:
     # the same data as the run: the source it actually used (e.g. the offline fallback)
     experiment = with_overrides(Experiment(**run["config"]),
                                 {"data.source": run["manifest"]["data"]["source"]})
-    model = load_model(run_dir / "model.keras")
+    model = load_model(RunDir(run_dir).file(MODEL))
     data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1], log=lambda line: None)
     return write_figures(model, data, run["history"], run_dir, experiment.name, log=log,
                          best_epoch=run["manifest"].get("best_epoch"),
                          phases=run["manifest"].get("phases", ()))
 
 
-def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "epoch") -> str:
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "epoch",
+            log: Callable[[str], None] = _warn) -> str:
     """The metrics table of several runs, and with ``output`` their validation curves in one PNG.
 
     The curves are against the epoch or (``x="time"``) the seconds since each run's training
-    started. A sweep directory (``kerasdl sweep``) stands for its trials' finished runs."""
+    started. A sweep directory (``kerasdl sweep``) stands for its trials' finished runs. Runs
+    are told apart by their paths (:func:`label_runs`). A run that cannot be read is left out,
+    its problem logged (stderr) naming its file; only when no run is left is it an error."""
     if x not in ("epoch", "time"):
         raise ConfigError(f"--x takes epoch or time; got {x!r}")
-    runs = [read_run(d) for d in expand_sweeps(run_dirs)]
+    runs, skipped = [], []
+    for run_dir in expand_sweeps(run_dirs):
+        try:
+            runs.append(read_run(run_dir))
+        except KerasdlError as error:
+            skipped.append(f"{run_dir}: {error}")
+            log(f"warning: left out of the comparison: {error}")
+    if not runs:
+        raise KerasdlError(f"compare: no run could be read ({len(skipped)} left out; the first: "
+                           f"{skipped[0]})")
     trials = sweep_trials(run_dirs)
     for run in runs:
         run["trial"] = trials.get(Path(run["dir"]).resolve())
+    label_runs(runs)
     if output is not None:
         from kerasdl.plots import plot_curves
 
@@ -292,10 +322,14 @@ def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "e
         names = sorted({k for run in runs for k in run["history"] if k.startswith("val_")}) or \
             sorted({k for run in runs for k in run["history"]})
         plot_curves({name: {run_label(run): run["history"][name] for run in runs
-                            if name in run["history"]} for name in names}, output, legend_size=7,
-                    x_values=x_values,
+                            if name in run["history"]} for name in names}, output,
+                    runs=list(dict.fromkeys(map(run_label, runs))), x_values=x_values,
                     xlabel="seconds since training started" if x == "time" else "epoch")
-    return metrics_table(runs)
+    table = metrics_table(runs)
+    if skipped:
+        table += f"\n({len(skipped)} left out, unreadable: " + \
+            ", ".join(entry.split(": ", 1)[0] for entry in skipped) + ")"
+    return table
 
 
 def run_report(result, experiment: Experiment) -> str:
@@ -325,5 +359,6 @@ def run_report(result, experiment: Experiment) -> str:
         f"  saved_models   {published}",
     ]
     if result.tensorboard_dir:
-        lines.append(f"  TensorBoard    tensorboard --logdir {result.tensorboard_dir}")
+        logdir = shlex.quote(str(result.tensorboard_dir))      # a path with spaces: one argument
+        lines.append(f"  TensorBoard    tensorboard --logdir {logdir}")
     return "\n".join(lines)
