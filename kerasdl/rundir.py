@@ -257,9 +257,12 @@ class RunDir:
         read too; a line cut off, a row of the wrong length or a value that is not a number is a
         :class:`RunFileError` naming the file, the line and the column."""
         path = self.file(HISTORY)
-        if not path.is_file():
-            return {}
-        text = _read_text(path)
+        try:
+            text = _read_text(path)
+        except KerasdlError:
+            if not path.is_file():           # none yet (a run before its first epoch ends)
+                return {}
+            raise
         if not text.strip():
             raise RunFileError(f"{path} is empty; the run's file was cut off: {_RESTORE}")
         lines = text.splitlines()
