@@ -349,6 +349,13 @@ class TensorBoard:
     update_freq: Union[Literal["epoch", "batch"], int] = "epoch"
     profile_batch: Union[int, tuple[int, int]] = 0
     write_graph: bool = False
+    # where the logs go (their train/ and validation/ runs), from the run directory; None:
+    # tensorboard/ in it. kerasdl sweep sets '..' (the trial's folder): TensorBoard then lists
+    # trial-0003/train and trial-0003/validation
+    log_dir: Optional[str] = None
+    # the run's config as HParams (one session); a sweep's trials write none: the sweep writes
+    # the searched keys and the objective itself
+    hparams: bool = True
 
 
 @section("callbacks.reduce_lr")

@@ -16,6 +16,7 @@ when the runner fits a part of it (the classifier on cached backbone features).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -38,8 +39,8 @@ HISTORY = Path("history.csv")
 __all__ = ["BACKUP_DIR", "BestCheckpoint", "CHECKPOINT", "CallbackSet", "DataEpoch", "EpochBackup",
            "FitClock", "HISTORY", "HistoryWriter", "LearningRateLogger", "NaNGuard",
            "RestoreCallbackState", "SavesModel", "TENSORBOARD", "ThroughputMonitor",
-           "best_weights", "build_callbacks", "has_backup", "read_backup", "write_backup",
-           "write_hparams"]
+           "best_weights", "build_callbacks", "has_backup", "read_backup", "tensorboard_dir",
+           "write_backup", "write_hparams"]
 
 
 @dataclass
@@ -73,10 +74,11 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
         callbacks.append(HistoryWriter(run_dir / HISTORY, history))
     if cfg.tensorboard.enabled:
         tb = cfg.tensorboard
-        if not history:              # a resumed run wrote them when it started
-            write_hparams(run_dir / TENSORBOARD, experiment, run_dir.name)
+        log_dir = tensorboard_dir(experiment, run_dir)
+        if tb.hparams and not history:     # a resumed run wrote them when it started
+            write_hparams(log_dir, experiment, run_dir.name)
         callbacks.append(keras.callbacks.TensorBoard(
-            log_dir=str(run_dir / TENSORBOARD), histogram_freq=tb.histogram_freq,
+            log_dir=str(log_dir), histogram_freq=tb.histogram_freq,
             update_freq=tb.update_freq, profile_batch=tb.profile_batch, write_graph=tb.write_graph))
     if cfg.checkpoint.enabled:
         (run_dir / CHECKPOINT).parent.mkdir(parents=True, exist_ok=True)
@@ -98,6 +100,15 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
     if resume_state:
         callbacks.append(RestoreCallbackState(list(callbacks), resume_state, best_weights))
     return CallbackSet(callbacks, guard, throughput, clock)
+
+
+def tensorboard_dir(experiment: Experiment, run_dir: Path) -> Path:
+    """Where the run's TensorBoard logs go (Keras's callback writes ``train/``, ``validation/``).
+
+    ``<run_dir>/tensorboard``, or ``callbacks.tensorboard.log_dir`` taken from the run directory
+    (``..``: the folder holding it, as a sweep's trials do; an absolute path as it is)."""
+    log_dir = experiment.callbacks.tensorboard.log_dir or str(TENSORBOARD)
+    return Path(os.path.normpath(Path(run_dir) / Path(log_dir).expanduser()))
 
 
 def write_hparams(log_dir: Path, experiment: Experiment, session: str) -> None:

@@ -38,6 +38,7 @@ from typing import Any, Callable, Optional, Sequence
 from kerasdl.config import HIGHER_IS_BETTER, Experiment
 from kerasdl.errors import ConfigError, KerasdlError
 from kerasdl.sweep.space import Param, set_item
+from kerasdl.sweep.tensorboard import TrialSession, trial_name
 
 Log = Callable[[str], None]
 
@@ -395,13 +396,17 @@ class _Sweeper:
         plan, S = self.plan, self.optuna.trial.TrialState
         params = {key: param.decode(trial.params[key]) for key, param in plan.space.items()}
         resumes = trial.user_attrs.get(RESUMES)
-        trial_dir = plan.sweep_dir / f"trial-{(trial.number if resumes is None else resumes):04d}"
+        trial_dir = plan.sweep_dir / trial_name(trial.number if resumes is None else resumes)
+        tensorboard = plan.experiment.callbacks.tensorboard.enabled
         resume_from = _unfinished_run(trial_dir) if resumes is not None else None
         command = [sys.executable, "-m", "kerasdl", "run", str(plan.experiment_path),
                    *[arg for item in plan.fixed for arg in ("--set", item)],
                    *[arg for key, value in params.items() for arg in ("--set", set_item(key, value))],
                    "--set", "output.publish=never", "--set", "trainer.verbose=2",
                    "--set", f"device.threads={self.threads}", "--workdir", str(trial_dir)]
+        if tensorboard:    # logs in the trial's folder, above the run's; the sweep writes HParams
+            command += ["--set", "callbacks.tensorboard.log_dir='..'",
+                        "--set", "callbacks.tensorboard.hparams=False"]
         if resume_from is not None:
             command += ["--resume", str(resume_from)]
         shown = _shown(params)
@@ -410,11 +415,12 @@ class _Sweeper:
                else "")
         self.log(f"[kerasdl] trial {trial.number} started: {shown}{how}")
         trial_dir.mkdir(parents=True, exist_ok=True)
+        session = TrialSession(plan, trial_dir, params) if tensorboard else None
         started = time.time()
         with open(trial_dir / "log.txt", "a") as log_file:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-            pruned_at = self._follow(trial, process, trial_dir)
+            pruned_at = self._follow(trial, process, trial_dir, session)
         wall = time.time() - started
         run_dir = _run_directory(trial_dir)
         trial.set_user_attr(WALL, round(wall, 2))
@@ -422,6 +428,8 @@ class _Sweeper:
             trial.set_user_attr(RUN_DIR, str(run_dir))
         history = _read_history(run_dir) if run_dir else {}
         values = history.get(plan.metric, [])
+        if session is not None:
+            session.end(pruned_at or len(values), round(wall, 2))
         if pruned_at is not None:
             trial.set_user_attr(NOTE, f"pruned after epoch {pruned_at}")
             self.study.tell(trial, state=S.PRUNED)
@@ -465,11 +473,13 @@ class _Sweeper:
                  "resumed from its last epoch backup")
         return True
 
-    def _follow(self, trial, process: subprocess.Popen, trial_dir: Path) -> Optional[int]:
+    def _follow(self, trial, process: subprocess.Popen, trial_dir: Path,
+                session: Optional[TrialSession] = None) -> Optional[int]:
         """Wait for the trial's process; return the epoch the pruner stopped it at, or None.
 
-        Reports each finished epoch's metric to Optuna, keeps the heartbeat going, and stops the
-        process if the pruner says so (returns that epoch).
+        Reports each finished epoch's metric to Optuna (and to the trial's HParams ``session``),
+        keeps the heartbeat going, and stops the process if the pruner says so (returns that
+        epoch).
         """
         reported, beat = 0, time.time()
         while True:
@@ -479,6 +489,8 @@ class _Sweeper:
             for epoch in range(reported, len(values)):
                 trial.report(values[epoch], step=epoch + 1)
                 reported = epoch + 1
+                if session is not None:
+                    session.epoch(reported, values[epoch])
                 if (self.plan.prune and not finished and reported < self.plan.experiment.trainer.epochs
                         and trial.should_prune()):
                     process.send_signal(signal.SIGTERM)
@@ -498,7 +510,8 @@ class _Sweeper:
         keys = list(self.plan.space)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["trial", *keys, "state", self.plan.metric, "wall_s", "run_dir", "note"])
+        writer.writerow(["trial", "name", *keys, "state", self.plan.metric, "wall_s", "run_dir",
+                         "note"])
         trials = self.study.get_trials(deepcopy=False)
         resumed = _resumed_numbers(trials)
         for t in trials:
@@ -509,7 +522,8 @@ class _Sweeper:
                 note = f"{note or 'cut off'}; resumed as a later trial"
             if RESUMES in t.user_attrs:
                 note = (f"resumes trial {t.user_attrs[RESUMES]}" + (f"; {note}" if note else ""))
-            writer.writerow([t.number, *[t.params.get(k, "") for k in keys], t.state.name,
+            writer.writerow([t.number, trial_name(t.user_attrs.get(RESUMES, t.number)),
+                             *[t.params.get(k, "") for k in keys], t.state.name,
                              "" if t.value is None else f"{t.value:.6g}",
                              t.user_attrs.get(WALL, ""), t.user_attrs.get(RUN_DIR, ""), note])
         path = self.plan.sweep_dir / TRIALS_CSV
@@ -526,6 +540,9 @@ class _Sweeper:
         self.log(f"[kerasdl] sweep {self.plan.study_name}: {finished} of {self.plan.trials} trials "
                  f"finished ({summary or 'none'}); this process took {wall:.0f} s; "
                  f"wrote {trials_csv}")
+        if self.plan.experiment.callbacks.tensorboard.enabled:
+            self.log(f"[kerasdl] the trials in TensorBoard (runs trial-NNNN/train, "
+                     f"trial-NNNN/validation; HParams): tensorboard --logdir {self.plan.sweep_dir}")
         if not any(s == S.COMPLETE for s in states):
             return SweepResult(self.plan.sweep_dir, trials_csv, finished, None, None, wall)
         best = self.study.best_trial
