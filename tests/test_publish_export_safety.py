@@ -58,25 +58,26 @@ def test_saving_refuses_a_model_with_a_nan_kernel_or_an_inf_normalization(tmp_pa
     assert TrainingDiverged.exit_code == 3
 
 
+@pytest.mark.slow        # 20-30 s: ResNet-20 on CPU
 def test_a_run_whose_weights_overflow_with_a_finite_loss_saves_and_publishes_nothing(tmp_path):
-    """A CSV column of values near 1e25 has a variance that overflows float32: the model's
-    Normalization layer holds inf, every logged loss is finite (the column normalizes to 0), so the
-    NaN guard on the loss never trips. The first checkpoint is refused: exit 3, one line naming
-    the weight, no best.keras, no model.keras, nothing in saved_models/."""
+    """Images of an npz whose pixels are near 1e30 (finite float32, so the data layer takes them):
+    ResNet-20's first BatchNormalization sees a batch variance that overflows float32, so its
+    moving variance becomes inf, while every loss stays finite (the normalized values are 0) and
+    the NaN guard on the loss never trips. The first checkpoint is refused: exit 3, one line naming
+    the weight, no .keras file anywhere, nothing in saved_models/. (A CSV column of such values
+    is refused earlier, by the data layer.)"""
     rng = np.random.default_rng(0)
-    rows = [f"{a:.4f},{b:.6e},{'yes' if a > 0 else 'no'}"
-            for a, b in zip(rng.normal(size=160), rng.normal(size=160) * 1e25)]
-    (tmp_path / "huge.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
-    result = _cli("run", str(EXPERIMENT), "--set", "data.name=csv:huge.csv", "--set",
-                  "data.label_column=label", "--set", "trainer.epochs=2", "--set",
-                  "trainer.verbose=0", "--workdir", "runs", "--set",
-                  "output.saved_models_dir=saved", cwd=tmp_path)
+    x, y = (rng.random((64, 32, 32, 3)) * 1e30).astype("float32"), rng.integers(0, 2, 64)
+    np.savez(tmp_path / "huge.npz", x_train=x[:48], y_train=y[:48], x_test=x[48:], y_test=y[48:])
+    result = _cli("run", str(REPO / "experiments" / "resnet.py"), "--smoke", "--set",
+                  "data.name=npz:huge.npz", "--set", "trainer.epochs=1", "--set",
+                  "trainer.verbose=0", "--workdir", "runs", "--set", "output.publish=always",
+                  "--set", "output.saved_models_dir=saved", cwd=tmp_path)
     assert result.returncode == 3, result.stderr[-3000:]
-    line = result.stderr.strip().splitlines()[-1]     # (before it, numpy's overflow warning)
-    assert "Traceback" not in result.stderr
-    assert line.startswith("error: refusing to save ") and "best.keras" in line
-    assert "the weight 'normalize/variance' holds non-finite values" in line
-    assert "nothing was published" in line
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: refusing to save ") and "checkpoints/best.keras" in line
+    assert "the weight 'conv1_bn/moving_variance' holds non-finite values (NaN or inf)" in line
+    assert "nothing was published" in line and "training stopped" not in line   # loss finite
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert not list(run_dir.rglob("*.keras"))
     assert not (tmp_path / "saved").exists() or not any((tmp_path / "saved").iterdir())
