@@ -32,7 +32,8 @@ CSV_FATAL = {"latin1", "nan_cell", "inf_cell", "empty_cell", "text_cell", "huge_
              "label_only", "no_rows"}
 CSV_BENIGN = {"bom", "crlf", "blank_lines", "quoted", "accents", "spellings"}
 NPZ_FATAL = {"nan_x", "inf_x", "nan_y", "negative", "bool_y", "text_y", "empty", "short_names",
-             "mismatch", "text_x", "huge_x", "no_features", "dup_names", "huge_id", "dtype_mix"}
+             "mismatch", "text_x", "huge_x", "no_features", "dup_names", "huge_id", "dtype_mix",
+             "cut_short", "random_bytes"}
 NPZ_BENIGN = {"names", "grey", "bool_x", "int_x", "float16_x", "scalar_x", "column_y"}
 
 
@@ -184,6 +185,10 @@ def npz_cases(draw, root: Path, classes_only: bool = False) -> Case:
             arrays.update(y=labels[1:])
     path = root / f"data{draw(st.integers(0, 10**6))}.npz"
     np.savez(path, **arrays)
+    if "cut_short" in defects:              # a download or copy that stopped half-way
+        path.write_bytes(path.read_bytes()[:draw(st.integers(0, path.stat().st_size - 1))])
+    if "random_bytes" in defects:
+        path.write_bytes(rng.bytes(draw(st.integers(0, 2000))))
     label_type = "auto" if classes_only else draw(st.sampled_from(["auto", "auto", "classes", "numeric"]))
     fatal_here = set(NPZ_FATAL)
     if "nan_x" in defects and x.dtype.kind != "f" or "inf_x" in defects and x.dtype.kind != "f":

@@ -4,6 +4,7 @@ or used correctly; ``data.test_limit`` and ``--smoke`` score every class of clas
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,16 @@ def _messy_files(root: Path) -> list[tuple[str, list[str], list[str]]]:
         y=y.astype("uint64") * np.uint64(2**63))
     npz("no_features.npz", (), "x has shape (120, 0): its examples hold no features",
         x=x[:, :0], y=y)
+    (root / "pickle.npz").write_bytes(b"\x80\x04K\x01." * 20)        # a pickle: never loaded
+    cases.append((f"npz:{root / 'pickle.npz'}", [], [
+        f"{root / 'pickle.npz'} is not an .npz archive (numpy would have to unpickle it"]))
+    np.save(root / "single.npy", x)
+    (root / "single.npy").rename(root / "single.npz")
+    cases.append((f"npz:{root / 'single.npz'}", [], ["is a single array (.npy), not an .npz archive"]))
+    with zipfile.ZipFile(root / "members.npz", "w") as archive:
+        archive.writestr("x.npy", b"not an array")
+        archive.writestr("y.npy", b"nor this")
+    cases.append((f"npz:{root / 'members.npz'}", [], ["'x' is not a numpy array (.npy)"]))
     (root / "folder.csv").mkdir()
     cases.append((f"csv:{root / 'folder.csv'}", ["data.label_column=label"],
                   [f"{root / 'folder.csv'} cannot be read as a CSV file (Is a directory)"]))

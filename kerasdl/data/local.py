@@ -155,21 +155,25 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     import zipfile
 
     how = ("write it with numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)")
+    arrays, key = {}, None
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise DataError(f"{path} is a single array (.npy), not an .npz archive; {how}")
-            arrays, key = {}, None
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(f"{path} is a single array (.npy), not an .npz archive; {how}")
+        with archive:
             for key in archive.files:
                 arrays[key] = archive[key]
+                if not isinstance(arrays[key], np.ndarray):     # a zip member that is not .npy
+                    raise DataError(f"{path}: '{key}' is not a numpy array (.npy); {how}")
     except DataError:
         raise
     except ValueError as error:
+        if "allow_pickle" in str(error) and key is None:     # a pickle, or not numpy's at all
+            raise DataError(f"{path} is not an .npz archive (numpy would have to unpickle it, which "
+                            f"kerasdl never does); {how}") from None
         if "allow_pickle" in str(error):        # object arrays: never unpickled
-            raise DataError(f"{path}: " + (f"array '{key}' holds Python objects" if key else
-                            "not an .npz archive (it would need unpickling)") +
-                            ", which are never loaded; save numbers or text, e.g. "
-                            "numpy.asarray(values, dtype='float32')") from None
+            raise DataError(f"{path}: array '{key}' holds Python objects, which are never loaded; "
+                            "save numbers or text, e.g. numpy.asarray(values, dtype='float32')") from None
         raise DataError(f"{path} is not a readable .npz file ({error}); {how}") from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
         raise DataError(f"{path} is not a readable .npz file ({type(error).__name__}: {error}); "
