@@ -29,7 +29,7 @@ from test_messy_arrays import error_line, nothing_written
 #: defects that make a file unusable: the data layer must refuse it
 CSV_FATAL = {"latin1", "nan_cell", "inf_cell", "empty_cell", "text_cell", "huge_cell",
              "empty_label", "nan_label", "inf_label", "short_row", "long_row", "dup_column",
-             "label_only", "no_rows"}
+             "label_only", "no_rows", "random_bytes"}
 CSV_BENIGN = {"bom", "crlf", "blank_lines", "quoted", "accents", "spellings"}
 NPZ_FATAL = {"nan_x", "inf_x", "nan_y", "negative", "bool_y", "text_y", "empty", "short_names",
              "mismatch", "text_x", "huge_x", "no_features", "dup_names", "huge_id", "dtype_mix",
@@ -104,6 +104,8 @@ def csv_cases(draw, root: Path, classes_only: bool = False) -> Case:
     data = text.encode("latin-1" if "latin1" in defects else "utf-8")
     path = root / f"data{draw(st.integers(0, 10**6))}.csv"
     path.write_bytes((b"\xef\xbb\xbf" if "bom" in defects else b"") + data)
+    if "random_bytes" in defects:
+        path.write_bytes(rng.bytes(draw(st.integers(0, 2000))))
     label_type = draw(st.sampled_from(["auto", "auto", "classes", "numeric"]))
     if classes_only:
         label_type = "auto"
