@@ -196,8 +196,10 @@ class Published:
                 for kind, where in places for suffix in (".json", ".keras")]
 
     def _legacy(self) -> bool:
-        """Whether ``<name>.keras`` is a plain file (published before this layout, or by hand)."""
-        return self.model.is_file() and not self.model.is_symlink()
+        """Whether ``<name>.keras`` is a file not of this layout (an older kerasdl's, the user's)."""
+        ours = f"{self.name}.current/{self.name}.keras"
+        return self.model.is_file() and not (self.model.is_symlink()
+                                             and os.readlink(self.model) == ours)
 
     def state(self) -> tuple[bool, Optional[dict]]:
         """(whether a model is published under this name, its record or None)."""

@@ -184,6 +184,18 @@ def test_a_worse_run_leaves_the_published_pair_and_a_reader_sees_one_publish(tmp
     assert locate_trained(saved / "exp.keras").home == saved
 
 
+def test_a_model_the_user_linked_in_is_kept_as_the_previous_one(tmp_path):
+    """saved/exp.keras, a link of the user's to their own file: output.publish='always' keeps
+    that model as exp.previous.keras and leaves their file as it was."""
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "mine.keras").write_text("legacy-previous")
+    os.symlink(tmp_path / "mine.keras", tmp_path / "saved" / "exp.keras")
+    assert _publish(tmp_path, "run-b").returncode == 0
+    assert _pair(tmp_path / "saved") == "run-b"
+    assert _pair(tmp_path / "saved", ".previous") == "legacy-previous"
+    assert (tmp_path / "mine.keras").read_text() == "legacy-previous"
+
+
 def _train(tmp_path: Path, *settings: str, env: dict | None = None,
            experiment: Path = EXPERIMENT) -> subprocess.CompletedProcess:
     return _cli("run", str(experiment), "--set", "data.source=embedded", "--set",
