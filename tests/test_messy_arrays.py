@@ -377,3 +377,19 @@ def test_a_test_limit_below_the_number_of_classes_is_said(tmp_path):
     assert len(set(np.concatenate([y for _, y in bundle.test.as_numpy_iterator()]))) == 3
     assert ("WARNING: data.test_limit=3 keeps fewer test examples than the 5 classes: some go "
             "unscored; raise it to score every class") in lines
+
+
+def test_a_presplit_numeric_target_sorted_by_value_is_sampled_not_cut(tmp_path):
+    """x_train/y_train sorted by the target: the validation carve (the tail of the train split)
+    held only the largest values and data.test_limit only the smallest; now both are seeded
+    samples of the whole range."""
+    from kerasdl.data import load_data
+
+    x = np.linspace(0, 1, 100, dtype="float32")[:, None]
+    y = np.arange(100, dtype="float32")
+    np.savez(tmp_path / "sorted.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    bundle = load_data(Data(name=f"npz:{tmp_path / 'sorted.npz'}", validation_fraction=0.2,
+                            test_limit=10), "same", log=lambda line: None)
+    values = lambda dataset: np.concatenate([y for _, y in dataset.as_numpy_iterator()])  # noqa: E731
+    assert values(bundle.validation).min() < 50 < values(bundle.validation).max()
+    assert values(bundle.test).max() > 50

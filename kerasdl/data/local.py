@@ -135,6 +135,10 @@ def _load_npz(path: Path, cfg, log) -> LocalSplits:
     if classes:     # data.train_limit, data.test_limit and --smoke keep every class
         train, test = stratified_order(y_train, cfg.split_seed), stratified_order(y_test, cfg.split_seed)
         x_train, y_train, x_test, y_test = x_train[train], y_train[train], x_test[test], y_test[test]
+    elif keys != ("x", "y"):    # a numeric target, maybe sorted: the validation carve and the limits
+        rng = np.random.default_rng(cfg.split_seed)       # take a seeded sample, not its top or bottom
+        train, test = rng.permutation(len(y_train)), rng.permutation(len(y_test))
+        x_train, y_train, x_test, y_test = x_train[train], y_train[train], x_test[test], y_test[test]
     x_train, x_test, reshaped = _features(x_train, x_test, cfg)
     num_classes = (len(names) if names else int(max(y_train.max(), y_test.max())) + 1
                    ) if classes else None
