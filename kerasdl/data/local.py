@@ -42,7 +42,8 @@ file (its key and index, or line and column) and the fix. Files without an image
 
 The train and test splits of classes are put in :func:`~kerasdl.data.splits.stratified_order`,
 so ``data.train_limit``, ``data.test_limit`` and ``--smoke``, which take the first examples,
-keep every class even where the data comes sorted by class.
+keep every class even where the data comes sorted by class (a numeric target's are shuffled,
+seeded by ``data.split_seed``).
 
 Everything then goes through the pipeline TFDS data takes (:mod:`kerasdl.data.pipeline`): the
 validation carve, the per-(seed, epoch) order, augmentation, cache and prefetch. Images are
