@@ -258,6 +258,9 @@ class Data:
         for key in ("batch_size", "shuffle_buffer"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key 'data.{key}' must be >= 1; got {getattr(self, key)}")
+        if self.label_type != "auto" and self.name.partition(":")[0] not in ("csv", "npz"):
+            raise ConfigError(f"config key 'data.label_type'={self.label_type!r} applies to csv: and "
+                              f"npz: data; dataset '{self.name}' has its own labels: remove the key")
         for key in ("train_limit", "test_limit"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"config key 'data.{key}' must be >= 1 or None; "

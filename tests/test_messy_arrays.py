@@ -183,8 +183,12 @@ def test_messy_files_are_refused_in_one_line_through_the_cli_before_any_run_fold
     cases = _messy_files(data)
     argvs = [["run", MLP, "--set", f"data.name={name}", "--set", "trainer.epochs=1",
               *[part for item in sets for part in ("--set", item)]] for name, sets, _ in cases]
+    argvs.append(["run", MLP, "--set", "data.label_type=numeric"])    # on the digits: not used
     argvs.append(["run", MLP, "--set", "data.label_type=clases"])
     results = cli_in_one_process(argvs, cwd=tmp_path)
+    line = error_line(results[-2]["output"])
+    assert ("config key 'data.label_type'='numeric' applies to csv: and npz: data; dataset 'digits' "
+            "has its own labels: remove the key") in line and results[-2]["rc"] == 2
     for (name, _, expected), result in zip(cases, results):
         line = error_line(result["output"])
         assert result["rc"] == 1 and "Warning" not in result["output"], (name, result)
