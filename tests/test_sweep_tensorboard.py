@@ -69,7 +69,7 @@ def test_a_trials_hparams_session_holds_the_searched_keys_and_the_metric(tmp_pat
                                              "data.augment": ("translate",)})
     for epoch, value in enumerate([0.5, 0.9, 0.7], start=1):
         session.epoch(epoch, value)
-    session.end(3, 12.5)
+    session.end(3, 12.5, "success")
     # all of it in the trial's validation run: no run of its own in TensorBoard's list
     assert [p.name for p in trial_dir.iterdir()] == ["validation"]
     events = _events(trial_dir / "validation")
@@ -103,6 +103,9 @@ def test_a_trials_hparams_session_holds_the_searched_keys_and_the_metric(tmp_pat
                        "data.augment": "string_value"}
     assert start.hparams["data.batch_size"].number_value == 128
     assert start.hparams["data.augment"].string_value == "('translate',)"
+    end = metadata.parse_session_end_info_plugin_data(
+        _plugin_content(events, metadata.SESSION_END_INFO_TAG))
+    assert end.status == api_pb2.STATUS_SUCCESS
     # the metric at each epoch is the best so far: its last value is the trial's score
     scalars = [(e.step, v.tag, round(v.simple_value, 4)) for e in events for v in e.summary.value
                if v.HasField("simple_value")]
@@ -198,6 +201,7 @@ def test_a_sweep_reads_in_tensorboard_by_trial(tmp_path):
         metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
         assert metrics["val_accuracy"] == pytest.approx(float(row["val_accuracy"]), abs=1e-5)
         assert metrics["epochs"] == 2
+        assert group["sessions"][0]["status"] == "STATUS_SUCCESS"
         assert metrics["wall_s"] == pytest.approx(float(row["wall_s"]), abs=0.01)
     print(json.dumps({name: {"hparams": g["hparams"], **{m["name"]["tag"]: m["value"]
                                                           for m in g["metricValues"]}}

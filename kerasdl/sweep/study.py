@@ -428,8 +428,7 @@ class _Sweeper:
             trial.set_user_attr(RUN_DIR, str(run_dir))
         history = _read_history(run_dir) if run_dir else {}
         values = history.get(plan.metric, [])
-        if session is not None:
-            session.end(pruned_at or len(values), round(wall, 2))
+        status = None        # the HParams session's: success, failure, none (pruned, cut off)
         if pruned_at is not None:
             trial.set_user_attr(NOTE, f"pruned after epoch {pruned_at}")
             self.study.tell(trial, state=S.PRUNED)
@@ -438,6 +437,7 @@ class _Sweeper:
         elif process.returncode == 0 and values:
             best = max(values) if plan.direction == "maximize" else min(values)
             self.study.tell(trial, best)
+            status = "success"
             self.log(f"[kerasdl] trial {trial.number} finished: {plan.metric} {best:.4f} in "
                      f"{wall:.0f} s ({len(values)} epochs)")
         elif process.returncode < 0 and self._resume_killed(trial, -process.returncode, wall):
@@ -447,11 +447,14 @@ class _Sweeper:
                       _last_error(trial_dir / "log.txt") or f"exit status {process.returncode}")
             trial.set_user_attr(NOTE, reason[:500])
             self.study.tell(trial, state=S.FAIL)
+            status = "failure"
             self.log(f"[kerasdl] trial {trial.number} failed in {wall:.0f} s: {reason}")
             if not any(t.state == S.COMPLETE for t in self.study.get_trials(deepcopy=False)):
                 self.fatal = SweepError(f"the sweep's first trial failed, so the others would "
                                         f"too: {reason} (its log: {trial_dir / 'log.txt'})")
                 self.stop.set()
+        if session is not None:
+            session.end(pruned_at or len(values), round(wall, 2), status)
         self._write_trials_csv()
 
     def _resume_killed(self, trial, signum: int, wall: float) -> bool:

@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from kerasdl.sweep.space import Param
 
@@ -150,7 +150,22 @@ class TrialSession:
         self.best = value if better else self.best
         self.events.scalar(self.plan.metric, self.best, epoch)
 
-    def end(self, epochs: int, wall_s: float) -> None:
+    def end(self, epochs: int, wall_s: float, status: Optional[str] = None) -> None:
+        """Write the trial's ``epochs`` and ``wall_s``, and close the session.
+
+        With ``status`` (``success``, ``failure``) the session's end too, which the dashboard's
+        Status filter reads; a pruned trial has none (its status reads Unknown)."""
+        from tensorboard.compat.proto import summary_pb2
+        from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
         self.events.scalar(EPOCHS, epochs, epochs)
         self.events.scalar(WALL, wall_s, epochs)
+        if status is not None:
+            end = plugin_data_pb2.SessionEndInfo(
+                status=api_pb2.STATUS_SUCCESS if status == "success" else api_pb2.STATUS_FAILURE,
+                end_time_secs=time.time())
+            self.events.summary(summary_pb2.Summary(value=[summary_pb2.Summary.Value(
+                tag=metadata.SESSION_END_INFO_TAG, tensor=metadata.NULL_TENSOR,
+                metadata=metadata.create_summary_metadata(
+                    plugin_data_pb2.HParamsPluginData(session_end_info=end)))]), epochs)
         self.events.close()
