@@ -68,10 +68,11 @@ def data_fingerprint(experiment: Experiment, data) -> dict[str, Any]:
 def publish_name(experiment: Experiment) -> tuple[str, str]:
     """(the name ``experiment``'s run publishes under, why it is not the experiment's, or "").
 
-    The experiment's name where the run's ``data.name`` is its experiment file's own
-    (``experiments/<name>.py`` in the working directory); else ``<experiment>-<data stem>``. With
-    no such file, a run on the user's own files (``csv:``, ``npz:``, ``folder:``,
-    ``textfolder:``) whose stem is not the experiment's name is renamed too. Imports no TensorFlow.
+    The experiment's name where the run's ``data.name`` is its experiment file's own (the file
+    ``kerasdl run <name>`` would run: ``./experiments/<name>.py``, else kerasdl's own); else
+    ``<experiment>-<data stem>``. With no such file, a run on the user's own files (``csv:``,
+    ``npz:``, ``folder:``, ``textfolder:``) whose stem is not the experiment's name is renamed too.
+    Imports no TensorFlow.
     """
     from kerasdl.data.local import SCHEMES
 
@@ -81,30 +82,31 @@ def publish_name(experiment: Experiment) -> tuple[str, str]:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("_.-")[:60] or "data"   # the name rule
     own = _own_data(experiment)
     if own is not None:
-        if data == own[1]:
+        if data == own:
             return experiment.name, ""
-        whose = f"{own[0]}, which trains on {own[1]}"
+        whose = f"not on the experiment's own {own}"
     elif scheme in SCHEMES and stem != experiment.name:
-        whose = f"experiment '{experiment.name}'"
+        whose = "the user's own files"
     else:
         return experiment.name, ""
     name = f"{experiment.name}-{stem}"
-    return name, f"named {name}, not {experiment.name}: trained on {data}, not the data of {whose}"
+    return name, f"named {name}, not {experiment.name}: trained on {data}, {whose}"
 
 
-def _own_data(experiment: Experiment) -> Optional[tuple[Path, str]]:
-    """(experiments/<name>.py, its data.name) where that file defines this experiment."""
+def _own_data(experiment: Experiment) -> Optional[str]:
+    """The data.name of the experiment file of this name, where that file defines this experiment.
+
+    The file is looked up as ``kerasdl run NAME`` looks it up: ./experiments, then the experiment
+    files that come with kerasdl."""
     from kerasdl.errors import KerasdlError
-    from kerasdl.experiment import EXPERIMENTS_DIR, load_experiment
+    from kerasdl.experiment import load_experiment, resolve_experiment_path
 
-    path = EXPERIMENTS_DIR / f"{experiment.name}.py"
-    if not path.is_file():
-        return None
     try:
+        path = resolve_experiment_path(experiment.name)
         own = load_experiment(path)
     except KerasdlError:
         return None
-    return (path, own.data.name) if own.name == experiment.name else None
+    return own.data.name if own.name == experiment.name else None
 
 
 def publish_model(model_path: Path, experiment: Experiment, test_metrics: dict[str, float],

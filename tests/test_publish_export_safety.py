@@ -257,11 +257,16 @@ def test_publish_name_of_runs_on_other_data(tmp_path, monkeypatch):
                        ("npz:../.hidden.npz", "mlp_digits-hidden")]:
         found, why = publish_name(load_experiment(EXPERIMENT, overrides={"data.name": data}))
         assert found == name, data
-        assert why == (f"named {name}, not mlp_digits: trained on {data}, not the data of "
-                       "experiments/mlp_digits.py, which trains on digits")
+        assert why == (f"named {name}, not mlp_digits: trained on {data}, not on the "
+                       "experiment's own digits")
     assert publish_name(Experiment(name="shapes", data=Data(name="folder:x/shapes")))[0] == "shapes"
-    assert publish_name(Experiment(name="churn", data=Data(name="csv:customers.csv")))[0] == \
-        "churn-customers"
+    assert publish_name(Experiment(name="churn", data=Data(name="csv:customers.csv"))) == (
+        "churn-customers", "named churn-customers, not churn: trained on csv:customers.csv, the "
+        "user's own files")
+    monkeypatch.chdir(tmp_path / "experiments")           # kerasdl's own experiment files count
+    assert publish_name(load_experiment("lenet5", overrides={"data.name": "folder:x/shapes"}))[0] \
+        == "lenet5-shapes"
+    assert publish_name(load_experiment("transfer_folder"))[0] == "transfer_folder"
     assert publish_name(Experiment(name="other", data=Data(name="mnist")))[0] == "other"
 
 
@@ -293,9 +298,9 @@ def test_own_data_publish_under_their_own_name_and_export_to_onnx_raw_rows(wine_
     tmp_path, result, x = wine_run
     saved = tmp_path / "saved_models"
     assert (saved / "mlp_digits-wine.keras").is_file() and not (saved / "mlp_digits.keras").exists()
-    assert ("published saved_models/mlp_digits-wine.keras (first model of this name; named "
-            "mlp_digits-wine, not mlp_digits: trained on csv:wine.csv, not the data of "
-            "experiments/mlp_digits.py, which trains on digits)") in result.stdout
+    assert ("saved_models/mlp_digits-wine.keras (first model of this name; named "
+            "mlp_digits-wine, not mlp_digits: trained on csv:wine.csv, not on the experiment's "
+            "own digits)") in result.stdout
     exported = _cli("export", "saved_models/mlp_digits-wine.keras", "--format", "onnx",
                     cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr
