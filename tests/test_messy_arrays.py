@@ -137,6 +137,14 @@ def _messy_files(root: Path) -> list[tuple[str, list[str], list[str]]]:
     (root / "folder.csv").mkdir()
     cases.append((f"csv:{root / 'folder.csv'}", ["data.label_column=label"],
                   [f"{root / 'folder.csv'} cannot be read as a CSV file (Is a directory)"]))
+    for split, classes in (("train", "ab"), ("test", "abc")):
+        for label in classes:
+            (root / "extra_class" / split / label).mkdir(parents=True)
+            for index in range(4):
+                (root / "extra_class" / split / label / f"{index}.txt").write_text(f"{label} {index}")
+    cases.append((f"textfolder:{root / 'extra_class'}", [], [
+        f"{root / 'extra_class' / 'test'} has class folders that {root / 'extra_class' / 'train'} "
+        "lacks: c; every class needs training texts"]))        # its texts were left out unsaid
     for name, text in (("latin1", "caf\u00e9".encode("latin-1")), ("one_class", b"fine")):
         for index in range(6):
             folder = root / name / ("a" if name == "one_class" or index % 2 else "b")
@@ -397,3 +405,17 @@ def test_a_presplit_numeric_target_sorted_by_value_is_sampled_not_cut(tmp_path):
     values = lambda dataset: np.concatenate([y for _, y in dataset.as_numpy_iterator()])  # noqa: E731
     assert values(bundle.validation).min() < 50 < values(bundle.validation).max()
     assert values(bundle.test).max() > 50
+
+
+def test_a_text_folders_test_split_may_lack_classes_and_keeps_the_train_ids(tmp_path):
+    """test/ holding only classes b and c of a, b, c: its labels are train's ids 1 and 2 (Keras
+    refused it with a raw ValueError about class_names)."""
+    for split, classes in (("train", "abc"), ("test", "bc")):
+        for label in classes:
+            (tmp_path / "texts" / split / label).mkdir(parents=True)
+            for index in range(4):
+                (tmp_path / "texts" / split / label / f"{index}.txt").write_text(label)
+    splits = _load(f"textfolder:{tmp_path / 'texts'}")
+    assert splits.class_names == ("a", "b", "c")
+    pairs = {(text.decode(), int(label)) for text, label in splits.test.as_numpy_iterator()}
+    assert pairs == {("b", 1), ("c", 2)}

@@ -508,11 +508,11 @@ def _number_name(number: float) -> str:
 
 # --- text folders ----------------------------------------------------------------------------
 
-def _read_texts(root: Path, class_names: Optional[tuple[str, ...]] = None):
+def _read_texts(root: Path):
     """(texts, labels, class names) of ``root/<class>/*.txt``, read by Keras's own loader."""
     import keras
 
-    class_names = class_names or tuple(p.name for p in class_folders(root))
+    class_names = tuple(p.name for p in class_folders(root))
     for name in class_names:
         if (root / name).is_dir() and not any((root / name).glob("**/*.txt")):
             raise DataError(f"class folder {root / name} holds no .txt files; add text files or "
@@ -546,7 +546,12 @@ def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
         raise DataError(f"{path / 'train' if presplit else path} holds one class folder, "
                         f"'{names[0]}'; a classifier needs at least 2: one subfolder per class")
     if presplit and (path / "test").is_dir():
-        test_texts, test_labels, _ = _read_texts(path / "test", names)
+        from kerasdl.data.folders import _refuse_unknown_classes
+
+        _refuse_unknown_classes(path / "test", names, f"{path / 'train'} lacks",
+                                "every class needs training texts")       # (they were left out)
+        test_texts, test_labels, test_names = _read_texts(path / "test")  # (maybe fewer classes)
+        test_labels = np.array([names.index(test_names[label]) for label in test_labels], np.int64)
         train_texts, train_labels = texts, labels
         how = "its train/ and test/ folders"
     else:
