@@ -23,7 +23,10 @@ A model and its record change together, in one rename (issue 24). The layout::
 A publish writes a new version folder aside, then renames a new ``<name>.current`` link into place:
 a process killed at any moment leaves the old pair (and its previous) or the new one. Version
 folders that are neither current nor previous are removed afterwards. A ``<name>.keras`` that is
-a plain file (published before this layout, or put there by hand) is adopted first, unchanged.
+not this layout's link (an older kerasdl's file, the user's own) is adopted first, unchanged. The
+moments between two writes are named for kill tests (``KERASDL_KILL_AT``):
+publish-legacy-adopted, publish-record-linked, publish-version-written, publish-pointer-made and
+publish-switched (tests/test_publish_export_safety.py kills a publish at each).
 """
 from __future__ import annotations
 
