@@ -409,8 +409,9 @@ def test_a_presplit_numeric_target_sorted_by_value_is_sampled_not_cut(tmp_path):
 
 def test_a_text_folders_test_split_may_lack_classes_and_keeps_the_train_ids(tmp_path):
     """test/ holding only classes b and c of a, b, c: its labels are train's ids 1 and 2 (Keras
-    refused it with a raw ValueError about class_names)."""
-    for split, classes in (("train", "abc"), ("test", "bc")):
+    refused it with a raw ValueError about class_names). A validation/ folder is the validation
+    split, as for image folders (it was ignored)."""
+    for split, classes in (("train", "abc"), ("test", "bc"), ("validation", "a")):
         for label in classes:
             (tmp_path / "texts" / split / label).mkdir(parents=True)
             for index in range(4):
@@ -419,3 +420,7 @@ def test_a_text_folders_test_split_may_lack_classes_and_keeps_the_train_ids(tmp_
     assert splits.class_names == ("a", "b", "c")
     pairs = {(text.decode(), int(label)) for text, label in splits.test.as_numpy_iterator()}
     assert pairs == {("b", 1), ("c", 2)}
+    assert {(text.decode(), int(label)) for text, label in splits.validation.as_numpy_iterator()
+            } == {("a", 0)}
+    assert "12 train / 4 validation / 8 test texts, its train/, validation/ and test/ folders" in \
+        splits.description

@@ -14,7 +14,8 @@
   of shape ``(N, 1)``, as ``keras.datasets.cifar10`` gives them, are read as ``(N,)``. Files
   are read without unpickling: arrays of Python objects are refused.
 * ``textfolder:PATH``: text files in one subfolder per class (read by
-  ``keras.utils.text_dataset_from_directory``), split like ``folder:``; raw strings, for the text
+  ``keras.utils.text_dataset_from_directory``), split like ``folder:`` (a ``test/`` or
+  ``validation/`` may lack classes of ``train/``, not add any); raw strings, for the text
   classifiers, whose vectorizer learns its vocabulary from the training split. Texts are UTF-8
   (a byte-order mark dropped); a file in another encoding is refused as a CSV is, below.
 * ``csv:PATH``: one row per example with a header; ``data.label_column`` names the label, every
@@ -545,15 +546,12 @@ def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
     if len(names) < 2:
         raise DataError(f"{path / 'train' if presplit else path} holds one class folder, "
                         f"'{names[0]}'; a classifier needs at least 2: one subfolder per class")
+    validation = (_read_split(path / "validation", names, path / "train")
+                  if presplit and (path / "validation").is_dir() else None)
     if presplit and (path / "test").is_dir():
-        from kerasdl.data.folders import _refuse_unknown_classes
-
-        _refuse_unknown_classes(path / "test", names, f"{path / 'train'} lacks",
-                                "every class needs training texts")       # (they were left out)
-        test_texts, test_labels, test_names = _read_texts(path / "test")  # (maybe fewer classes)
-        test_labels = np.array([names.index(test_names[label]) for label in test_labels], np.int64)
+        test_texts, test_labels = _read_split(path / "test", names, path / "train")
         train_texts, train_labels = texts, labels
-        how = "its train/ and test/ folders"
+        how = f"its train/{', validation/' if validation else ''} and test/ folders"
     else:
         train, test = stratified_index(labels, cfg.test_fraction, cfg.split_seed, path, names)
         train_texts, train_labels, test_texts, test_labels = (
@@ -564,8 +562,23 @@ def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
     train_texts, train_labels, test_texts, test_labels = (
         train_texts[train], train_labels[train], test_texts[test], test_labels[test])
     strings = lambda values: tf.constant([str(v) for v in values], dtype=tf.string)  # noqa: E731
+    dataset = lambda texts, labels: tf.data.Dataset.from_tensor_slices((strings(texts), labels))  # noqa: E731
     return LocalSplits(
-        tf.data.Dataset.from_tensor_slices((strings(train_texts), train_labels)),
-        tf.data.Dataset.from_tensor_slices((strings(test_texts), test_labels)), None, len(names),
+        dataset(train_texts, train_labels), dataset(test_texts, test_labels),
+        dataset(*validation) if validation else None, len(names),
         names, f"text folder {path}: {len(names)} classes ({', '.join(names[:6])}), "
-               f"{len(train_texts)} train / {len(test_texts)} test texts, {how}")
+               f"{len(train_texts)} train / "
+               + (f"{len(validation[0])} validation / " if validation else "")
+               + f"{len(test_texts)} test texts, {how}")
+
+
+def _read_split(root: Path, names: tuple[str, ...], train_root: Path):
+    """(texts, labels) of a test/ or validation/ folder beside ``train_root``, in train's class ids.
+
+    It may lack some of train's classes; a class that train lacks is refused (its texts could
+    only be left out)."""
+    from kerasdl.data.folders import _refuse_unknown_classes
+
+    _refuse_unknown_classes(root, names, f"{train_root} lacks", "every class needs training texts")
+    texts, labels, found = _read_texts(root)
+    return texts, np.array([names.index(found[label]) for label in labels], np.int64)
