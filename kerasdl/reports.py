@@ -332,13 +332,25 @@ def compare(run_dirs: Sequence[Path], output: Optional[Path] = None, x: str = "e
     return table
 
 
+def shown_path(path) -> str:
+    """``path`` as a user reads it: relative to the working directory when inside it.
+
+    Runs record their paths absolute (so a resume from elsewhere writes the same places); the
+    closing report shows ``runs/lenet5-...`` where that is where the user stands."""
+    path = Path(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def run_report(result, experiment: Experiment) -> str:
     """The closing report of a run (a :class:`kerasdl.runner.RunResult`), as printed and in report.txt."""
     metrics = "   ".join(f"test {k} {v:.4f}" for k, v in result.test_metrics.items())
     best = (f" (best epoch {result.best_epoch} by {experiment.callbacks.monitor})"
             if result.best_epoch else "")
     if result.published:
-        published = f"published {result.published_path} ({result.publish_reason})"
+        published = f"published {shown_path(result.published_path)} ({result.publish_reason})"
     else:
         published = f"not published: {result.publish_reason}"
     lines = [
@@ -354,11 +366,11 @@ def run_report(result, experiment: Experiment) -> str:
                      f"{t['step_time_ms']:.1f} ms/step, {t['epoch_time_s']:.2f} s/epoch (training), "
                      f"peak memory {t['peak_memory_mb']:,.0f} MB")
     lines += [
-        f"  run directory  {result.run_dir}",
-        f"  model          {result.model_path}",
+        f"  run directory  {shown_path(result.run_dir)}",
+        f"  model          {shown_path(result.model_path)}",
         f"  saved_models   {published}",
     ]
     if result.tensorboard_dir:
-        logdir = shlex.quote(str(result.tensorboard_dir))      # a path with spaces: one argument
+        logdir = shlex.quote(shown_path(result.tensorboard_dir))    # a path with spaces: one argument
         lines.append(f"  TensorBoard    tensorboard --logdir {logdir}")
     return "\n".join(lines)

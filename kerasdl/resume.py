@@ -16,11 +16,13 @@ The moments after training have kill points of their own (``KERASDL_KILL_AT=<poi
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from kerasdl.config import Experiment
 from kerasdl.errors import ConfigError, CorruptFileError
-from kerasdl.rundir import FINISHED
+from kerasdl.rundir import (FINISHED, OUTPUT_PATH_KEYS, RunInUse, in_use_message, lock_holder,
+                            read_run_json, with_absolute_paths)
 
 
 def check_resumable(experiment: Experiment, run_dir: Path) -> Path:
@@ -30,8 +32,13 @@ def check_resumable(experiment: Experiment, run_dir: Path) -> Path:
     config_path = run_dir / "config.json"
     if not config_path.is_file():
         raise ConfigError(f"--resume {run_dir}: not a kerasdl run directory (no config.json)")
-    saved = json.loads(config_path.read_text())
+    saved = read_run_json(config_path)
     current = json.loads(json.dumps(experiment.to_dict(), default=str))
+    for key in OUTPUT_PATH_KEYS:     # where it writes comes from the run's record (with_recorded_outputs)
+        section, name = key.split(".")
+        for config in (saved, current):
+            if isinstance(config.get(section), dict):
+                config[section].pop(name, None)
     changed = sorted(_differences(saved, current))
     if changed:
         raise ConfigError(f"--resume {run_dir}: the experiment differs from the interrupted run at "
@@ -40,7 +47,24 @@ def check_resumable(experiment: Experiment, run_dir: Path) -> Path:
     if (run_dir / FINISHED).exists():
         raise ConfigError(f"--resume {run_dir}: that run already finished "
                           f"(see {run_dir / FINISHED})")
+    holder = lock_holder(run_dir)
+    if holder is not None and holder.get("pid") != os.getpid():
+        raise RunInUse(in_use_message(run_dir, holder))
     return run_dir
+
+
+def with_recorded_outputs(experiment: Experiment, run_dir: Path) -> Experiment:
+    """``experiment`` writing where the interrupted run in ``run_dir`` wrote (its config.json).
+
+    Runs record their output folders absolute (:func:`kerasdl.rundir.with_absolute_paths`), so a
+    resume started from any working directory publishes into the same saved_models folder;
+    a record written as typed (relative) by an earlier kerasdl is resolved against the cwd."""
+    from kerasdl.config import with_overrides
+
+    saved = read_run_json(run_dir / "config.json")
+    recorded = {key: (saved.get(key.split(".")[0]) or {}).get(key.split(".")[1]) for key in OUTPUT_PATH_KEYS}
+    experiment = with_overrides(experiment, {k: v for k, v in recorded.items() if isinstance(v, str)})
+    return with_absolute_paths(experiment)
 
 
 def _differences(a, b, prefix: str = ""):

@@ -71,8 +71,10 @@ def with_absolute_paths(experiment: Experiment, base: Optional[Path] = None) -> 
 def runs_parent(experiment: Experiment, workdir: Optional[str | os.PathLike] = None) -> Path:
     """The folder that receives run directories (``workdir`` or ``output.runs_dir``).
 
-    It is made if missing and checked writable."""
+    It is made if missing and checked writable; returned absolute and resolved, so the run
+    directory (and the publish record naming it) means the same from any working directory."""
     parent = Path(workdir) if workdir is not None else Path(experiment.output.runs_dir)
+    parent = parent.expanduser().resolve()
     check_writable(parent, "--workdir" if workdir is not None else "output.runs_dir", create=True)
     return parent
 
@@ -342,6 +344,13 @@ def describe_holder(holder: dict) -> str:
             f"{holder.get('started', '?')}{command}")
 
 
+def in_use_message(run_dir: Path, holder: Optional[dict]) -> str:
+    """The one-line refusal of a second writer of ``run_dir``, naming the holder."""
+    return (f"run {run_dir} is being written by another process "
+            f"({describe_holder(holder) if holder else 'holder unknown'}); wait for it to finish, "
+            "or stop it first (a run stopped at any moment continues with --resume)")
+
+
 def lock_holder(run_dir: Path) -> Optional[dict]:
     """The record of the process holding ``run_dir``'s lock, or None when no process holds it."""
     path = Path(run_dir) / LOCK
@@ -377,14 +386,10 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_holder(path)
-            raise RunInUse(f"run {run_dir} is being written by another process "
-                           f"({describe_holder(holder) if holder else 'holder unknown'}); wait for it "
-                           "to finish, or stop it first (a run stopped at any moment continues "
-                           "with --resume)") from None
+            raise RunInUse(in_use_message(run_dir, _read_holder(path))) from None
         record = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": dt.datetime.now().isoformat(sep=" ", timespec="seconds"),
-                  "command": " ".join(["kerasdl", *sys.argv[1:]])[:300]}
+                  "command": " ".join(["kerasdl", *sys.argv[1:]])[:160]}
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, json.dumps(record).encode(), 0)
         try:

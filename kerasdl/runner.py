@@ -213,15 +213,21 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
             result equals that of a run that was never interrupted (see kerasdl.resume).
     """
     started = time.time()
-    if resume is not None:
-        from kerasdl.resume import check_resumable
+    from kerasdl.rundir import run_lock, with_absolute_paths
 
-        run_dir = check_resumable(experiment, Path(resume))
-        return _train_in(experiment, prepare(experiment, log), run_dir, started, log,
-                         resuming=True)
+    if resume is not None:
+        from kerasdl.resume import check_resumable, with_recorded_outputs
+
+        run_dir = check_resumable(experiment, Path(resume).expanduser().resolve())
+        experiment = with_recorded_outputs(experiment, run_dir)   # writes where the run wrote
+        with run_lock(run_dir):                                   # one writer per run directory
+            check_resumable(experiment, run_dir)                  # (not finished meanwhile)
+            return _train_in(experiment, prepare(experiment, log), run_dir, started, log,
+                             resuming=True)
     from kerasdl.devices import is_chief, tf_config_from_env
     from kerasdl.rundir import check_writable, make_run_dir, runs_parent
 
+    experiment = with_absolute_paths(experiment)   # config.json means the same from any folder
     # in a multi-worker cluster only the chief writes the run directory and saved_models/;
     # the other workers write into a temporary folder, removed at the end (TF's multi-worker rule)
     chief = experiment.device.policy != "multiworker" or is_chief(tf_config_from_env())
@@ -239,8 +245,9 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
     try:
         from kerasdl.files import atomic_write_json
 
-        atomic_write_json(run_dir / "config.json", experiment.to_dict())
-        return _train_in(experiment, prepared, run_dir, started, log)
+        with run_lock(run_dir):
+            atomic_write_json(run_dir / "config.json", experiment.to_dict())
+            return _train_in(experiment, prepared, run_dir, started, log)
     finally:
         if not chief:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -248,13 +255,22 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
 
 def _train_in(experiment: Experiment, prepared: Prepared, run_dir: Path, started: float,
               log: Log, resuming: bool = False) -> RunResult:
-    log(f"[kerasdl] run directory {run_dir}")
+    from kerasdl.reports import shown_path
+
+    log(f"[kerasdl] run directory {shown_path(run_dir)}")
     from kerasdl.compat import multiworker_metric_reduction
 
     multiworker = prepared.devices.plan.strategy == "multiworker"
-    with prepared.devices.scope(), (multiworker_metric_reduction() if multiworker
-                                    else contextlib.nullcontext()):
-        return _train_and_report(experiment, prepared, run_dir, started, log, resuming)
+    try:
+        with prepared.devices.scope(), (multiworker_metric_reduction() if multiworker
+                                        else contextlib.nullcontext()):
+            return _train_and_report(experiment, prepared, run_dir, started, log, resuming)
+    except KeyboardInterrupt:
+        import shlex
+
+        log(f"[kerasdl] interrupted: {run_dir} is unfinished; continue it with the same command and "
+            f"--resume {shlex.quote(str(run_dir))}")
+        raise
 
 
 def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path, started: float,
@@ -267,7 +283,7 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
     with open(run_dir / "summary.txt", "w") as handle:
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
 
-    from kerasdl.callbacks import (BACKUP_DIR, TENSORBOARD, best_weights, build_callbacks,
+    from kerasdl.callbacks import (BACKUP_DIR, best_weights, build_callbacks, tensorboard_dir,
                                    has_backup, read_backup)
     from kerasdl.errors import TrainingDiverged
     from kerasdl.resume import check_backup_phase, restore_optimizer, restore_variables
@@ -377,9 +393,9 @@ def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path,
                               "reason": publish.reason}}
     atomic_write_json(run_dir / "manifest.json", manifest)
     kill_point("manifest-written")
-    tensorboard_dir = run_dir / TENSORBOARD if experiment.callbacks.tensorboard.enabled else None
+    logs = tensorboard_dir(experiment, run_dir) if experiment.callbacks.tensorboard.enabled else None
     result = RunResult(experiment=experiment.name, run_dir=run_dir, model_path=model_path,
-                       tensorboard_dir=tensorboard_dir, test_metrics=test_metrics,
+                       tensorboard_dir=logs, test_metrics=test_metrics,
                        epochs_run=epochs_run, best_epoch=best_epoch, history=history,
                        data_source=data.source, published=publish.published,
                        published_path=publish.path, publish_reason=publish.reason,

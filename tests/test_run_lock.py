@@ -85,3 +85,27 @@ def test_two_resumes_of_one_run_one_is_refused_and_latest_skips_a_held_run(tmp_p
     done = _kerasdl(["--workdir", str(tmp_path), "--resume", str(newer)], cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (newer / "report.txt").exists() and lock_holder(newer) is None
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_which_run_stopped_and_how_to_continue_it(tmp_path):
+    command = [sys.executable, "-m", "kerasdl", "run", str(REPO / "experiments" / "mlp_digits.py"),
+               "--set", "trainer.epochs=500", "--set", "callbacks.early_stopping.enabled=false",
+               "--set", "output.publish=never", "--workdir", str(tmp_path / "my runs")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:                       # bounded: the run prints this early
+            if line.startswith("[kerasdl] training for"):
+                break
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    (run_dir,) = (tmp_path / "my runs").iterdir()
+    assert process.returncode == 130, err[-2000:]
+    assert f"[kerasdl] interrupted: {run_dir} is unfinished; continue it with the same command and " \
+           f"--resume '{run_dir}'" in out
+    assert lock_holder(run_dir) is None
