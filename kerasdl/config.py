@@ -14,6 +14,7 @@ import contextvars
 import dataclasses
 import functools
 import json
+import math
 import re
 import typing
 from typing import Any, Literal, Mapping, Optional, Sequence, Union
@@ -125,6 +126,35 @@ def section(path: str):
     return decorate
 
 
+#: the rule for every name that becomes a file or folder name (experiment, sweep study): no
+#: separators, quotes or spaces, and not all dots ('.', '..')
+NAME_PATTERN = re.compile(r"^(?!\.+$)[A-Za-z0-9_.-]+$")
+#: the longest such name: file names are at most 255 bytes (ext4, xfs, btrfs, APFS, NTFS), and
+#: kerasdl adds up to 100 characters to a name (a publish name's "-<data stem>", at most 61; a
+#: temporary file's ".<name>.previous.json.XXXXXXXX.tmp", 29; a run's "-YYYYmmdd-HHMMSS-N", 19)
+MAX_NAME_LENGTH = 150
+
+
+def check_name(name: str, what: str, names: str = "files and folders", hint: str = "") -> None:
+    """Raise a ConfigError unless ``name`` may name files: the name rule and the length limit.
+
+    ``what`` is the key or option ("config key 'name'", "--study"), ``names`` what the name
+    becomes, ``hint`` an example of a good name."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        dots = ", which is all dots" if isinstance(name, str) and name and set(name) == {"."} else ""
+        raise ConfigError(f"{what} must use letters, digits, '_', '-' or '.' only (it names {names}); "
+                          f"got {_shown(name)}{dots}{hint}")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ConfigError(f"{what} is {len(name)} characters long; at most {MAX_NAME_LENGTH} fit (file "
+                          f"names hold 255, and kerasdl adds suffixes to it): shorten it{hint}")
+
+
+def _shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters with its full length said (error lines stay short)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -187,6 +217,9 @@ def _check(value: Any, annotation: Any, path: str) -> Any:
         raise wrong
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):     # '1e400' parses as inf; no setting means infinity or NaN
+                raise ConfigError(f"config key '{path}' must be a finite number; got {value!r}"
+                                  f"{' (1e400 and the like overflow to inf)' if value > 0 else ''}")
             return float(value)
         raise wrong
     if annotation is str:
@@ -519,9 +552,7 @@ class Experiment:
     smoke: dict[str, Any] = dataclasses.field(default_factory=lambda: dict(DEFAULT_SMOKE))
 
     def _validate(self):
-        if not re.match(r"^[A-Za-z0-9_.-]+$", self.name):
-            raise ConfigError(f"config key 'name' must use letters, digits, '_', '-' or '.' only "
-                              f"(it names files); got {self.name!r}")
+        check_name(self.name, "config key 'name'")
         monitor = self.callbacks.monitor
         base = monitor[4:] if monitor.startswith("val_") else monitor
         produced = {"loss", *self.trainer.metrics}
@@ -582,12 +613,21 @@ def parse_value(text: str) -> Any:
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``["a.b=1", ...]`` -> ``{"a.b": 1}``; a malformed item is a ConfigError."""
+    """``["a.b=1", ...]`` (or ``[("a.b", 1), ...]``) -> ``{"a.b": 1}``; a malformed item is a ConfigError."""
+    if isinstance(items, (str, bytes)):
+        items = [items]
     overrides = {}
     for item in items:
+        if isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str):
+            overrides[item[0].strip()] = item[1]
+            continue
+        if not isinstance(item, str):
+            raise ConfigError(f"overrides are 'KEY=VALUE' strings, (KEY, VALUE) pairs or a {{KEY: VALUE}} "
+                              f"mapping (e.g. 'trainer.epochs=3'); got {_shown(item)} "
+                              f"({type(item).__name__})")
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set expects KEY=VALUE (e.g. trainer.epochs=3); got {item!r}")
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. trainer.epochs=3); got {_shown(item)}")
         overrides[key.strip()] = text
     return overrides
 
@@ -620,6 +660,13 @@ def with_overrides(config, overrides: Mapping[str, Any]):
     Values given as strings (from the command line) are parsed with :func:`parse_value`, except
     where the key expects a string. Keys inside dict fields (``model.kwargs.dropout``) are allowed.
     """
+    if not isinstance(overrides, Mapping):
+        raise ConfigError(f"overrides must be a {{KEY: VALUE}} mapping (e.g. {{'trainer.epochs': 3}}); "
+                          f"got {type(overrides).__name__}")
+    bad = [key for key in overrides if not isinstance(key, str)]
+    if bad:
+        raise ConfigError(f"override keys are dotted config keys as text (e.g. 'trainer.epochs'); got "
+                          f"{_shown(bad[0])} ({type(bad[0]).__name__})")
     token = _DEFER_CROSS_CHECKS.set(True)     # keys that go together may come in any order
     try:
         for key, value in overrides.items():

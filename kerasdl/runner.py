@@ -190,7 +190,7 @@ def fit_phases(model, phases, train, validation, callbacks: list,
     return history
 
 
-def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
+def run(experiment: Experiment | str | os.PathLike, workdir: Optional[str | os.PathLike] = None,
         log: Log = print, resume: Optional[str | os.PathLike] = None) -> RunResult:
     """Run ``experiment`` end to end and return what it produced.
 
@@ -206,13 +206,21 @@ def run(experiment: Experiment, workdir: Optional[str | os.PathLike] = None,
     finished run.
 
     Args:
-        experiment: a validated :class:`~kerasdl.config.Experiment`.
+        experiment: a validated :class:`~kerasdl.config.Experiment`, or the path or name of an
+            experiment file (loaded with :func:`kerasdl.load_experiment`).
         workdir: folder that receives the run directory (default: ``experiment.output.runs_dir``).
         log: receives one line per phase and the closing report.
         resume: a run directory of this experiment to continue from its last epoch backup; the
             result equals that of a run that was never interrupted (see kerasdl.resume).
     """
     started = time.time()
+    if isinstance(experiment, (str, os.PathLike)):       # kerasdl.run("experiments/lenet5.py")
+        from kerasdl.experiment import load_experiment
+
+        experiment = load_experiment(experiment)
+    elif not isinstance(experiment, Experiment):
+        raise ConfigError(f"run() takes an Experiment (kerasdl.load_experiment(path)) or an experiment "
+                          f"file's path or name; got {type(experiment).__name__}")
     from kerasdl.rundir import run_lock, with_absolute_paths
 
     if resume is not None:

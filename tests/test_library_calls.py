@@ -42,3 +42,48 @@ def test_load_model_says_what_a_folder_is(tmp_path):
         kerasdl.load_model(tmp_path)
     with pytest.raises(KerasdlError, match="model file not found"):
         kerasdl.load_model(tmp_path / "missing.keras")
+
+
+def test_run_takes_an_experiment_or_a_file_and_says_so_for_anything_else(tmp_path):
+    from kerasdl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"run\(\) takes an Experiment .* or an experiment file's path or "
+                                          r"name; got int"):
+        kerasdl.run(12)
+    with pytest.raises(ConfigError, match="no_such_experiment"):          # loaded as a file, not misused
+        kerasdl.run(str(tmp_path / "no_such_experiment.py"))
+
+
+def test_load_experiment_takes_pairs_and_names_bad_overrides():
+    from conftest import REPO
+    from kerasdl.errors import ConfigError
+
+    lenet = str(REPO / "experiments" / "lenet5.py")
+    assert kerasdl.load_experiment(lenet, overrides=[("trainer.epochs", 3)]).trainer.epochs == 3
+    with pytest.raises(ConfigError, match=r"override keys are dotted config keys as text .*got 3 \(int\)"):
+        kerasdl.load_experiment(lenet, overrides={3: 4})
+    with pytest.raises(ConfigError, match=r"overrides are 'KEY=VALUE' strings, \(KEY, VALUE\) pairs .*got 7"):
+        kerasdl.load_experiment(lenet, overrides=[7])
+
+
+def test_non_finite_settings_and_overlong_names_are_refused_before_tensorflow(tmp_path):
+    from conftest import REPO, run_cli
+
+    lenet = str(REPO / "experiments" / "lenet5.py")
+    for value, shown in (("1e400", "inf (1e400 and the like overflow to inf)"), ("-1e400", "-inf")):
+        result = run_cli("show", lenet, "--set", f"trainer.learning_rate={value}", cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == ("error: config key 'trainer.learning_rate' must be a finite "
+                                         f"number; got {shown}")
+    from kerasdl.config import Trainer
+    from kerasdl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'trainer.learning_rate' must be a finite number; got nan"):
+        Trainer(learning_rate=float("nan"))
+    long_name = "n" * 151
+    result = run_cli("show", lenet, "--set", f"name={long_name}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: config key 'name' is 151 characters long; at most 150 fit "
+                                     "(file names hold 255, and kerasdl adds suffixes to it): shorten it")
+    result = run_cli("show", lenet, "--set", "name=" + "x" * 5000 + " y", cwd=tmp_path)
+    assert len(result.stderr) < 300 and "... (5004 characters)" in result.stderr

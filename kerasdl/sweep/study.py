@@ -23,7 +23,6 @@ import importlib.util
 import io
 import os
 import random
-import re
 import shutil
 import signal
 import socket
@@ -35,7 +34,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from kerasdl.config import HIGHER_IS_BETTER, Experiment
+from kerasdl.config import HIGHER_IS_BETTER, Experiment, check_name
 from kerasdl.errors import ConfigError, KerasdlError
 from kerasdl.sweep.space import Param, set_item
 from kerasdl.sweep.tensorboard import TrialSession, trial_name
@@ -53,8 +52,6 @@ TRIALS_CSV = "trials.csv"
 BEST_EXPERIMENT = "best_experiment.py"
 #: how many times a trial killed by a signal (the out-of-memory killer's SIGKILL) is resumed
 SIGNAL_RESUMES = 2
-#: a study name names a folder: the run-name rule (config.py's check of ``name``), and not all dots
-STUDY_NAME = re.compile(r"^(?!\.+$)[A-Za-z0-9_.-]+$")
 #: URL scheme -> (the driver module SQLAlchemy picks for it, the driver the README names, its
 #: pip package, the explicit scheme that selects it)
 DRIVERS = {"postgresql": ("psycopg", "psycopg2", "psycopg2-binary", "postgresql+psycopg2"),
@@ -136,10 +133,8 @@ def plan_sweep(experiment_path: str | Path, experiment: Experiment, fixed: Seque
         raise ConfigError(f"--metric {metric!r} needs validation data, but "
                           "data.validation_fraction is 0; set it > 0 or use --metric " + base)
     study_name = experiment.name if study_name is None else study_name
-    if not STUDY_NAME.match(study_name):
-        raise ConfigError(f"--study must use letters, digits, '_', '-' or '.' only (it names the "
-                          f"folder <workdir>/<study>); got {study_name!r}; choose a name like "
-                          f"{experiment.name}-lr")
+    check_name(study_name, "--study", names="the folder <workdir>/<study>",
+               hint=f"; choose a name like {experiment.name}-lr")
     sweep_dir = Path(workdir or "sweeps") / study_name
     # the path percent-encoded: SQLAlchemy decodes it, and a '?', '#' or '{' (which Optuna fills
     # in as a template) in --workdir stays part of the file name
