@@ -191,8 +191,10 @@ def predict(model_or_run_dir: str, inputs: tuple[str, ...], top_k: int, as_json:
     """Classify INPUTS with a trained model, with the preprocessing and class names it was trained with.
 
     INPUTS: image files, folders of images, .npy/.npz, CSV files, text files, - for stdin."""
-    from kerasdl.deploy import iter_lines, predict as predict_inputs
+    from kerasdl.deploy import iter_lines, predict as predict_inputs, read_stdin
 
+    if "-" in inputs and sys.stdin is None:        # closed (<&-): said before TensorFlow loads
+        read_stdin()
     for line in iter_lines(predict_inputs(_trained(model_or_run_dir), inputs, top_k), as_json):
         click.echo(line)
 
@@ -247,13 +249,19 @@ def evaluate(model_or_run_dir: str, data_name: str | None, overrides: tuple[str,
               help="Where to write (default: <run>/export/... for a run directory, "
                    "<name>.export/... beside a model file).")
 def export_command(model_or_run_dir: str, fmt: str, output: str | None) -> None:
-    """Export a trained model for serving: TF SavedModel, ONNX or LiteRT (Keras's model.export)."""
-    from kerasdl.deploy import export, export_target, locate_trained
+    """Export a trained model for serving: TF SavedModel, ONNX or LiteRT (Keras's model.export).
 
-    located = locate_trained(model_or_run_dir)
-    target = export_target(located.model_path, located.home, fmt,       # checked before TensorFlow
+    The export is loaded back in its own runtime and run on one example before it is kept; the
+    line saying so goes to stderr, ``wrote PATH`` to stdout."""
+    from kerasdl.deploy import export, export_target, locate_trained, model_and_home
+
+    model_path, home = model_and_home(model_or_run_dir)
+    target = export_target(model_path, home, fmt,                       # checked before TensorFlow
                            Path(output) if output else None)
-    click.echo(f"wrote {export(_trained(model_or_run_dir, located=located), fmt, target)}")
+    located = locate_trained(model_or_run_dir)
+    written = export(_trained(model_or_run_dir, located=located), fmt, target,
+                     log=lambda line: click.echo(f"[kerasdl] {line}", err=True))
+    click.echo(f"wrote {written}")
 
 
 @cli.command()

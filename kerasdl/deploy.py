@@ -21,6 +21,8 @@ import os
 import re
 import shutil
 import sys
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
@@ -31,6 +33,9 @@ from kerasdl.config import Experiment, with_overrides
 from kerasdl.data.folders import IMAGE_EXTENSIONS
 from kerasdl.data.translation import Vocabularies
 from kerasdl.errors import ConfigError, DataError, KerasdlError
+from kerasdl.resume import model_missing_message
+from kerasdl.rundir import CONFIG, FINISHED, MANIFEST, MODEL, RunDir, RunFileError, read_run_json
+
 #: kerasdl's format names -> (Keras's ``export`` format, the file or folder it writes)
 EXPORT_FORMATS = {"saved_model": ("tf_saved_model", "saved_model"),
                   "onnx": ("onnx", "model.onnx"),
@@ -65,6 +70,35 @@ class Located:
     config: dict
     record: dict               # what DataBundle.inference_record wrote (class names, ...)
     home: Path                 # the run directory, or the folder of the model file
+    config_file: Optional[Path] = None   # where config came from (config.json, a publish record)
+    record_file: Optional[Path] = None   # where record came from (manifest.json, a publish record)
+
+
+def model_and_home(path: str | Path) -> tuple[Path, Path]:
+    """(the model file, its home) for ``path``, from the file names alone: reads no file.
+
+    Home is the run directory (a run directory given, or the run holding the ``.keras`` file
+    given), else the model file's folder. A run directory without model.keras is a one-line
+    error saying why and what to do, the same advice ``--resume`` gives
+    (:func:`kerasdl.resume.model_missing_message`)."""
+    path = Path(path)
+    if not path.exists():
+        raise KerasdlError(f"{path}: no such run directory or model file")
+    if path.is_dir():
+        model_path = path / MODEL
+        if not model_path.is_file():
+            if (path / FINISHED).exists():
+                raise KerasdlError(model_missing_message(path))
+            if not (path / CONFIG).is_file():
+                raise KerasdlError(f"{path} holds no model.keras: not a kerasdl run directory (no "
+                                   f"{CONFIG}); give a run directory, its .keras files or a "
+                                   "published model")
+            raise KerasdlError(f"{path} holds no model.keras: not a finished run directory (the "
+                               f"run was interrupted: continue it with kerasdl run EXPERIMENT "
+                               f"--resume {path})")
+        return model_path, path
+    run_dir = next((d for d in (path.parent, path.parent.parent) if (d / CONFIG).is_file()), None)
+    return path, run_dir if run_dir is not None else path.parent
 
 
 def locate_trained(path: str | Path) -> Located:
@@ -72,52 +106,95 @@ def locate_trained(path: str | Path) -> Located:
 
     ``path`` is a run directory, its ``.keras`` files, or a published model. A published
     ``saved_models/<name>.keras`` is a link into its publish's folder (:mod:`kerasdl.publishing`),
-    resolved once here, so the model and the record read belong to the same publish.
+    resolved once here, so the model and the record read belong to the same publish. The run's
+    files are read through :class:`kerasdl.rundir.RunDir`: a file cut off, not JSON or of the
+    wrong shape is a one-line error naming it.
     """
-    path = Path(path)
-    if not path.exists():
-        raise KerasdlError(f"{path}: no such run directory or model file")
-    if path.is_dir():
-        run_dir, model_path = path, path / "model.keras"
-        if not model_path.is_file():
-            raise KerasdlError(f"{path} holds no model.keras: not a finished run directory "
-                               "(a run that was interrupted can be finished with --resume)")
-    else:
-        model_path = path
-        run_dir = next((d for d in (path.parent, path.parent.parent)
-                        if (d / "config.json").is_file()), None)
-    if run_dir is not None:
-        config = json.loads((run_dir / "config.json").read_text())
-        manifest_path = run_dir / "manifest.json"
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-        return Located(model_path, model_path, config, manifest.get("data", {}), run_dir)
+    model_path, home = model_and_home(path)
+    if (home / CONFIG).is_file():
+        run = RunDir(home)
+        config = run.config()
+        manifest_path = run.file(MANIFEST)
+        record = run.manifest()["data"] if manifest_path.is_file() else {}
+        return Located(model_path, model_path, config, record, home, run.file(CONFIG),
+                       manifest_path if manifest_path.is_file() else None)
     model_file = model_path.resolve()       # a published model: its record beside it
     record_path = model_file.with_suffix(".json")
-    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    record = read_run_json(record_path) if record_path.is_file() else {}
     if "config" not in record:
         raise KerasdlError(
             f"{model_path}: no run directory or publish record ({model_path.with_suffix('.json')}) "
             "says how its inputs were prepared; pass the run directory that trained it instead")
-    return Located(model_path, model_file, record["config"], record, model_path.parent)
+    if not isinstance(record["config"], dict):
+        raise RunFileError(f"{record_path}: 'config' is a JSON {type(record['config']).__name__}, "
+                           "not the experiment object kerasdl wrote; the record was edited or "
+                           "damaged: publish the model again, or pass its run directory")
+    return Located(model_path, model_file, record["config"], record, home, record_path,
+                   record_path)
 
 
 def load_trained(path: str | Path | Located, compile: bool = False) -> Trained:
     """The model at ``path`` with the config and class names it was trained with.
 
     ``path`` is a run directory, its ``.keras`` files, or a published model (or what
-    :func:`locate_trained` found for one).
+    :func:`locate_trained` found for one). A config or record that does not make an experiment,
+    class names or vocabularies is a one-line error naming its file.
     """
     from kerasdl.loading import load_model
 
     found = path if isinstance(path, Located) else locate_trained(path)
     record = found.record
-    names, columns = record.get("class_names"), record.get("feature_columns")
+    where = found.record_file or found.config_file
+    names = _strings(record.get("class_names"), "class_names", where)
+    columns = _strings(record.get("feature_columns"), "feature_columns", where)
     vocabularies = record.get("vocabularies")
-    experiment = Experiment(**found.config)
+    try:
+        experiment = Experiment(**found.config)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise RunFileError(f"{found.config_file}: its config is not an experiment kerasdl can "
+                           f"read ({clip(_first_line(error), 120)}); the file was edited or "
+                           "written by another kerasdl: restore it, or start a new run") from None
+    if vocabularies is not None:
+        try:
+            vocabularies = Vocabularies.from_dict(vocabularies)
+            vocabularies.start_id, vocabularies.end_id        # noqa: B018 - both are in target
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            raise RunFileError(f"{where}: 'vocabularies' is not the translation vocabularies "
+                               f"kerasdl wrote ({clip(_first_line(error), 120)}); restore it, or "
+                               "start a new run") from None
     model = load_model(found.model_file, compile=compile)
-    return Trained(model, found.model_path, experiment, tuple(names) if names else None,
-                   found.home, tuple(columns) if columns else None,
-                   Vocabularies.from_dict(vocabularies) if vocabularies else None)
+    return Trained(model, found.model_path, experiment, names, found.home, columns, vocabularies)
+
+
+def _strings(value, key: str, where: Optional[Path]) -> Optional[tuple[str, ...]]:
+    """``value`` (a record's list of names) as a tuple of strings, None where absent or empty."""
+    if not value:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        shown = json.dumps(value)
+        raise RunFileError(f"{where}: {key!r} is {clip(shown, 40)}, not a list of names; the file "
+                           "was edited or damaged: restore it, or start a new run")
+    return tuple(value)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def clip(text: str, limit: int = 80) -> str:
+    """``text`` as it may stand in a one-line message, cut to ``limit`` characters.
+
+    Longer text is its first ``limit`` characters, an ellipsis and its length: user text can be a
+    100,000-character word."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def quote(text: str, limit: int = 80) -> str:
+    """``repr(text)`` for a message, cut as :func:`clip` cuts."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 # --- predict ---------------------------------------------------------------------------------
@@ -148,7 +225,7 @@ class Translation:
 
 
 def predict(trained: Trained, inputs: Sequence[str], top_k: int = 3,
-            stdin: Callable[[], str] = lambda: sys.stdin.read()) -> list:
+            stdin: Optional[Callable[[], str]] = None) -> list:
     """Top-``top_k`` class names and probabilities for every input.
 
     Inputs are image files, folders of images, ``.npy``/``.npz`` arrays (one input per row), text
@@ -252,7 +329,7 @@ def _predict_images(trained: Trained, paths: list[Path]) -> np.ndarray:
 
 
 def translate(trained: Trained, inputs: Sequence[str],
-              stdin: Callable[[], str] = lambda: sys.stdin.read()) -> list[Translation]:
+              stdin: Optional[Callable[[], str]] = None) -> list[Translation]:
     """Every text line (of text files, or ``-`` for stdin) translated by greedy decoding.
 
     Decoding uses the vocabularies the model was trained with (Sutskever et al. 2014, beam
@@ -271,6 +348,7 @@ def translate(trained: Trained, inputs: Sequence[str],
     if not lines:
         raise DataError("predict: no sentences to translate (give text files or - for stdin)")
     vocabularies = trained.vocabularies
+    _check_sentences(vocabularies, lines, names)
     decoded = greedy_decode(trained.model, vocabularies.encode(lines, names),
                             vocabularies.start_id, vocabularies.end_id,
                             vocabularies.target_length)
@@ -279,9 +357,69 @@ def translate(trained: Trained, inputs: Sequence[str],
 
 def _read_lines(text: str, stdin) -> list[tuple[str, str]]:
     """(name, line) of every non-blank line of the text file ``text`` or, for ``-``, of stdin."""
-    lines = (stdin() if text == "-" else Path(text).read_text()).splitlines()
+    lines = ((stdin or read_stdin)() if text == "-" else _read_text_file(Path(text))).splitlines()
     prefix = "stdin" if text == "-" else text
     return [(f"{prefix}:{i + 1}", line) for i, line in enumerate(lines) if line.strip()]
+
+
+def read_stdin() -> str:
+    """Standard input's text; a one-line DataError where it is closed or not UTF-8."""
+    if sys.stdin is None or sys.stdin.closed:
+        raise DataError("predict input -: stdin is closed, so there are no lines to read; pipe "
+                        "them in (echo 'some text' | kerasdl predict RUN -) or give files")
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        return sys.stdin.read()
+    return _decode(stream.read(), "stdin")
+
+
+def _read_text_file(path: Path) -> str:
+    """A predict input's UTF-8 text; a one-line DataError naming it where it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise DataError(f"predict input {path}: cannot read it ({error.strerror or error})") from None
+    return _decode(data, str(path))
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise DataError(f"predict input {name} is not UTF-8 text (byte {error.start:,}, line "
+                        f"{line}); give text files in UTF-8, or images or arrays by their "
+                        "extension (.png, .jpg, .npy, .npz, .csv)") from None
+
+
+def _check_sentences(vocabularies: Vocabularies, lines: Sequence[str], names: Sequence[str]
+                     ) -> None:
+    """Refuse, in one line naming the input, a sentence the model cannot read whole.
+
+    One longer than the model's source length (it would be cut, and its translation would be
+    of another sentence), or with a word outside the source vocabulary where the vocabulary has
+    no ``[UNK]``. Words are standardized as :meth:`Vocabularies.encode` standardizes them."""
+    import tensorflow as tf
+
+    from kerasdl.data.translation import OOV, STRIP_PUNCTUATION
+
+    known = set(vocabularies.source[1:])
+    standardized = tf.strings.regex_replace(tf.strings.lower(tf.constant(list(lines))),
+                                            STRIP_PUNCTUATION, "").numpy()
+    for name, words in zip(names, standardized):
+        words = words.decode("utf-8").split()
+        if len(words) > vocabularies.source_length:
+            raise DataError(f"predict input {name}: {len(words)} words, but the model reads at "
+                            f"most {vocabularies.source_length} (its source length), so the rest "
+                            "would be cut and another sentence translated; split it into shorter "
+                            "lines")
+        if OOV not in known:
+            unknown = next((word for word in words if word not in known), None)
+            if unknown is not None:
+                shown = ", ".join(vocabularies.source[1:][:12])
+                more = ", ..." if len(vocabularies.source) > 13 else ""
+                raise DataError(f"predict input {name}: the word {quote(unknown)} is not in the "
+                                f"model's source vocabulary ({shown}{more})")
 
 
 def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
@@ -513,12 +651,25 @@ def export_target(model_path: Path, home: Path, fmt: str, output: Optional[Path]
     return target
 
 
-def export(trained: Trained, fmt: str, output: Optional[Path] = None) -> Path:
-    """``model.export`` in ``fmt`` (saved_model, onnx, litert) to ``output``.
+#: an export passes its check where every output is within this of Keras's, times the largest
+#: Keras output where that is above 1 (float32 kernels that differ in summation order: LeNet-5's
+#: and ResNet-20's exports differ from Keras by 1e-7 to 1e-6)
+EXPORT_TOLERANCE = 1e-4
+#: the runtime each format's check loads the export back in
+RUNTIMES = {"saved_model": "tf.saved_model.load (its serving_default signature)",
+            "onnx": "onnxruntime", "litert": "the plain LiteRT interpreter (tf.lite.Interpreter)"}
+
+
+def export(trained: Trained, fmt: str, output: Optional[Path] = None,
+           log: Callable[[str], None] = lambda line: None) -> Path:
+    """``model.export`` in ``fmt`` (saved_model, onnx, litert) to ``output``, checked.
 
     ``output`` defaults to the model's own folder (:func:`export_target`); refuses to overwrite,
     and says which formats a model can take. The export is written beside its target under a
-    temporary name and renamed into place: a killed export leaves no half of one there.
+    temporary name, loaded back in its own runtime (:data:`RUNTIMES`) and run on one example,
+    its outputs compared with Keras's (:func:`check_export`), and only then renamed into place:
+    an export that fails its check, or is killed, leaves nothing at the target. ``log`` gets one
+    line saying what was checked.
     """
     from kerasdl.files import kill_point
 
@@ -539,11 +690,14 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None) -> Path:
     # litert wants a .tflite name; the temporary one keeps the format's suffix
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}{Path(default_name).suffix}")
     try:
-        if fmt == "onnx":
-            _export_onnx(trained.model, partial)
-        else:
-            trained.model.export(str(partial), format=keras_format, verbose=False)
-        kill_point("export-written")          # written whole under the temporary name
+        with _converter_chatter_hidden():
+            if fmt == "onnx":
+                _export_onnx(trained.model, partial)
+            else:
+                trained.model.export(str(partial), format=keras_format, verbose=False)
+            checked = check_export(trained.model, fmt, partial, target)
+        log(checked)                          # (stderr is kerasdl's again)
+        kill_point("export-written")          # written whole under the temporary name, checked
         if target.exists() or target.is_symlink():
             raise KerasdlError(f"{target} appeared while exporting; give --output a new path "
                                "(nothing is overwritten)")
@@ -551,6 +705,150 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None) -> Path:
     finally:
         _remove(partial)
     return target
+
+
+@contextmanager
+def _converter_chatter_hidden():
+    """The converters' own lines on stderr (C++ included) dropped, unless debugging.
+
+    TensorFlow's, tf2onnx's and the LiteRT converter's: what an export says is kerasdl's check
+    line or its one-line error."""
+    from kerasdl.quiet import debug_enabled, filtered_stderr
+
+    if debug_enabled():
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # tf.lite.Interpreter's deprecation notice, ...
+        with filtered_stderr(re.compile(".")):
+            yield
+
+
+def example_inputs(model) -> list[np.ndarray]:
+    """One example batch (2 rows) for ``model``'s inputs, in their order.
+
+    Seeded uniform [0, 1) floats, token id 1 for integer inputs (in every vocabulary: 0 is
+    padding), a short sentence for string inputs; a dimension the model leaves open is 4."""
+    rng = np.random.default_rng(0)
+    examples = []
+    for tensor in model.inputs:
+        shape = (2, *(4 if d is None else int(d) for d in tensor.shape[1:]))
+        dtype = str(tensor.dtype)
+        if dtype == "string":
+            examples.append(np.full(shape, "a short example sentence", dtype=object))
+        elif "int" in dtype or dtype == "bool":
+            examples.append(np.ones(shape, dtype))
+        else:
+            examples.append(rng.random(shape).astype(dtype))
+    return examples
+
+
+def check_export(model, fmt: str, path: Path, target: Path) -> str:
+    """Load the export at ``path`` in its own runtime, run it on one example, compare with Keras.
+
+    Inputs are found and fed by the names of the model's inputs (a LiteRT file lists them in
+    another order than Keras: the seq2seq's ``decoder_input`` before ``source``); each output must
+    be within :data:`EXPORT_TOLERANCE` of Keras's. A LiteRT file that needs TensorFlow's Flex
+    delegate (``FlexTensorListReserve``: the loops of LSTM/GRU layers) is refused: the plain
+    interpreter, and LiteRT on a device without the select-ops library, cannot run it.
+    Returns the line saying what was checked; raises a one-line DataError naming ``target``.
+    """
+    import time
+
+    names = [tensor.name for tensor in model.inputs]
+    examples = example_inputs(model)
+    started = time.perf_counter()
+    try:
+        found = _RUNNERS[fmt](path, dict(zip(names, examples)), target)
+    except KerasdlError:
+        raise
+    except Exception as error:      # the runtime's own failure, whatever its class
+        raise DataError(f"the {fmt} export of this model does not run in {RUNTIMES[fmt]} "
+                        f"({clip(_first_line(error), 160)}); nothing was written to {target}; "
+                        "export it in another format") from None
+    seconds = time.perf_counter() - started
+    import keras
+    import tensorflow as tf
+
+    tensors = [tf.constant(example) for example in examples]      # one eager call: no predict loop
+    expected = [np.asarray(keras.ops.convert_to_numpy(value)) for value in keras.tree.flatten(
+        model(tensors if len(tensors) > 1 else tensors[0], training=False))]
+    if len(found) != len(expected):
+        raise DataError(f"the {fmt} export gives {len(found)} outputs where the model gives "
+                        f"{len(expected)}; nothing was written to {target}")
+    worst = 0.0
+    for index, (ours, theirs) in enumerate(zip(found, expected)):
+        ours = np.asarray(ours)
+        if ours.shape != theirs.shape:
+            raise DataError(f"the {fmt} export's output {index} has shape {ours.shape} where "
+                            f"Keras's has {theirs.shape}; nothing was written to {target}")
+        difference = float(np.abs(ours.astype(np.float64) - theirs.astype(np.float64)).max()
+                           ) if theirs.size else 0.0
+        tolerance = EXPORT_TOLERANCE * max(1.0, float(np.abs(theirs).max()) if theirs.size else 1)
+        if not difference <= tolerance:
+            raise DataError(f"the {fmt} export does not give Keras's outputs: in {RUNTIMES[fmt]}, "
+                            f"output {index} differs by {difference:.3g} on one example (tolerance "
+                            f"{tolerance:.0e}); nothing was written to {target}; export it in "
+                            "another format")
+        worst = max(worst, difference)
+    return (f"checked {target.name} in {RUNTIMES[fmt]}: fed by name ({', '.join(names)}), Keras's "
+            f"outputs within {worst:.1e} on one example (tolerance {EXPORT_TOLERANCE:.0e}; "
+            f"{seconds:.2f} s)")
+
+
+def _by_output_index(outputs: dict) -> list:
+    """A signature's outputs (``output_0``, ``output_1``, ... ``output_10``) in Keras's order."""
+    def index(name):
+        tail = name.rsplit("_", 1)[-1]
+        return (0, int(tail), name) if tail.isdigit() else (1, 0, name)
+    return [outputs[name] for name in sorted(outputs, key=index)]
+
+
+def _same_names(fmt: str, found: Sequence[str], inputs: dict, target: Path) -> None:
+    if sorted(found) != sorted(inputs):
+        raise DataError(f"the {fmt} export takes inputs named {', '.join(found)} where the model "
+                        f"takes {', '.join(inputs)}: they cannot be fed by name; nothing was "
+                        f"written to {target}")
+
+
+def _run_saved_model(path: Path, inputs: dict, target: Path) -> list:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    serve = loaded.signatures["serving_default"]
+    _same_names("saved_model", list(serve.structured_input_signature[1]), inputs, target)
+    outputs = serve(**{name: tf.constant(value) for name, value in inputs.items()})
+    return [value.numpy() for value in _by_output_index(outputs)]
+
+
+def _run_onnx(path: Path, inputs: dict, target: Path) -> list:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    _same_names("onnx", [feed.name for feed in session.get_inputs()], inputs, target)
+    return session.run(None, inputs)
+
+
+def _run_litert(path: Path, inputs: dict, target: Path) -> list:
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    flex = sorted({op["op_name"] for op in interpreter._get_ops_details()
+                   if op["op_name"].startswith("Flex")})
+    if flex:
+        raise DataError(
+            f"format 'litert' cannot carry this model: its LiteRT file needs TensorFlow's Flex "
+            f"delegate for {', '.join(flex[:4])}{', ...' if len(flex) > 4 else ''} (ops outside "
+            "LiteRT's builtin set), which the plain LiteRT interpreter does not have; export it "
+            f"as saved_model or onnx (nothing was written to {target})")
+    signatures = interpreter.get_signature_list()
+    key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
+    _same_names("litert", signatures[key]["inputs"], inputs, target)
+    outputs = interpreter.get_signature_runner(key)(**inputs)
+    return _by_output_index(outputs)
+
+
+_RUNNERS = {"saved_model": _run_saved_model, "onnx": _run_onnx, "litert": _run_litert}
 
 
 def _export_onnx(model, path: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from kerasdl.config import Experiment
 from kerasdl.errors import ConfigError, CorruptFileError
-from kerasdl.rundir import (FINISHED, OUTPUT_PATH_KEYS, RunInUse, in_use_message, lock_holder,
+from kerasdl.rundir import (FINISHED, MODEL, OUTPUT_PATH_KEYS, RunInUse, in_use_message, lock_holder,
                             read_run_json, with_absolute_paths)
 
 
@@ -45,12 +45,23 @@ def check_resumable(experiment: Experiment, run_dir: Path) -> Path:
                           f"{', '.join(changed)}; a resumed run must be the same experiment "
                           "(drop those --set overrides, or start a new run)")
     if (run_dir / FINISHED).exists():
+        if not (run_dir / MODEL).is_file():       # the advice predict, evaluate and export give
+            raise ConfigError(f"--resume {model_missing_message(run_dir)}")
         raise ConfigError(f"--resume {run_dir}: that run already finished "
                           f"(see {run_dir / FINISHED})")
     holder = lock_holder(run_dir)
     if holder is not None and holder.get("pid") != os.getpid():
         raise RunInUse(in_use_message(run_dir, holder))
     return run_dir
+
+
+def model_missing_message(run_dir: Path) -> str:
+    """What is true of a finished run whose model.keras is gone, and the one thing to do.
+
+    The same words from ``--resume`` and from predict, evaluate and export: a finished run cannot
+    be resumed, and nothing but the file itself brings its model back."""
+    return (f"{run_dir}: the run finished but its {MODEL} is missing: it was deleted or moved; "
+            "restore it, or start a new run")
 
 
 def with_recorded_outputs(experiment: Experiment, run_dir: Path) -> Experiment:

@@ -208,6 +208,9 @@ def _export_and_compare(run_dir, tmp_path, x, formats=("saved_model", "litert", 
         printed = run_cli("export", str(run_dir), "--format", fmt, "--output", str(target),
                           cwd=tmp_path)
         assert printed.returncode == 0, (fmt, printed.stderr)
+        # checked in its own runtime before it was kept (issue 29); stdout is the path alone
+        assert f"[kerasdl] checked {target.name} in " in printed.stderr, printed.stderr
+        assert printed.stdout == f"wrote {target}\n"
         if fmt == "saved_model":
             loaded = tf.saved_model.load(str(target))
             found = loaded.serve(x).numpy()
