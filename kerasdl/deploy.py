@@ -861,8 +861,8 @@ def _export_onnx(model, path: Path) -> None:
     import tensorflow as tf
 
     inputs = model.inputs                  # Keras's ONNX export needs a model that has been called
-    model([np.zeros((1, *t.shape[1:]), t.dtype) for t in inputs] if len(inputs) > 1 else
-          np.zeros((1, *inputs[0].shape[1:]), inputs[0].dtype))
+    examples = example_inputs(model)       # (an open dimension, seq2seq's lengths, is given one)
+    model(examples if len(examples) > 1 else examples[0])
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if isinstance(layer, keras.layers.Normalization) and layer.mean is not None:
             for name in ("mean", "variance"):
