@@ -8,7 +8,13 @@ resize, channels: :func:`kerasdl.data.pipeline.feature_transform`), and the clas
 ``predict`` applies exactly that, never a guess, and a bare ``.keras`` file without either is refused.
 
 Exports go through Keras 3's ``model.export`` (TF SavedModel, ONNX via tf2onnx, LiteRT via the
-TensorFlow Lite converter); ``pip install "kerasdl[export]"`` brings what ONNX needs.
+TensorFlow Lite converter); ``pip install "kerasdl[export]"`` brings what ONNX needs. No export is
+kept that has not been loaded back in its own runtime and given Keras's outputs on one example,
+its inputs fed by name (:func:`check_export`); a LiteRT file that needs TensorFlow's Flex ops
+(the recurrent models') is refused, since the plain interpreter cannot run it.
+
+Run folders and publish records are read through :class:`kerasdl.rundir.RunDir` and
+:func:`kerasdl.rundir.read_run_json`: a damaged file is a one-line error naming it.
 
 Reference: Keras 3 ``Model.export`` (https://keras.io/api/models/model_saving_apis/export/).
 """
@@ -766,13 +772,13 @@ def check_export(model, fmt: str, path: Path, target: Path) -> str:
         raise DataError(f"the {fmt} export of this model does not run in {RUNTIMES[fmt]} "
                         f"({clip(_first_line(error), 160)}); nothing was written to {target}; "
                         "export it in another format") from None
-    seconds = time.perf_counter() - started
     import keras
     import tensorflow as tf
 
     tensors = [tf.constant(example) for example in examples]      # one eager call: no predict loop
     expected = [np.asarray(keras.ops.convert_to_numpy(value)) for value in keras.tree.flatten(
         model(tensors if len(tensors) > 1 else tensors[0], training=False))]
+    seconds = time.perf_counter() - started        # the check's whole cost: runtime and Keras
     if len(found) != len(expected):
         raise DataError(f"the {fmt} export gives {len(found)} outputs where the model gives "
                         f"{len(expected)}; nothing was written to {target}")
