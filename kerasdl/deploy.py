@@ -534,8 +534,8 @@ def _read_array(path: Path) -> np.ndarray:
         for key in ("x", "x_test") + tuple(archive.files[:1] if len(archive.files) == 1 else ()):
             if key in archive.files:
                 return archive[key]
-        raise DataError(f"predict input {path} holds {sorted(archive.files)}; put the inputs "
-                        "under the key x")
+        raise DataError(f"predict input {path} holds {clip(str(sorted(archive.files)))}; put "
+                        "the inputs under the key x")
 
 
 # --- evaluate --------------------------------------------------------------------------------
