@@ -8,10 +8,11 @@ from kerasdl.errors import KerasdlError, ModelError
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"num_classes": "10"}, "num_classes must be a whole number >= 1; got '10' (str)"),
-    ({"num_classes": 0}, "num_classes must be a whole number >= 1; got 0 (int)"),
-    ({"num_classes": True}, "num_classes must be a whole number >= 1; got True (bool)"),
-    ({"input_shape": 32}, "input_shape must be a tuple of dimensions without the batch axis; got 32 (int)"),
+    ({"num_classes": "10"}, "num_classes must be a whole number >= 1; received: num_classes='10' (str)"),
+    ({"num_classes": 0}, "num_classes must be a whole number >= 1; received: num_classes=0 (int)"),
+    ({"num_classes": True}, "num_classes must be a whole number >= 1; received: num_classes=True (bool)"),
+    ({"input_shape": 32},
+     "input_shape must be a tuple of dimensions without the batch axis; received: input_shape=32 (int)"),
     ({"input_shape": (0, 0, 3)}, "input_shape=(0, 0, 3) has the dimension(s) [0, 0]"),
     ({"input_shape": ()}, "input_shape=() has no dimensions"),
     ({"input_shape": (28, 28.5, 1)}, "input_shape=(28, 28.5, 1) has the dimension(s) [28.5]"),

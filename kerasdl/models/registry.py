@@ -111,15 +111,16 @@ def check_shapes_and_counts(name: str, kwargs: dict[str, Any]) -> None:
     if "num_classes" in kwargs and kwargs["num_classes"] is not None:
         count = kwargs["num_classes"]
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ModelError(f"model '{name}': num_classes must be a whole number >= 1; got {count!r} "
-                             f"({type(count).__name__}); e.g. num_classes=10")
+            raise ModelError(f"model '{name}': num_classes must be a whole number >= 1; received: "
+                             f"num_classes={count!r} ({type(count).__name__}); e.g. num_classes=10")
     if "input_shape" in kwargs and kwargs["input_shape"] is not None:
         shape = kwargs["input_shape"]
         example = ("e.g. input_shape=(28, 28, 1) for 28x28 grey images, (None, 8) for sequences of "
                    "any length with 8 features")
         if not isinstance(shape, (tuple, list)):
             raise ModelError(f"model '{name}': input_shape must be a tuple of dimensions without the "
-                             f"batch axis; got {shape!r} ({type(shape).__name__}); {example}")
+                             f"batch axis; received: input_shape={shape!r} ({type(shape).__name__}); "
+                             f"{example}")
         bad = [d for d in shape if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d < 1)]
         if bad or not shape:
             raise ModelError(f"model '{name}': input_shape={tuple(shape)!r} has "
