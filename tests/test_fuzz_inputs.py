@@ -49,15 +49,21 @@ class Case:
     classes: bool               # the labels are meant as classes (not a numeric target)
 
 
+def _class_counts(draw, classes_only: bool, most: int) -> tuple[int, int]:
+    """(classes, examples per class): now and then many tiny classes, else a few of any size."""
+    many = draw(st.booleans()) and draw(st.booleans())
+    n_classes = draw(st.integers(40, most)) if many else draw(st.sampled_from([1, 2, 2, 3, 4, 5]))
+    per_class = draw(st.integers(1, 3)) if many else draw(st.sampled_from([1, 2, 5, 12, 25]))
+    if classes_only:     # (real runs, few examples: mostly files that can train)
+        n_classes, per_class = draw(st.integers(2, 5)), draw(st.sampled_from([12, 25, 2]))
+    return n_classes, per_class
+
+
 @st.composite
 def csv_cases(draw, root: Path, classes_only: bool = False) -> Case:
     """A CSV file of random size, label kind and defects, written under ``root``."""
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    many = draw(st.booleans()) and draw(st.booleans())
-    n_classes = draw(st.integers(40, 120)) if many else draw(st.sampled_from([1, 2, 2, 3, 4, 5]))
-    per_class = draw(st.integers(1, 3)) if many else draw(st.sampled_from([1, 2, 5, 12, 25]))
-    if classes_only:     # (real runs, few examples: mostly files that can train)
-        n_classes, per_class = draw(st.integers(2, 5)), draw(st.sampled_from([12, 25, 2]))
+    n_classes, per_class = _class_counts(draw, classes_only, most=120)
     label_kind = draw(st.sampled_from(["text", "int"] + ([] if classes_only else ["regression"])))
     defects = frozenset(draw(st.sets(st.sampled_from(sorted(CSV_FATAL | CSV_BENIGN)), max_size=3)))
     if classes_only:
@@ -119,11 +125,7 @@ def csv_cases(draw, root: Path, classes_only: bool = False) -> Case:
 def npz_cases(draw, root: Path, classes_only: bool = False) -> Case:
     """An .npz file of random layout, dtypes and defects, written under ``root``."""
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    many = draw(st.booleans()) and draw(st.booleans())
-    n_classes = draw(st.integers(40, 300)) if many else draw(st.sampled_from([1, 2, 2, 3, 4, 5]))
-    per_class = draw(st.integers(1, 3)) if many else draw(st.sampled_from([1, 2, 5, 12, 25]))
-    if classes_only:     # (real runs, few examples: mostly files that can train)
-        n_classes, per_class = draw(st.integers(2, 5)), draw(st.sampled_from([12, 25, 2]))
+    n_classes, per_class = _class_counts(draw, classes_only, most=300)
     defects = set(draw(st.sets(st.sampled_from(sorted(NPZ_FATAL | NPZ_BENIGN)), max_size=3)))
     if classes_only:
         defects -= NPZ_FATAL - {"nan_x", "negative", "bool_y"}
