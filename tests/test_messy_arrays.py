@@ -208,6 +208,7 @@ def test_messy_files_are_refused_in_one_line_through_the_cli_before_any_run_fold
     assert nothing_written(tmp_path)
 
 
+@pytest.mark.slow      # (a real run; the default suite is at its 10 minutes)
 def test_grey_class_sorted_arrays_train_lenet5_smoke_and_score_every_class(tmp_path):
     """A greyscale (N, 28, 28) uint8 npz, as keras.datasets gives MNIST, trains LeNet-5 (it was
     refused, and the fix the message suggested failed next): the channel axis is added and said.

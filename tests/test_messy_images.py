@@ -168,6 +168,7 @@ def trained_on_shapes(tmp_path):
     return trained, run(_experiment(tmp_path, trained), log=lambda line: None)
 
 
+@pytest.mark.slow      # (a real run; the default suite is at its 10 minutes)
 def test_evaluate_scores_every_image_of_a_new_folder_and_says_how_many(tmp_path,
                                                                        trained_on_shapes):
     trained, result = trained_on_shapes

@@ -288,6 +288,7 @@ def wine_run(tmp_path_factory):
     return tmp_path, result, x[:4].astype("float32")
 
 
+@pytest.mark.slow      # (a real run; the default suite is at its 10 minutes)
 def test_own_data_publish_under_their_own_name_and_export_to_onnx_raw_rows(wine_run):
     """Issue 24, 3: the wine classifier is saved_models/mlp_digits-wine.keras, the report line
     says why, and saved_models/mlp_digits.keras is untouched. Issue 24, 4: its ONNX export (to

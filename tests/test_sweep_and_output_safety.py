@@ -140,6 +140,7 @@ def test_a_killed_sample_folder_leaves_no_half_written_folder(tmp_path):
 
 # --- 5: transfer without network ---------------------------------------------------------------
 
+@pytest.mark.slow      # (a real run; the default suite is at its 10 minutes)
 def test_offline_transfer_names_the_ways_out(tmp_path):
     from kerasdl.data.mnist_subsets import write_digit_folder
 
