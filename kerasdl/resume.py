@@ -21,18 +21,18 @@ from pathlib import Path
 
 from kerasdl.config import Experiment
 from kerasdl.errors import ConfigError, CorruptFileError
-from kerasdl.rundir import (FINISHED, MODEL, OUTPUT_PATH_KEYS, RunInUse, in_use_message, lock_holder,
-                            read_run_json, with_absolute_paths)
+from kerasdl.rundir import (CONFIG, FINISHED, MODEL, OUTPUT_PATH_KEYS, RunDir, RunInUse, in_use_message,
+                            lock_holder, with_absolute_paths)
 
 
 def check_resumable(experiment: Experiment, run_dir: Path) -> Path:
     """Return ``run_dir`` if it is an unfinished run of exactly this experiment, else raise.
 
     Needs no TensorFlow, so the CLI calls it before importing it."""
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise ConfigError(f"--resume {run_dir}: not a kerasdl run directory (no config.json)")
-    saved = read_run_json(config_path)
+    run = RunDir(run_dir)
+    if not run.file(CONFIG).is_file():
+        raise ConfigError(f"--resume {run_dir}: not a kerasdl run directory (no {CONFIG})")
+    saved = run.config()              # a file cut off or edited is named, with what is wrong
     current = json.loads(json.dumps(experiment.to_dict(), default=str))
     for key in OUTPUT_PATH_KEYS:     # where it writes comes from the run's record (with_recorded_outputs)
         section, name = key.split(".")
@@ -72,8 +72,9 @@ def with_recorded_outputs(experiment: Experiment, run_dir: Path) -> Experiment:
     a record written as typed (relative) by an earlier kerasdl is resolved against the cwd."""
     from kerasdl.config import with_overrides
 
-    saved = read_run_json(run_dir / "config.json")
-    recorded = {key: (saved.get(key.split(".")[0]) or {}).get(key.split(".")[1]) for key in OUTPUT_PATH_KEYS}
+    output = RunDir(run_dir).config().get("output")
+    output = output if isinstance(output, dict) else {}
+    recorded = {key: output.get(key.split(".")[1]) for key in OUTPUT_PATH_KEYS}
     experiment = with_overrides(experiment, {k: v for k, v in recorded.items() if isinstance(v, str)})
     return with_absolute_paths(experiment)
 

@@ -36,3 +36,23 @@ def test_a_resume_from_another_folder_publishes_where_the_run_would_have(tmp_pat
     assert published["run_dir"] == str(second_run) and previous["run_dir"] == str(first_run)
     assert _difference(home / "saved" / "mlp_digits.keras", second_run / "model.keras") == 0.0
     assert _difference(home / "saved" / "mlp_digits.previous.keras", first_run / "model.keras") == 0.0
+
+
+@pytest.mark.parametrize("content, says", [
+    (b'{"name": "mlp_digits", "data": {"na', "config.json is not valid JSON"),
+    (b'{"data": 3, "model": {"name": "mlp"}}', "config.json: 'data' is 3, not an object"),
+    (b'[]', "config.json holds a JSON list, not the object kerasdl wrote"),
+    (b'{"name": "caf\xe9"}', "config.json is not UTF-8 text"),
+])
+def test_a_resume_names_a_damaged_config_before_tensorflow(tmp_path, content, says):
+    from conftest import REPO, run_cli
+
+    run_dir = tmp_path / "runs" / "mlp_digits-20261205-120000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_bytes(content)
+    result = run_cli("run", str(REPO / "experiments" / "mlp_digits.py"), "--resume", str(run_dir),
+                     cwd=tmp_path, timeout=60)
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {run_dir}/{says}") and "restore it, or start a new run" in line, line
+    assert "importing TensorFlow" not in result.stdout
