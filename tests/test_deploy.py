@@ -161,6 +161,7 @@ def test_a_text_model_predicts_lines_and_exports_only_where_strings_fit(tmp_path
     np.testing.assert_allclose(served, expected, atol=1e-4)
 
 
+@pytest.mark.slow      # (its twin test_predict_reads_csv_inputs_as_training_does is slow too; budget)
 def test_predict_reads_csv_rows_by_column_name(tmp_path):
     """A CSV-trained model predicts from raw CSV rows, its columns found by name (any order, the
     label column ignored); a CSV missing a feature column is refused, naming it."""
@@ -234,7 +235,7 @@ def _export_and_compare(run_dir, tmp_path, x, formats=("saved_model", "litert", 
     # ResNet-20 (BatchNorm, residual adds) in the slow pass: LeNet-5's and the transfer model's
     # exports keep the default suite within its 10 minutes
     pytest.param("resnet.py", (4, 32, 32, 3), marks=pytest.mark.slow),
-    ("transfer_finetune.py", (4, 32, 32, 1))],
+    pytest.param("transfer_finetune.py", (4, 32, 32, 1), marks=pytest.mark.slow)],
     ids=["resnet20", "transfer"])
 def test_exports_of_resnet20_and_a_transfer_model_equal_keras(tmp_path, experiment_file, shape):
     """Real inputs of the run's own test split, in every format's own runtime: within 1e-4."""

@@ -123,6 +123,7 @@ def test_best_experiment_holds_user_text_only_as_literals(tmp_path):
 
 # --- 6: sample-folder, killed ------------------------------------------------------------------
 
+@pytest.mark.slow      # (the default suite is at its 10 minutes)
 def test_a_killed_sample_folder_leaves_no_half_written_folder(tmp_path):
     target = tmp_path / "digits"
     killed = _kerasdl("sample-folder", str(target), "--per-class", "3", cwd=tmp_path,

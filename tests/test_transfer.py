@@ -732,6 +732,7 @@ def test_demo_validation_images_are_balanced_and_held_out():
         np.testing.assert_array_equal(validation_arrays(per_class, 0)[0], x)     # seeded
 
 
+@pytest.mark.slow      # (the default suite is at its 10 minutes)
 def test_demo_scores_every_variant_on_validation_and_test(tmp_path):
     """A one-epoch demo on an untrained LeNet-5: each row has both accuracies, and the table and
     results.csv carry the validation column the selection reads."""

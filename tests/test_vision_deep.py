@@ -174,6 +174,7 @@ def test_backbones_without_top(name, size, maps, channels):
         build(name, input_shape=shape, include_top=False, pooling="mean")
 
 
+@pytest.mark.slow      # (its classic twin in test_vision_classic.py stays in the default suite)
 def test_resnet_backbone_in_a_users_functional_model_fits_saves_and_reloads(tmp_path):
     backbone = build("resnet20", style="functional", include_top=False, pooling="avg")
     inputs = keras.Input((32, 32, 3))
