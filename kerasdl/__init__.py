@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import sys
 
-from kerasdl.config import (Callbacks, Checkpoint, Data, Device, EarlyStopping, Experiment, Finetune,
-                            Model, Output, ReduceLR, TensorBoard, Trainer, with_overrides)
+from kerasdl.config import (Callbacks, CheckpointConfig, Data, Device, EarlyStoppingConfig, Experiment,
+                            Finetune, ModelConfig, Output, ReduceLR, TensorBoardConfig, Trainer,
+                            with_overrides)
+from kerasdl.config import renamed_section as _renamed_section
 from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
 from kerasdl.experiment import load_experiment
 
 __version__ = "0.1.0"
 
 __all__ = ["build", "list_models", "load_model", "load_experiment", "run", "RunResult", "Experiment", "Data",
-           "Model", "Trainer", "Callbacks", "EarlyStopping", "Checkpoint", "TensorBoard", "ReduceLR",
-           "Device", "Finetune",
+           "ModelConfig", "Trainer", "Callbacks", "EarlyStoppingConfig", "CheckpointConfig",
+           "TensorBoardConfig", "ReduceLR", "Device", "Finetune",
            "Output", "with_overrides", "KerasdlError", "ConfigError", "DataError", "ModelError"]
 
 
 def __getattr__(name: str):
-    """Lazy access to the parts that import TensorFlow (quietly, :func:`_import_tensorflow`)."""
+    """Lazy access to the parts that import TensorFlow (quietly, :func:`_import_tensorflow`).
+
+    The config sections' old names (``kerasdl.Model``, ...) still work, with a DeprecationWarning.
+    """
     if name in ("build", "list_models", "load_model", "run", "RunResult"):
         _import_tensorflow()
     if name in ("build", "list_models"):
@@ -42,7 +47,7 @@ def __getattr__(name: str):
         from kerasdl import runner
 
         return getattr(runner, name)
-    raise AttributeError(f"module 'kerasdl' has no attribute {name!r}")
+    return _renamed_section(__name__, name)
 
 
 def _import_tensorflow() -> None:
