@@ -55,7 +55,7 @@ time; GPU times are ESTIMATES, not measurements):
 Either faithful run: add --set "data.augment=('flip', 'translate')" for the paper's horizontal
 flips and shifts (it stands in for the paper's random 224 crops of 256x256 images).
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -64,8 +64,8 @@ def get_config() -> Experiment:
         description="AlexNet (single tower, no LRN) on MNIST resized to 99x99x3",
         data=Data(name="mnist", image_size=(99, 99), resize_method="bilinear", channels=3,
                   batch_size=32, validation_fraction=0.1),
-        model=Model(name="alexnet", style="functional", kwargs={"dropout": 0.5}),
+        model=ModelConfig(name="alexnet", style="functional", kwargs={"dropout": 0.5}),
         trainer=Trainer(optimizer="adam", learning_rate=1e-4,
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=8),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=3)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=3)),
     )

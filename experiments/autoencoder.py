@@ -16,7 +16,7 @@ Model: 784-1000-500-250-30-250-500-1000-784 (2,837,314 parameters), ReLU hidden 
 code and a sigmoid output, trained end to end with Adam (the paper pre-trained logistic units as
 RBMs). The encoder alone is ``kerasdl.build("autoencoder", include_top=False)``.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -24,8 +24,8 @@ def get_config() -> Experiment:
         name="autoencoder",
         description="dense autoencoder 784-1000-500-250-30 on MNIST, MSE reconstruction",
         data=Data(name="mnist", target="features", batch_size=64, validation_fraction=0.1),
-        model=Model(name="autoencoder", style="functional"),
+        model=ModelConfig(name="autoencoder", style="functional"),
         trainer=Trainer(optimizer="adam", learning_rate=1e-3, loss="mse", metrics=("mae",),
                         epochs=30),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=5)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=5)),
     )

@@ -16,7 +16,7 @@ the real many-to-many set this package feeds on a user's machine is CoNLL-2003 N
 Model: Embedding(50, 32, mask_zero) -> Bidirectional(GRU(32), concat) per step -> Dense(5)
 softmax per step: 1,600 + 2 * 3 * 32 * (32 + 32 + 2) + 325 = 14,597 parameters.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 VOCAB_SIZE = 50        # kerasdl.data.sequences.TAGS_VOCAB_SIZE (ids 0..49, 0 = padding)
 
@@ -27,11 +27,11 @@ def get_config() -> Experiment:
         description="Bidirectional GRU(32) per-token tagging of synthetic sentences",
         data=Data(name="synthetic_tags", source="embedded", rescale=None, batch_size=32,
                   validation_fraction=0.1),
-        model=Model(name="bidirectional", style="functional",
+        model=ModelConfig(name="bidirectional", style="functional",
                     kwargs={"cell": "gru", "units": (32,), "merge_mode": "concat",
                             "return_sequences": True, "vocab_size": VOCAB_SIZE,
                             "embedding_dim": 32}),
         trainer=Trainer(optimizer="adam", learning_rate=3e-3, loss="sparse_categorical_crossentropy",
                         metrics=("accuracy",), epochs=10),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=5)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=5)),
     )

@@ -46,7 +46,7 @@ time of ~4 s per 32 images at 224x224 on this CPU, not measurements):
     # 6,998,552 parameters; out of reach of a CPU (~44 h per epoch); on one GPU, hours per epoch.
     # Paper: 10.07% top-5 error for one model, one crop (6.67% for the 7-model, 144-crop entry).
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -55,8 +55,8 @@ def get_config() -> Experiment:
         description="GoogLeNet (Inception v1, no aux heads/LRN); offline default: MNIST at 64x64x3",
         data=Data(name="mnist", image_size=(64, 64), resize_method="bilinear", channels=3,
                   batch_size=32, validation_fraction=0.1),
-        model=Model(name="googlenet", style="functional"),
+        model=ModelConfig(name="googlenet", style="functional"),
         trainer=Trainer(optimizer="adam", learning_rate=1e-4,
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=8),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=3)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=3)),
     )

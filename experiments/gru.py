@@ -15,7 +15,7 @@ run is this one, the same as experiments/lstm.py for a like-for-like comparison.
 Model: one GRU layer of 64 units (Keras' reset_after=True form, two bias vectors) and a linear
 Dense(1): 3 * 64 * (64 + 2 + 2) + 65 = 13,121 parameters. Gradients are clipped by norm.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -24,8 +24,8 @@ def get_config() -> Experiment:
         description="GRU(64) on the adding problem (T=50)",
         data=Data(name="adding_task", source="embedded", rescale=None, batch_size=64,
                   validation_fraction=0.1),
-        model=Model(name="gru", style="functional", kwargs={"units": (64,)}),
+        model=ModelConfig(name="gru", style="functional", kwargs={"units": (64,)}),
         trainer=Trainer(optimizer="adam", learning_rate=3e-3, clipnorm=1.0, loss="mse",
                         metrics=("mae",), epochs=30),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=10)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=10)),
     )

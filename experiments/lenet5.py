@@ -14,7 +14,7 @@ Test accuracy: 0.976 / 0.978 / 0.977 on the embedded data (trainer seeds 0 / 1 /
 python bench/lenet5_time_to_accuracy.py); 0.9920 / 0.9931 / 0.9938 on the full TFDS MNIST, the
 paper's 99.2% with distortions (about 5 min each on 2 cores; python bench/lenet5_full_mnist.py).
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -27,8 +27,8 @@ def get_config() -> Experiment:
         # of 30 epochs (the budget is the stopping rule, so early stopping is off)
         data=Data(name="mnist", image_size=(32, 32), resize_method="pad", batch_size=64,
                   validation_fraction=0.1, augment=("translate", "rotate", "zoom")),
-        model=Model(name="lenet5", style="functional"),
+        model=ModelConfig(name="lenet5", style="functional"),
         trainer=Trainer(optimizer="momentum", learning_rate=0.06, lr_schedule="cosine",
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=30),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(enabled=False)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(enabled=False)),
     )

@@ -14,7 +14,7 @@ mean scores an MSE of 0.167; solving the task scores near 0. The adding problem 
 Model: one LSTM layer of 64 units and a linear Dense(1):
 4 * 64 * (64 + 2 + 1) + 65 = 17,217 parameters. Gradients are clipped by norm (trainer.clipnorm).
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -23,8 +23,8 @@ def get_config() -> Experiment:
         description="LSTM(64) on the adding problem (T=50)",
         data=Data(name="adding_task", source="embedded", rescale=None, batch_size=64,
                   validation_fraction=0.1),
-        model=Model(name="lstm", style="functional", kwargs={"units": (64,)}),
+        model=ModelConfig(name="lstm", style="functional", kwargs={"units": (64,)}),
         trainer=Trainer(optimizer="adam", learning_rate=3e-3, clipnorm=1.0, loss="mse",
                         metrics=("mae",), epochs=30),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=10)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=10)),
     )

@@ -7,7 +7,7 @@ Run:
 Data: 'digits' is embedded only (sklearn.datasets.load_digits: 1,797 real 8x8 digits, stratified
 80/20 train/test split); the images are flattened by the model.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -15,7 +15,7 @@ def get_config() -> Experiment:
         name="mlp_digits",
         description="MLP 64-128-64-10 on sklearn's 8x8 digits",
         data=Data(name="digits", source="embedded", batch_size=32, validation_fraction=0.15),
-        model=Model(name="mlp", style="functional", kwargs={"hidden": (128, 64), "dropout": 0.2}),
+        model=ModelConfig(name="mlp", style="functional", kwargs={"hidden": (128, 64), "dropout": 0.2}),
         trainer=Trainer(optimizer="adam", learning_rate=1e-3, metrics=("accuracy",), epochs=60),
-        callbacks=Callbacks(monitor="val_accuracy", early_stopping=EarlyStopping(patience=10)),
+        callbacks=Callbacks(monitor="val_accuracy", early_stopping=EarlyStoppingConfig(patience=10)),
     )

@@ -11,7 +11,7 @@ each repeated 100 times with Gaussian noise (sigma 0.1) on the inputs, split 320
 Model: the registered 'mlp' (hidden 12 and 8 ReLU units, one sigmoid output) on 2 inputs:
 36 + 104 + 9 = 149 parameters. Expected: test accuracy 1.0.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -20,9 +20,9 @@ def get_config() -> Experiment:
         description="MLP 2-12-8-1 on the XOR truth table",
         data=Data(name="logic_xor", source="embedded", rescale=None, batch_size=32,
                   validation_fraction=0.2),
-        model=Model(name="mlp", style="functional",
+        model=ModelConfig(name="mlp", style="functional",
                     kwargs={"input_shape": (2,), "hidden": (12, 8)}),
         trainer=Trainer(optimizer="adam", learning_rate=0.01, loss="binary_crossentropy",
                         metrics=("accuracy",), epochs=60),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=15)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=15)),
     )

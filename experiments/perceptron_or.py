@@ -12,7 +12,7 @@ each repeated 100 times with Gaussian noise (sigma 0.1) on the inputs, split 320
 Model: the 3-parameter perceptron, sigmoid(w . x + b), trained with binary cross-entropy.
 Expected: test accuracy 1.0 (OR is linearly separable).
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -21,8 +21,8 @@ def get_config() -> Experiment:
         description="single-layer perceptron on the OR truth table (linearly separable)",
         data=Data(name="logic_or", source="embedded", rescale=None, batch_size=32,
                   validation_fraction=0.2),
-        model=Model(name="perceptron", style="functional"),
+        model=ModelConfig(name="perceptron", style="functional"),
         trainer=Trainer(optimizer="adam", learning_rate=0.05, loss="binary_crossentropy",
                         metrics=("accuracy",), epochs=60),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=15)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=15)),
     )

@@ -13,7 +13,7 @@ Model: the 3-parameter perceptron, sigmoid(w . x + b), trained exactly as in per
 Expected: test accuracy at most 0.75 (one line classifies at most 3 of the 4 points) and a loss
 that stays near ln 2 = 0.693.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -22,8 +22,8 @@ def get_config() -> Experiment:
         description="single-layer perceptron on the XOR truth table (not linearly separable)",
         data=Data(name="logic_xor", source="embedded", rescale=None, batch_size=32,
                   validation_fraction=0.2),
-        model=Model(name="perceptron", style="functional"),
+        model=ModelConfig(name="perceptron", style="functional"),
         trainer=Trainer(optimizer="adam", learning_rate=0.05, loss="binary_crossentropy",
                         metrics=("accuracy",), epochs=60),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=15)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=15)),
     )

@@ -24,7 +24,7 @@ test loss 8.8e-05, 10 of 10 epochs; done in 51 s and 49 s. Reproduced exactly by
 (the same history.csv, every digit): the run is seeded (trainer.seed=42) and repeats on a CPU
 without trainer.deterministic.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -33,8 +33,8 @@ def get_config() -> Experiment:
         description="Recursive tree network (Socher et al. 2011) on AND/OR expression trees",
         data=Data(name="bool_trees", source="embedded", rescale=None, batch_size=32,
                   validation_fraction=0.1),
-        model=Model(name="recursive", style="subclassed", kwargs={"embed_dim": 32}),
+        model=ModelConfig(name="recursive", style="subclassed", kwargs={"embed_dim": 32}),
         trainer=Trainer(optimizer="adam", learning_rate=3e-3,
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=10),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=3)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=3)),
     )

@@ -44,7 +44,7 @@ no step schedule, so ReduceLROnPlateau (x0.1 after 10 stalled epochs) stands in 
 The paper subtracts the per-pixel mean; here the pixels are only scaled to [0, 1] (BN follows
 the first convolution, so the difference is small).
 """
-from kerasdl.config import (Callbacks, Data, EarlyStopping, Experiment, Model, ReduceLR,
+from kerasdl.config import (Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, ReduceLR,
                             Trainer)
 
 
@@ -54,11 +54,11 @@ def get_config() -> Experiment:
         description="ResNet-20 (CIFAR variant, option A); offline default: MNIST at 32x32x3",
         data=Data(name="mnist", image_size=(32, 32), resize_method="pad", channels=3,
                   batch_size=128, validation_fraction=0.1),
-        model=Model(name="resnet20", style="functional"),
+        model=ModelConfig(name="resnet20", style="functional"),
         trainer=Trainer(optimizer="momentum", learning_rate=0.1,
                         optimizer_kwargs={"weight_decay": 1e-4},
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=15),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=5),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=5),
                             reduce_lr=ReduceLR(enabled=True, factor=0.1, patience=2,
                                                min_lr=1e-4)),
     )

@@ -16,7 +16,7 @@ data.name=cifar10: TFDS 'cifar10' (50,000 train / 10,000 test, 32x32x3, 10 class
 10% of the train split is held out for validation either way.
 Model: 'seed_cnn_cifar', 4,210,090 parameters at 32x32x3.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -25,8 +25,8 @@ def get_config() -> Experiment:
         description="the seed's conv32-conv32-dense512 CNN; offline default: MNIST at 32x32x3",
         data=Data(name="mnist", image_size=(32, 32), resize_method="pad", channels=3,
                   batch_size=64, validation_fraction=0.1),
-        model=Model(name="seed_cnn_cifar", style="functional"),
+        model=ModelConfig(name="seed_cnn_cifar", style="functional"),
         trainer=Trainer(optimizer="adam", learning_rate=1e-3,
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=30),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=5)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=5)),
     )

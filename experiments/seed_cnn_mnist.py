@@ -11,7 +11,7 @@ loudly in the output and recorded in manifest.json. 28x28x1 as is; 10% of the tr
 held out for validation.
 Model: 'seed_cnn_mnist', 421,642 parameters (3x3 "same" convolutions = the seed's padding 1).
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -19,8 +19,8 @@ def get_config() -> Experiment:
         name="seed_cnn_mnist",
         description="the seed's conv32-conv64-dense128 CNN on MNIST",
         data=Data(name="mnist", batch_size=64, validation_fraction=0.1),
-        model=Model(name="seed_cnn_mnist", style="functional"),
+        model=ModelConfig(name="seed_cnn_mnist", style="functional"),
         trainer=Trainer(optimizer="adam", learning_rate=1e-3,
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=20),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=4)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=4)),
     )

@@ -32,7 +32,7 @@ shared with another job's tests, load average 5; TF 2.21; 2026-12-04): test toke
 Reproduced exactly by a second run (the same history.csv, every digit, and 2,000 of 2,000): the
 run is seeded (trainer.seed=42) and repeats on a CPU without trainer.deterministic.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -41,9 +41,9 @@ def get_config() -> Experiment:
         description="LSTM encoder-decoder + Luong attention, number words -> digits",
         data=Data(name="number_words", source="embedded", rescale=None, batch_size=64,
                   validation_fraction=0.1),
-        model=Model(name="seq2seq", style="functional",
+        model=ModelConfig(name="seq2seq", style="functional",
                     kwargs={"cell": "lstm", "units": 64, "embed_dim": 32, "attention": "luong"}),
         trainer=Trainer(optimizer="adam", learning_rate=3e-3, clipnorm=1.0,
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=20),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=3)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=3)),
     )

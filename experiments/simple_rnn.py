@@ -14,7 +14,7 @@ run is this generated one.
 Model: one SimpleRNN layer of 32 units, h_t = tanh(W_h h_{t-1} + W_x x_t + b), and a linear
 Dense(1): 32 * (32 + 1 + 1) + 33 = 1,121 parameters.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -23,8 +23,8 @@ def get_config() -> Experiment:
         description="SimpleRNN(32) next-value regression on noisy sine sequences",
         data=Data(name="sine_sequences", source="embedded", rescale=None, batch_size=32,
                   validation_fraction=0.1),
-        model=Model(name="simple_rnn", style="functional", kwargs={"units": (32,)}),
+        model=ModelConfig(name="simple_rnn", style="functional", kwargs={"units": (32,)}),
         trainer=Trainer(optimizer="adam", learning_rate=3e-3, loss="mse", metrics=("mae",),
                         epochs=100),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=10)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=10)),
     )

@@ -24,7 +24,7 @@ needs the TFDS adapter hook described in kerasdl/data/sequences.py (TFDS_TAGGING
 Model: Embedding(50, 64, mask_zero) -> Bidirectional(LSTM(64), concat) -> Dense(5) softmax per
 token: 3,200 + 2 * 4 * 64 * (64 + 64 + 1) + 645 = 69,893 parameters.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 VOCAB_SIZE = 50        # kerasdl.data.sequences.TAGS_VOCAB_SIZE (ids 0..49, 0 = padding)
 
@@ -35,9 +35,9 @@ def get_config() -> Experiment:
         description="BiLSTM(64) tagger on synthetic token sentences (padding masked)",
         data=Data(name="synthetic_tags", source="embedded", rescale=None, batch_size=32,
                   validation_fraction=0.1),
-        model=Model(name="tagger", style="functional",
+        model=ModelConfig(name="tagger", style="functional",
                     kwargs={"vocab_size": VOCAB_SIZE, "embedding_dim": 64, "units": (64,)}),
         trainer=Trainer(optimizer="adam", learning_rate=3e-3, loss="sparse_categorical_crossentropy",
                         metrics=("accuracy",), epochs=10),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=5)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=5)),
     )

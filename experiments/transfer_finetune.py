@@ -76,8 +76,8 @@ no better; at 1e-3 it validates a point higher (0.858 against 0.847), and tests 
 against 0.861 at 3e-3, so the margin does not hinge on scratch's rate. 10 images per
 digit stay: the experiment's point is few labels.
 """
-from kerasdl.config import (DEFAULT_SMOKE, Callbacks, Data, EarlyStopping, Experiment, Finetune,
-                            Model, Trainer)
+from kerasdl.config import (DEFAULT_SMOKE, Callbacks, Data, EarlyStoppingConfig, Experiment, Finetune,
+                            ModelConfig, Trainer)
 
 
 def get_config() -> Experiment:
@@ -86,9 +86,9 @@ def get_config() -> Experiment:
         description="LeNet-5 pretrained on digits 0-4, fine-tuned on 5-9 (10 images per digit)",
         data=Data(name="mnist_5to9_10", source="embedded", image_size=(32, 32), batch_size=16,
                   validation_fraction=0.0),
-        model=Model(name="lenet5", style="functional"),       # the from-scratch baseline
+        model=ModelConfig(name="lenet5", style="functional"),       # the from-scratch baseline
         trainer=Trainer(optimizer="adam", learning_rate=3e-3, epochs=60, metrics=("accuracy",)),
-        callbacks=Callbacks(monitor="loss", early_stopping=EarlyStopping(enabled=False)),
+        callbacks=Callbacks(monitor="loss", early_stopping=EarlyStoppingConfig(enabled=False)),
         # two_phase: 5 epochs of the head alone, then 55 of everything at the same rate 3e-3;
         # chosen on validation accuracy (the table in the docstring)
         finetune=Finetune(recipe="two_phase", backbone="saved_models/transfer_pretrain.keras",

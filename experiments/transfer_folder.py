@@ -22,8 +22,8 @@ alone for 5 epochs with the backbone frozen, then the top 30 layers unfrozen at 
 10, BatchNorm kept in inference mode. The same model from scratch on the same folder:
 ``--set finetune.recipe=retrain_all --set finetune.weights=None``.
 """
-from kerasdl.config import (DEFAULT_SMOKE, Callbacks, Data, EarlyStopping, Experiment, Finetune,
-                            Model, Trainer)
+from kerasdl.config import (DEFAULT_SMOKE, Callbacks, Data, EarlyStoppingConfig, Experiment, Finetune,
+                            ModelConfig, Trainer)
 
 #: what ``python -m kerasdl sample-folder`` writes, relative to where kerasdl runs
 SAMPLE_FOLDER = "sample_digits"
@@ -35,9 +35,9 @@ def get_config() -> Experiment:
         description="keras.applications MobileNetV2 (ImageNet) fine-tuned on an image folder",
         data=Data(name=f"folder:{SAMPLE_FOLDER}", image_size=(96, 96), resize_method="bilinear",
                   channels=3, batch_size=32, validation_fraction=0.1),
-        model=Model(name="lenet5", kwargs={}),       # unused: the model is the backbone + head
+        model=ModelConfig(name="lenet5", kwargs={}),       # unused: the model is the backbone + head
         trainer=Trainer(optimizer="adam", learning_rate=1e-3, epochs=15, metrics=("accuracy",)),
-        callbacks=Callbacks(monitor="val_accuracy", early_stopping=EarlyStopping(patience=4)),
+        callbacks=Callbacks(monitor="val_accuracy", early_stopping=EarlyStoppingConfig(patience=4)),
         finetune=Finetune(recipe="two_phase", backbone="keras:MobileNetV2", weights="imagenet",
                           head_epochs=5, unfreeze=30),
         smoke={**DEFAULT_SMOKE, "finetune.weights": None, "data.image_size": (32, 32)},

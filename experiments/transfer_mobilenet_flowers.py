@@ -17,8 +17,8 @@ at learning_rate / 10, BatchNorm kept in inference mode.
 The smoke variant runs offline on the embedded MNIST (grey repeated to RGB, 32x32) with a random
 MobileNetV2: it checks the plumbing, not the transfer.
 """
-from kerasdl.config import (DEFAULT_SMOKE, Callbacks, Data, EarlyStopping, Experiment, Finetune,
-                            Model, Trainer)
+from kerasdl.config import (DEFAULT_SMOKE, Callbacks, Data, EarlyStoppingConfig, Experiment, Finetune,
+                            ModelConfig, Trainer)
 
 
 def get_config() -> Experiment:
@@ -28,9 +28,9 @@ def get_config() -> Experiment:
         data=Data(name="tf_flowers", source="tfds", train_split="train[:80%]",
                   test_split="train[80%:]", image_size=(160, 160), resize_method="bilinear",
                   batch_size=32, validation_fraction=0.1),
-        model=Model(name="lenet5", kwargs={}),       # unused: the model is the backbone + head
+        model=ModelConfig(name="lenet5", kwargs={}),       # unused: the model is the backbone + head
         trainer=Trainer(optimizer="adam", learning_rate=1e-3, epochs=15, metrics=("accuracy",)),
-        callbacks=Callbacks(monitor="val_accuracy", early_stopping=EarlyStopping(patience=4)),
+        callbacks=Callbacks(monitor="val_accuracy", early_stopping=EarlyStoppingConfig(patience=4)),
         finetune=Finetune(recipe="two_phase", backbone="keras:MobileNetV2", weights="imagenet",
                           head_epochs=5, unfreeze=30),
         smoke={**DEFAULT_SMOKE, "data.name": "mnist", "data.source": "embedded",

@@ -19,7 +19,7 @@ accuracy of 0.901 on the old recipe's backbone (Adam 1e-3, shifts only, early st
 on 30 epochs of this recipe with shifts only, 0.907 on 30 epochs, 0.920 on 60 and 0.923 on 100
 (transfer_finetune.py has the whole table).
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -32,8 +32,8 @@ def get_config() -> Experiment:
         # by the fine-tuned model's validation accuracy on digits 5-9 (transfer_finetune.py)
         data=Data(name="mnist_0to4", source="embedded", image_size=(32, 32), batch_size=32,
                   validation_fraction=0.1, augment=("translate", "rotate", "zoom")),
-        model=Model(name="lenet5", style="functional"),
+        model=ModelConfig(name="lenet5", style="functional"),
         trainer=Trainer(optimizer="momentum", learning_rate=0.06, lr_schedule="cosine", epochs=100,
                         metrics=("accuracy",)),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(enabled=False)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(enabled=False)),
     )

@@ -38,7 +38,7 @@ TF 2.21; 2026-12-04):
         epochs, itself reproduced exactly; another CPU or TensorFlow may land elsewhere in the
         seeds' range.
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -47,9 +47,9 @@ def get_config() -> Experiment:
         description="Tiny Transformer encoder classifier on raw-text reviews with negation",
         data=Data(name="toy_reviews", source="embedded", rescale=None, batch_size=32,
                   validation_fraction=0.1),
-        model=Model(name="transformer_classifier", style="functional",
+        model=ModelConfig(name="transformer_classifier", style="functional",
                     kwargs={"preset": "tiny", "sequence_length": 24}),
         trainer=Trainer(optimizer="adam", learning_rate=2e-3,
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=60),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=8)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=8)),
     )

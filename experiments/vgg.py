@@ -55,7 +55,7 @@ time; GPU times are ESTIMATES, not measurements):
 Either faithful run: add --set "data.augment=('flip', 'translate')" for the paper's horizontal
 flips and shifts (standing in for its random 224 crops of rescaled images).
 """
-from kerasdl.config import Callbacks, Data, EarlyStopping, Experiment, Model, Trainer
+from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
 
 
 def get_config() -> Experiment:
@@ -64,8 +64,8 @@ def get_config() -> Experiment:
         description="VGG-11 (configuration A) on MNIST zero-padded to 32x32x3",
         data=Data(name="mnist", image_size=(32, 32), resize_method="pad", channels=3,
                   batch_size=32, validation_fraction=0.1),
-        model=Model(name="vgg11", style="functional"),
+        model=ModelConfig(name="vgg11", style="functional"),
         trainer=Trainer(optimizer="adam", learning_rate=1e-4,
                         loss="sparse_categorical_crossentropy", metrics=("accuracy",), epochs=10),
-        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStopping(patience=3)),
+        callbacks=Callbacks(monitor="val_loss", early_stopping=EarlyStoppingConfig(patience=3)),
     )

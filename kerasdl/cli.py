@@ -16,9 +16,11 @@ from pathlib import Path
 import click
 
 from kerasdl import __version__
+from kerasdl.config import device_policy_names
 from kerasdl.errors import KerasdlError
 
 SET_HELP = "Override a config key, e.g. --set trainer.epochs=3 (repeatable)."
+DEVICE_HELP = f"{device_policy_names()} (sets device.policy)."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,8 +52,7 @@ def cli(debug: bool) -> None:
 @click.option("--smoke", is_flag=True, help="Run the experiment's smoke variant (tiny data, 1 epoch).")
 @click.option("--workdir", type=click.Path(file_okay=False),
               help="Folder that receives the run directory (default: output.runs_dir, 'runs').")
-@click.option("--device", metavar="POLICY", help="auto, cpu, gpu, gpu:N, prefer:gpu, mirrored or "
-              "multiworker (sets device.policy).")
+@click.option("--device", metavar="POLICY", help=DEVICE_HELP)
 @click.option("--workers", metavar="HOST:PORT,...",
               help="Multi-worker cluster, the same list on every worker (sets TF_CONFIG and "
                    "device.policy=multiworker).")
@@ -104,7 +105,7 @@ def show(experiment_path: str, overrides: tuple[str, ...], smoke: bool) -> None:
 @click.option("--smoke", is_flag=True, help="Measure the smoke variant.")
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(2),
               help="Epochs to time; the first (tracing, warm-up) is left out of the figures.")
-@click.option("--device", metavar="POLICY", help="auto, cpu, gpu or gpu:N (sets device.policy).")
+@click.option("--device", metavar="POLICY", help=DEVICE_HELP)
 def bench(experiment_path: str, overrides: tuple[str, ...], smoke: bool, epochs: int,
           device: str | None) -> None:
     """Measure the steady-state training throughput of EXPERIMENT_PATH; writes nothing."""

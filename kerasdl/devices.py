@@ -41,9 +41,8 @@ def plan_devices(policy: str, gpus: Sequence[str], cpus: Sequence[str] = ("/cpu:
     """Resolve a device policy against what the machine has.
 
     Args:
-        policy: auto (all GPUs, mirrored if several; else the CPU), cpu, gpu (the first GPU),
-            gpu:N, prefer:gpu (a GPU if there is one, else the CPU), mirrored (``devices``, or all
-            GPUs, or all logical CPUs), multiworker (the cluster in TF_CONFIG).
+        policy: one of :data:`kerasdl.config.DEVICE_POLICIES` (auto, cpu, gpu, gpu:N, ...),
+            which says what each uses.
         gpus, cpus: visible device names, e.g. ["/gpu:0", "/gpu:1"], ["/cpu:0"].
         devices: explicit devices for ``mirrored``.
         precision: auto, float32, mixed_float16 or mixed_bfloat16.

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from kerasdl.config import HIGHER_IS_BETTER, Experiment
+from kerasdl.config import Experiment, metric_base, metric_direction
 from kerasdl.files import atomic_symlink, atomic_write_json, exclusive_lock, kill_point
 
 
@@ -54,11 +54,10 @@ class PublishResult:
 
 def selection_metric(experiment: Experiment, test_metrics: dict[str, float]) -> tuple[str, str]:
     """(test metric name, "min"/"max") that ranks runs: the monitored metric's test value."""
-    monitor = experiment.callbacks.monitor
-    base = monitor[4:] if monitor.startswith("val_") else monitor
+    base = metric_base(experiment.callbacks.monitor)
     if base not in test_metrics:
         base = "loss"
-    return base, "max" if base in HIGHER_IS_BETTER else "min"
+    return base, metric_direction(base)
 
 
 def data_fingerprint(experiment: Experiment, data) -> dict[str, Any]:

@@ -210,7 +210,7 @@ def time_to(run: dict, target: str) -> str:
     ``target`` is "METRIC=VALUE"; the time is since training started (the manifest's
     ``epoch_end_s``). "Reaches" is ">=" for metrics where higher is better (accuracy, AUC, ...),
     "<=" for the rest (losses)."""
-    from kerasdl.config import HIGHER_IS_BETTER
+    from kerasdl.config import metric_direction
 
     metric, _, value = target.partition("=")
     try:
@@ -222,7 +222,7 @@ def time_to(run: dict, target: str) -> str:
     if values is None:
         raise ConfigError(f"--time-to: the run logged no {metric!r}; it logged "
                           f"{', '.join(sorted(run['history'])) or 'nothing'}")
-    higher = metric.removeprefix("val_") in HIGHER_IS_BETTER
+    higher = metric_direction(metric) == "max"
     reached = [i for i, v in enumerate(values) if (v >= goal if higher else v <= goal)]
     sign = ">=" if higher else "<="
     if not reached:

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import pytest
 
-from kerasdl.config import (LOSSES, OPTIMIZERS, Callbacks, Data, Experiment, Finetune, Model,
-                            Trainer, parse_overrides, parse_value, with_overrides)
+import kerasdl
+import kerasdl.config
+from kerasdl.config import (DEVICE_POLICIES, DEVICE_POLICY, HIGHER_IS_BETTER, LOSSES, OPTIMIZERS, RECIPES,
+                            Callbacks, CheckpointConfig, Data, Device, EarlyStoppingConfig, Experiment,
+                            Finetune, ModelConfig, TensorBoardConfig, Trainer, metric_direction,
+                            parse_overrides, parse_value, with_overrides)
 from kerasdl.errors import ConfigError
 
 
@@ -27,7 +32,7 @@ def test_defaults_validate_and_are_frozen():
     (lambda: Trainer(epochs="ten"), "config key 'trainer.epochs' must be int; got 'ten' (str)"),
     (lambda: Trainer(epochs=True), "config key 'trainer.epochs' must be int"),
     (lambda: Data(image_size=(32,)), "config key 'data.image_size' must be"),
-    (lambda: Model(style="funktional"), "(did you mean 'functional'?)"),
+    (lambda: ModelConfig(style="funktional"), "(did you mean 'functional'?)"),
     (lambda: Trainer(optimizer="adamm"), "unknown optimizer 'adamm' at 'trainer.optimizer' "
                                          "(did you mean 'adam'?)"),
     (lambda: Trainer(loss="sparse_crossentropy"), "unknown loss 'sparse_crossentropy'"),
@@ -68,7 +73,7 @@ def test_every_optimizer_and_loss_the_issue_names_is_known(key, name):
 
 @pytest.mark.parametrize("sections, expected", [
     ({}, "lenet5, functional"),
-    ({"model": Model(name="mlp", style="subclassed")}, "mlp, subclassed"),
+    ({"model": ModelConfig(name="mlp", style="subclassed")}, "mlp, subclassed"),
     ({"finetune": Finetune(recipe="finetune_all", backbone="keras:MobileNetV2")},
      "finetune_all on keras:MobileNetV2 (ImageNet weights)"),
     ({"finetune": Finetune(recipe="two_phase", backbone="kerasdl:lenet5", weights=None)},
@@ -158,3 +163,79 @@ def test_keys_that_go_together_may_be_set_in_either_order():
     with pytest.raises(ConfigError, match="needs finetune.cut_at"):
         with_overrides(experiment, parse_overrides(["finetune.recipe=cut_and_probe",
                                                     "finetune.backbone=b"]))
+
+
+RENAMED = {"Model": ModelConfig, "EarlyStopping": EarlyStoppingConfig,
+           "TensorBoard": TensorBoardConfig, "Checkpoint": CheckpointConfig}
+
+
+@pytest.mark.parametrize("module", [kerasdl.config, kerasdl], ids=["kerasdl.config", "kerasdl"])
+@pytest.mark.parametrize("old", sorted(RENAMED))
+def test_old_section_names_still_work_and_warn_with_the_new_name(module, old):
+    """``Model``, ``EarlyStopping``, ... shadowed Keras's classes; they are ``ModelConfig``, ...
+    now, and the old names give the same class with a DeprecationWarning that names the new one."""
+    new = RENAMED[old]
+    with pytest.warns(DeprecationWarning, match=f"{module.__name__}.{old} is renamed "
+                                                f"{module.__name__}.{new.__name__}"):
+        assert getattr(module, old) is new
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert getattr(module, new.__name__) is new          # the new name: no warning
+    with pytest.raises(AttributeError, match="has no attribute 'Modell'"):
+        getattr(module, "Modell")
+
+
+def test_kerasdl_exports_the_config_names_not_keras_ones():
+    assert {"ModelConfig", "EarlyStoppingConfig", "TensorBoardConfig", "CheckpointConfig"} <= set(
+        kerasdl.__all__)
+    assert not {"Model", "EarlyStopping", "TensorBoard", "Checkpoint"} & set(kerasdl.__all__)
+    for name in kerasdl.config.__all__:
+        assert hasattr(kerasdl.config, name), name
+
+
+def test_the_config_package_imports_no_tensorflow():
+    from conftest import REPO, run_python
+
+    result = run_python("import sys, kerasdl.config\nprint('tensorflow' in sys.modules)", cwd=REPO)
+    assert result.stdout.strip() == "False", result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("name, direction", [
+    ("accuracy", "max"), ("val_accuracy", "max"), ("val_auc", "max"), ("loss", "min"),
+    ("val_loss", "min"), ("val_mae", "min"), ("root_mean_squared_error", "min")])
+def test_metric_direction_is_one_rule_with_or_without_val(name, direction):
+    assert metric_direction(name) == direction
+    assert all(metric_direction(metric) == "max" for metric in HIGHER_IS_BETTER)
+
+
+def test_device_policies_are_one_table_read_by_the_checker():
+    """Every entry of DEVICE_POLICIES (gpu:N as gpu:0, gpu:12) is a valid device.policy, the
+    error lists them all, and the CLI's --device help is the same list."""
+    for name in DEVICE_POLICIES:
+        for policy in ([name.replace("N", "0"), name.replace("N", "12")] if "N" in name else [name]):
+            assert Device(policy=policy).policy == policy
+    with pytest.raises(ConfigError) as error:
+        Device(policy="gpu:x")
+    assert all(name in str(error.value) for name in DEVICE_POLICIES)
+    assert not DEVICE_POLICY.match("gpu:N")
+    from kerasdl.cli import DEVICE_HELP
+
+    assert all(name in DEVICE_HELP for name in DEVICE_POLICIES)
+
+
+def test_recipe_properties_come_from_the_recipe_table(monkeypatch):
+    """Whether a recipe needs finetune.cut_at is the table's field, not a name comparison."""
+    assert [name for name, recipe in RECIPES.items() if recipe.needs_cut_at] == ["cut_and_probe"]
+    monkeypatch.setitem(RECIPES, "linear_probe",
+                        dataclasses.replace(RECIPES["linear_probe"], needs_cut_at=True))
+    with pytest.raises(ConfigError, match="finetune.recipe='linear_probe' needs finetune.cut_at"):
+        Finetune(recipe="linear_probe", backbone="b.keras")
+
+
+def test_one_cycle_schedule_and_a_finite_target_are_accepted():
+    assert Trainer(lr_schedule="one_cycle").lr_schedule == "one_cycle"
+    assert Callbacks().target is None and Callbacks(target=0.97).target == 0.97
+    assert with_overrides(Experiment(name="x"), {"callbacks.target": "0.5"}).callbacks.target == 0.5
+    for bad in (float("inf"), float("nan"), "high"):
+        with pytest.raises(ConfigError, match="callbacks.target"):
+            Callbacks(target=bad)

@@ -34,7 +34,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from kerasdl.config import HIGHER_IS_BETTER, Experiment, check_name
+from kerasdl.config import VALIDATION_PREFIX, Experiment, check_name, metric_base, metric_direction
 from kerasdl.errors import ConfigError, KerasdlError
 from kerasdl.sweep.space import Param, set_item
 from kerasdl.sweep.tensorboard import TrialSession, trial_name
@@ -121,15 +121,15 @@ def plan_sweep(experiment_path: str | Path, experiment: Experiment, fixed: Seque
     if prune is not None and prune not in PRUNERS:
         raise ConfigError(f"--prune takes {' or '.join(PRUNERS)}; got {prune!r}")
     metric = metric or experiment.callbacks.monitor
-    base = metric[4:] if metric.startswith("val_") else metric
-    logged = {"loss", *experiment.trainer.metrics}
+    base = metric_base(metric)
+    logged = experiment.logged_metrics()
     if base not in logged:
         from kerasdl.errors import did_you_mean
 
         raise ConfigError(f"--metric {metric!r} is not logged by this experiment; it logs "
                           f"{', '.join(sorted(logged))} and their val_ forms"
                           f"{did_you_mean(base, logged)}")
-    if metric.startswith("val_") and experiment.data.validation_fraction == 0:
+    if metric.startswith(VALIDATION_PREFIX) and experiment.data.validation_fraction == 0:
         raise ConfigError(f"--metric {metric!r} needs validation data, but "
                           "data.validation_fraction is 0; set it > 0 or use --metric " + base)
     study_name = experiment.name if study_name is None else study_name
@@ -141,7 +141,7 @@ def plan_sweep(experiment_path: str | Path, experiment: Experiment, fixed: Seque
     storage = (storage_url(storage) if storage else
                f"sqlite:///{urllib.parse.quote(str((sweep_dir / 'study.db').resolve()))}")
     return SweepPlan(Path(experiment_path), experiment, tuple(fixed), dict(space), trials,
-                     parallel, metric, "maximize" if base in HIGHER_IS_BETTER else "minimize",
+                     parallel, metric, "maximize" if metric_direction(metric) == "max" else "minimize",
                      prune, sweep_dir, storage, study_name, seed)
 
 
