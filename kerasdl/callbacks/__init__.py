@@ -7,7 +7,12 @@ kerasdl's own callbacks, one module each:
 * :class:`HistoryWriter`, :class:`LearningRateLogger`, :class:`DataEpoch` (``history``):
   ``history.csv``, the learning rate in the logs, the data pipeline's epoch;
 * :class:`EpochBackup`, :class:`RestoreCallbackState` (``backup``): what ``--resume`` needs;
-* :class:`FitClock`, :class:`ThroughputMonitor` (``timing``): time to accuracy and throughput.
+* :class:`FitClock`, :class:`ThroughputMonitor` (``timing``): time to accuracy and throughput;
+* :class:`StopAtTarget` (``target``): stops at the first epoch that reaches ``callbacks.target``.
+
+Like Keras's, they take keyword arguments with Keras's defaults (``BestCheckpoint(filepath,
+monitor="val_loss", mode="auto", ...)``); ``mode="auto"`` is resolved from the metric's name
+(``monitor``).
 
 They take the places of Keras's TerminateOnNaN, ModelCheckpoint, CSVLogger and BackupAndRestore,
 whose state does not survive a restart; EarlyStopping, ReduceLROnPlateau and TensorBoard are
@@ -29,6 +34,7 @@ from kerasdl.callbacks.checkpoint import BestCheckpoint
 from kerasdl.callbacks.guard import NaNGuard
 from kerasdl.callbacks.history import DataEpoch, HistoryWriter, LearningRateLogger
 from kerasdl.callbacks.saves import SavesModel
+from kerasdl.callbacks.target import StopAtTarget
 from kerasdl.callbacks.timing import FitClock, ThroughputMonitor
 from kerasdl.config import Experiment
 
@@ -38,19 +44,24 @@ HISTORY = Path("history.csv")
 
 __all__ = ["BACKUP_DIR", "BestCheckpoint", "CHECKPOINT", "CallbackSet", "DataEpoch", "EpochBackup",
            "FitClock", "HISTORY", "HistoryWriter", "LearningRateLogger", "NaNGuard",
-           "RestoreCallbackState", "SavesModel", "TENSORBOARD", "ThroughputMonitor",
+           "RestoreCallbackState", "SavesModel", "StopAtTarget", "TENSORBOARD", "ThroughputMonitor",
            "best_weights", "build_callbacks", "has_backup", "read_backup", "tensorboard_dir",
            "write_backup", "write_hparams"]
 
 
 @dataclass
 class CallbackSet:
-    """The run's callbacks in order, and the ones the runner talks to."""
+    """The run's callbacks in order, and the ones the runner talks to.
+
+    ``target`` is the :class:`StopAtTarget` of ``callbacks.target`` (its ``reached_epoch`` and
+    ``seconds`` go to the manifest), or None where the experiment sets no target.
+    """
 
     callbacks: list
     guard: NaNGuard
     throughput: ThroughputMonitor
     clock: FitClock
+    target: Optional[StopAtTarget] = None
 
 
 def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Optional[dict] = None,
@@ -59,8 +70,10 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
     """The run's callbacks, in the order they run.
 
     The data epoch setter, the learning-rate logger, the NaN guard, history.csv, TensorBoard, the
-    best checkpoint, ReduceLROnPlateau, EarlyStopping, the throughput monitor, the fit clock and
-    the epoch backup. The checkpoint and early stopping watch ``callbacks.monitor``; the runner
+    best checkpoint, ReduceLROnPlateau, EarlyStopping, the throughput monitor, the fit clock, the
+    stop at ``callbacks.target`` (after the clock, whose time it reads, and before the backup,
+    which records that it stopped the run) and the epoch backup. The checkpoint, early stopping
+    and the target watch ``callbacks.monitor``; the runner
     has already checked that the compiled model logs it. With ``resume_state`` (the
     ``callbacks`` of :func:`read_backup`'s state) the stateful callbacks continue where the
     interrupted run left them. ``phase(epoch)`` names a transfer run's phase for the backups.
@@ -82,8 +95,8 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
             update_freq=tb.update_freq, profile_batch=tb.profile_batch, write_graph=tb.write_graph))
     if cfg.checkpoint.enabled:
         (run_dir / CHECKPOINT).parent.mkdir(parents=True, exist_ok=True)
-        callbacks.append(BestCheckpoint(run_dir / CHECKPOINT, cfg.monitor, mode,
-                                        cfg.checkpoint.save_best_only, guard))
+        callbacks.append(BestCheckpoint(run_dir / CHECKPOINT, monitor=cfg.monitor, mode=mode,
+                                        save_best_only=cfg.checkpoint.save_best_only, guard=guard))
     if cfg.reduce_lr.enabled:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=cfg.monitor, mode=mode, factor=cfg.reduce_lr.factor,
@@ -95,11 +108,16 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
             restore_best_weights=es.restore_best_weights, verbose=1))
     throughput, clock = ThroughputMonitor(data.counts["train"]), FitClock()
     callbacks += [throughput, clock]
+    target_value = getattr(cfg, "target", None)
+    target = (StopAtTarget(cfg.monitor, target_value, mode=mode, clock=clock)
+              if target_value is not None else None)
+    if target is not None:
+        callbacks.append(target)
     if cfg.backup:
         callbacks.append(EpochBackup(run_dir, list(callbacks), guard, history, phase=phase))
     if resume_state:
         callbacks.append(RestoreCallbackState(list(callbacks), resume_state, best_weights))
-    return CallbackSet(callbacks, guard, throughput, clock)
+    return CallbackSet(callbacks, guard, throughput, clock, target)
 
 
 def tensorboard_dir(experiment: Experiment, run_dir: Path) -> Path:

@@ -7,9 +7,9 @@ after every completed epoch, one backup folder ``backup/epoch-NNNN/`` holding
 * every model variable (weights, BatchNorm statistics, dropout seed states) and every optimizer
   variable (iterations, learning rate, slots), in ``state.npz``;
 * the state of the stateful callbacks (EarlyStopping's best/wait/best weights, the best
-  checkpoint's best value, ReduceLROnPlateau's best/wait/cooldown, the fit clock), the history so
-  far, whether training was stopped, and the phase of a transfer run, in ``state.json`` with the
-  checksum of ``state.npz``.
+  checkpoint's best value, ReduceLROnPlateau's best/wait/cooldown, the fit clock, whether and when
+  the target was reached), the history so far, whether training was stopped, and the phase of a
+  transfer run, in ``state.json`` with the checksum of ``state.npz``.
 
 A folder is written under a temporary name and renamed into place, so a kill at any moment leaves
 the previous backup intact; the last two are kept. :func:`read_backup` reads the newest readable
@@ -33,9 +33,13 @@ import numpy as np
 from kerasdl.callbacks.checkpoint import BestCheckpoint
 from kerasdl.callbacks.guard import NaNGuard
 from kerasdl.callbacks.saves import SavesModel
+from kerasdl.callbacks.target import StopAtTarget
 from kerasdl.callbacks.timing import FitClock
 from kerasdl.errors import CorruptFileError, KerasdlError
 from kerasdl.files import atomic_write_text, kill_point
+
+Log = Callable[[str], None]
+_quiet: Log = lambda _line: None  # noqa: E731
 
 #: the folder of a run directory that holds its epoch backups
 BACKUP_DIR = "backup"
@@ -48,6 +52,7 @@ STATE_FIELDS = {
     keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
     BestCheckpoint: ("best",),
     FitClock: ("epoch_end_s",),
+    StopAtTarget: ("reached_epoch", "seconds"),
 }
 
 
@@ -67,7 +72,7 @@ class EpochBackup(SavesModel):
         run_dir: the run directory; backups go to its ``backup/`` folder.
         callbacks: the run's callbacks, whose state (:data:`STATE_FIELDS`) is kept.
         guard: the run's :class:`~kerasdl.callbacks.NaNGuard`.
-        history: the epochs already done ({key: values}; empty for a new run).
+        history: the epochs already done ({key: values}); None or empty for a new run.
         phase: ``phase(epoch)`` names the phase of a transfer run that ``epoch`` (1-based) ends
             in, recorded as ``state["phase"]``; None for a run of one phase.
 
@@ -75,18 +80,19 @@ class EpochBackup(SavesModel):
 
         guard = NaNGuard()
         callbacks = [guard, keras.callbacks.EarlyStopping(patience=3)]
-        callbacks.append(EpochBackup("runs/mine", list(callbacks), guard, {}))
+        callbacks.append(EpochBackup("runs/mine", list(callbacks), guard))
         model.fit(x, y, validation_split=0.1, epochs=20, callbacks=callbacks)
     """
 
-    def __init__(self, run_dir: Path, callbacks, guard: NaNGuard, history: dict[str, list[float]],
+    def __init__(self, run_dir: Path, callbacks, guard: NaNGuard,
+                 history: Optional[dict[str, list[float]]] = None,
                  phase: Optional[Callable[[int], str]] = None):
         super().__init__()
         if not isinstance(guard, NaNGuard):
             raise TypeError(f"EpochBackup(guard=...) takes the run's NaNGuard; got {guard!r}")
         self.directory = Path(run_dir) / BACKUP_DIR
         self.callbacks, self.guard, self.phase = callbacks, guard, phase
-        self.history = {k: list(v) for k, v in history.items()}
+        self.history = {k: list(v) for k, v in (history or {}).items()}
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
@@ -170,10 +176,12 @@ def has_backup(run_dir: Path) -> bool:
     return any((Path(run_dir) / BACKUP_DIR).glob("epoch-*"))
 
 
-def read_backup(run_dir: Path, log: Callable[[str], None] = print) -> tuple[dict, dict]:
+def read_backup(run_dir: Path, log: Optional[Log] = None) -> tuple[dict, dict]:
     """The newest readable backup of ``run_dir`` as (state, arrays).
 
-    Corrupt backups are reported and skipped in favour of the previous one."""
+    Corrupt backups are skipped in favour of the previous one, and reported to ``log`` (quiet by
+    default; the runner passes its own)."""
+    log = log or _quiet
     directory = Path(run_dir) / BACKUP_DIR
     candidates = sorted(directory.glob("epoch-*"), reverse=True)
     if not candidates:

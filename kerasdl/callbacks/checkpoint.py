@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Optional
 
 from kerasdl.callbacks.guard import NaNGuard, is_finite
+from kerasdl.callbacks.monitor import improves, resolve_mode
 from kerasdl.callbacks.saves import SavesModel
 from kerasdl.files import save_model_atomically
 
@@ -19,42 +20,46 @@ class BestCheckpoint(SavesModel):
     saved is :attr:`saved_model`: the whole model also when a part of it is being fit.
 
     Args:
-        path: the ``.keras`` file (``checkpoints/best.keras`` in a run directory).
-        monitor: the logged metric to watch, e.g. ``"val_loss"``.
-        mode: ``"min"`` or ``"max"``: whether a lower or a higher value is better.
+        filepath: the ``.keras`` file (``checkpoints/best.keras`` in a run directory).
+        monitor: the logged metric to watch (Keras's default ``"val_loss"``).
+        mode: ``"auto"`` (from the metric's name, as Keras decides:
+            :func:`kerasdl.callbacks.monitor.resolve_mode`), ``"min"`` or ``"max"``: whether a
+            lower or a higher value is better.
         save_best_only: save only improving epochs (True) or every epoch (False).
-        guard: the run's :class:`~kerasdl.callbacks.NaNGuard`.
+        guard: the run's :class:`~kerasdl.callbacks.NaNGuard`; nothing is saved once it has
+            tripped. None: only epochs whose monitored value is NaN are skipped.
 
     Example::
 
         guard = NaNGuard()
-        best = BestCheckpoint("checkpoints/best.keras", "val_loss", "min", True, guard)
+        best = BestCheckpoint("checkpoints/best.keras", monitor="val_accuracy", guard=guard)
         model.fit(x, y, validation_split=0.1, epochs=10, callbacks=[guard, best])
-        print(best.best)           # the best val_loss, saved in checkpoints/best.keras
+        print(best.mode, best.best)    # max, the best val_accuracy, saved in checkpoints/best.keras
     """
 
-    def __init__(self, path: Path, monitor: str, mode: str, save_best_only: bool, guard: NaNGuard):
+    def __init__(self, filepath: str | Path, monitor: str = "val_loss", mode: str = "auto",
+                 save_best_only: bool = True, guard: Optional[NaNGuard] = None):
         super().__init__()
-        if mode not in ("min", "max"):
-            raise ValueError(f"BestCheckpoint(mode=...) takes 'min' or 'max'; got {mode!r}")
-        if Path(path).suffix != ".keras":
-            raise ValueError(f"BestCheckpoint saves a .keras file; got path={str(path)!r}")
-        self.path, self.monitor, self.mode = Path(path), monitor, mode
+        if Path(filepath).suffix != ".keras":
+            raise ValueError(f"BestCheckpoint saves a .keras file; got filepath={str(filepath)!r}; "
+                             "name the file e.g. 'checkpoints/best.keras'")
+        if guard is not None and not isinstance(guard, NaNGuard):
+            raise TypeError(f"BestCheckpoint(guard=...) takes the run's NaNGuard or None; "
+                            f"got {guard!r}")
+        self.mode = resolve_mode(monitor, mode, "BestCheckpoint")
+        self.filepath, self.monitor = Path(filepath), monitor
         self.save_best_only, self.guard = save_best_only, guard
         self.best: Optional[float] = None
 
-    def _better(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        return value > self.best if self.mode == "max" else value < self.best
-
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
-        if self.guard.tripped or value is None or not is_finite(value):
+        if (self.guard is not None and self.guard.tripped) or value is None \
+                or not is_finite(value):
             return
-        if self.save_best_only and not self._better(float(value)):
+        better = improves(float(value), self.best, self.mode)
+        if self.save_best_only and not better:
             return
-        if self._better(float(value)):
+        if better:
             self.best = float(value)
-        save_model_atomically(self.saved_model, self.path, kill_at="checkpoint-write",
+        save_model_atomically(self.saved_model, self.filepath, kill_at="checkpoint-write",
                               kill_epoch=epoch + 1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import keras
 import numpy as np
@@ -17,19 +18,22 @@ class HistoryWriter(keras.callbacks.Callback):
     one file across a resume and across the phases of a transfer run.
 
     Args:
-        path: the CSV file; columns ``epoch`` (0-based) and every logged key, sorted.
-        history: the epochs already done ({key: values}; empty for a new run).
+        filename: the CSV file (Keras's CSVLogger's name for it); columns ``epoch`` (0-based) and
+            every logged key, sorted.
+        history: the epochs already done ({key: values}); None or empty for a new run.
 
     Example::
 
-        model.fit(x, y, epochs=3, callbacks=[HistoryWriter("history.csv", {})])
+        model.fit(x, y, epochs=3, callbacks=[HistoryWriter("history.csv")])
     """
 
-    def __init__(self, path: Path, history: dict[str, list[float]]):
+    def __init__(self, filename: str | Path, history: Optional[dict[str, list[float]]] = None):
         super().__init__()
+        history = {} if history is None else history
         if not isinstance(history, dict):
-            raise TypeError(f"HistoryWriter(history=...) takes a dict of lists; got {history!r}")
-        self.path, self.history = Path(path), {k: list(v) for k, v in history.items()}
+            raise TypeError(f"HistoryWriter(history=...) takes the epochs already done as a dict "
+                            f"of lists ({{'loss': [0.9, 0.7]}}) or None; got {history!r}")
+        self.path, self.history = Path(filename), {k: list(v) for k, v in history.items()}
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
