@@ -1,16 +1,17 @@
 """The offline demonstration that transfer learning works: MNIST digits 0-4 -> digits 5-9.
 
-    python -m kerasdl.transfer.demo                         # pretrain, then every recipe (~2.5 min)
-    python -m kerasdl.transfer.demo --seeds 0 1 2           # mean of 3 seeds (~5 min on 2 cores)
-    python -m kerasdl.transfer.demo --pretrained saved_models/transfer_pretrain.keras
+    python bench/transfer_demo.py                           # pretrain, then every recipe
+    python bench/transfer_demo.py --seeds 0 1 2             # mean of 3 seeds
+    python bench/transfer_demo.py --pretrained saved_models/transfer_pretrain.keras
 
-1. Pretrain LeNet-5 on digits 0-4 (``experiments/transfer_pretrain.py``, through
+1. Pretrain LeNet-5 on digits 0-4 (the experiment ``transfer_pretrain``, through
    ``kerasdl.run``), or load a pretrained ``.keras``.
-2. For 10 and 50 training images per digit 5-9 (``mnist_5to9_10``, ``mnist_5to9_50``), train
-   ``experiments/transfer_finetune.py`` with each recipe, and the same LeNet-5 from scratch on the
+2. For 10 and 50 training images per digit 5-9 (``mnist_5to9_10``, ``mnist_5to9_50``), run
+   the experiment ``transfer_finetune`` with each recipe, and the same LeNet-5 from scratch on the
    same images (``finetune.recipe=None``), for the same number of epochs, at the same learning
-   rate. Every model is scored once, after its last epoch, on a validation set and on all 500
-   held-out test images of 5-9.
+   rate, each through ``kerasdl.run`` (its runs go to ``<run directory>/runs``). Every model is
+   scored once, after its last epoch, on a validation set and on all 500 held-out test images of
+   5-9.
 3. Select the best transfer variant by its validation accuracy (mean over seeds) and report that
    variant's test accuracy against training from scratch. The test set plays no part in the
    choice. The validation set (:func:`validation_arrays`) holds as many labelled images per digit
@@ -18,6 +19,10 @@
    training images and from the test images, and never trained on.
 4. Write ``results.csv``, ``results.md`` (accuracy per recipe and data size, wall time) and
    ``accuracy.png`` into the demo's run directory.
+
+Only kerasdl's public API trains: ``kerasdl.load_experiment`` and ``kerasdl.run`` (the experiment
+files come with kerasdl, found by name from any folder); the validation images are prepared by
+the data section's own ``feature_transform``, as ``kerasdl predict`` prepares images.
 
 Reference:
     Yosinski, Clune, Bengio, Lipson. "How transferable are features in deep neural networks?"
@@ -34,9 +39,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
-PRETRAIN = EXPERIMENTS / "transfer_pretrain.py"
-FINETUNE = EXPERIMENTS / "transfer_finetune.py"
+#: the experiments (files that come with kerasdl, loaded by name)
+PRETRAIN = "transfer_pretrain"
+FINETUNE = "transfer_finetune"
+#: what every fine-tuning run of the demo changes: nothing published, no files it does not read
+RUN_OVERRIDES: dict[str, Any] = {
+    "output.publish": "never", "trainer.verbose": 0, "callbacks.tensorboard.enabled": False,
+    "callbacks.checkpoint.enabled": False, "callbacks.backup": False}
 
 #: label -> overrides of experiments/transfer_finetune.py; "scratch" is the baseline
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -53,6 +62,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 SIZES = (10, 50)
 
 Log = Callable[[str], None]
+_quiet: Log = lambda _line: None  # noqa: E731
 
 
 @dataclass
@@ -100,7 +110,7 @@ class DemoResult:
 def run_demo(workdir: str | Path = "runs", pretrained: Optional[str | Path] = None,
              sizes: Sequence[int] = SIZES, seeds: Sequence[int] = (0,),
              variants: Sequence[str] = tuple(VARIANTS), overrides: Optional[dict] = None,
-             log: Log = print) -> DemoResult:
+             log: Optional[Log] = None) -> DemoResult:
     """Pretrain (unless ``pretrained``), fine-tune every variant at every size, write the results.
 
     Args:
@@ -110,19 +120,19 @@ def run_demo(workdir: str | Path = "runs", pretrained: Optional[str | Path] = No
         seeds: trainer seeds; each (variant, size) is trained once per seed.
         variants: labels of :data:`VARIANTS`.
         overrides: more overrides of the fine-tuning experiment (e.g. ``{"trainer.epochs": 5}``).
-        log: receives progress lines.
+        log: receives progress lines (default: none; the command line prints them).
     """
-    from kerasdl.experiment import load_experiment
-    from kerasdl.runner import run
+    import kerasdl
 
+    log = log or _quiet
     started = time.time()
     run_dir = Path(workdir) / f"transfer_demo-{dt.datetime.now():%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=False)
     pretrain_accuracy = None
     if pretrained is None:
-        log(f"[demo] pretraining LeNet-5 on digits 0-4 ({PRETRAIN.name})")
-        experiment = load_experiment(PRETRAIN, overrides={"output.publish": "never"})
-        result = run(experiment, workdir=run_dir, log=lambda line: None)
+        log(f"[demo] pretraining LeNet-5 on digits 0-4 ({PRETRAIN})")
+        experiment = kerasdl.load_experiment(PRETRAIN, overrides={"output.publish": "never"})
+        result = kerasdl.run(experiment, workdir=run_dir, log=_quiet)
         pretrained = result.model_path
         pretrain_accuracy = result.test_metrics.get("accuracy")
         log(f"[demo] pretrained: test accuracy {pretrain_accuracy:.4f} on digits 0-4 "
@@ -132,11 +142,11 @@ def run_demo(workdir: str | Path = "runs", pretrained: Optional[str | Path] = No
     for per_class in sizes:
         for seed in seeds:
             for variant in variants:
-                experiment = load_experiment(FINETUNE, overrides={
-                    **VARIANTS[variant], "finetune.backbone": str(pretrained),
+                experiment = kerasdl.load_experiment(FINETUNE, overrides={
+                    **RUN_OVERRIDES, **VARIANTS[variant], "finetune.backbone": str(pretrained),
                     "data.name": f"mnist_5to9_{per_class}", "trainer.seed": seed,
-                    "trainer.verbose": 0, **(overrides or {})})
-                row = train_and_test(experiment, variant, per_class)
+                    **(overrides or {})})
+                row = train_and_test(experiment, variant, per_class, run_dir / "runs")
                 demo.rows.append(row)
                 log(f"[demo] {per_class:>3} per digit, seed {seed}, {variant:<26} "
                     f"validation {row.validation_accuracy:.4f}  test {row.test_accuracy:.4f}  "
@@ -173,61 +183,25 @@ def validation_arrays(per_class: int, split_seed: int):
     return pool.x_train[index], pool.y_train[index]
 
 
-def _validation_set(experiment, data, label_kind: str, per_class: int):
-    """:func:`validation_arrays`, batched and prepared exactly as ``data``'s test split is."""
-    import tensorflow as tf
+def train_and_test(experiment, variant: str, per_class: int, workdir: Path) -> Row:
+    """Run ``experiment`` (a transfer recipe, or from scratch) with ``kerasdl.run`` and score it.
 
-    from kerasdl.data.pipeline import make_preprocess
-
-    x, y = validation_arrays(per_class, experiment.data.split_seed)
-    examples = tf.data.Dataset.from_tensor_slices((x, y))
-    preprocess = make_preprocess(experiment.data, examples.element_spec, data.label_format,
-                                 label_kind, data.num_classes)
-    return examples.map(preprocess).batch(experiment.data.batch_size)
-
-
-def train_and_test(experiment, variant: str, per_class: int) -> Row:
-    """Train ``experiment`` (a transfer recipe, or from scratch) and score it.
-
-    Scores are on the validation set of :func:`validation_arrays` and on the test split.
-
-    The same steps as the runner: data pipeline, model, compile, fit (through
-    :func:`kerasdl.runner.fit_phases`), evaluate; without its files.
+    The test scores are the run's own (its test split, after the last epoch); the validation
+    scores are on :func:`validation_arrays`, prepared as the data section prepares images.
     """
-    import keras
-
-    from kerasdl.config import LOSSES, with_overrides
-    from kerasdl.data import load_data
-    from kerasdl.optimizers import make_optimizer
-    from kerasdl.runner import build_model, fit_phases
-    from kerasdl.transfer.recipes import build_transfer_model, experiment_phases
+    import kerasdl
+    from kerasdl.data.pipeline import feature_transform
 
     started = time.time()
-    loss, label_kind = LOSSES[experiment.trainer.loss]
-    data = load_data(experiment.data, label_kind, log=lambda line: None)
-    keras.utils.set_random_seed(experiment.trainer.seed)       # initialisation and training
-
-    def compile_fn(model, learning_rate: float) -> None:
-        at_rate = with_overrides(experiment, {"trainer.learning_rate": learning_rate})
-        model.compile(optimizer=make_optimizer(at_rate), loss=loss,
-                      metrics=list(experiment.trainer.metrics), steps_per_execution=8)
-
-    fit_kwargs = {"verbose": 0, "shuffle": False}
-    if experiment.finetune.recipe:
-        model, validation = build_transfer_model(experiment, data), data.validation
-    else:
-        model, validation = build_model(experiment, data), None
-        compile_fn(model, experiment.trainer.learning_rate)
-    fit_phases(model, experiment_phases(experiment), data.train, validation, [], compile_fn,
-               fit_kwargs, batch_size=experiment.data.batch_size,
-               shuffle_seed=experiment.data.shuffle_seed, log=lambda line: None)
-    validation = model.evaluate(_validation_set(experiment, data, label_kind, per_class),
-                                verbose=0, return_dict=True)
-    metrics = model.evaluate(data.test, verbose=0, return_dict=True)
+    result = kerasdl.run(experiment, workdir=workdir, log=_quiet)
+    x, y = validation_arrays(per_class, experiment.data.split_seed)
+    validation = result.model.evaluate(feature_transform(experiment.data)(x), y, verbose=0,
+                                       batch_size=experiment.data.batch_size, return_dict=True)
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
     return Row(variant=variant, per_class=per_class, seed=experiment.trainer.seed,
                validation_accuracy=float(validation["accuracy"]),
-               test_accuracy=float(metrics["accuracy"]), test_loss=float(metrics["loss"]),
-               train_images=data.counts["train"], epochs=experiment.trainer.epochs,
+               test_accuracy=result.test_metrics["accuracy"], test_loss=result.test_metrics["loss"],
+               train_images=manifest["data"]["counts"]["train"], epochs=result.epochs_run,
                wall_s=round(time.time() - started, 2))
 
 
@@ -310,15 +284,14 @@ def plot_results(demo: DemoResult, sizes: Sequence[int], path: Path) -> Path:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command line: run the transfer demo (``python -m kerasdl.transfer.demo``)."""
-    parser = argparse.ArgumentParser(prog="python -m kerasdl.transfer.demo",
-                                     description=__doc__.split("\n\n")[0])
+    """Command line: run the transfer demo (``python bench/transfer_demo.py``)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", default="runs", help="parent of the demo's run directory")
     parser.add_argument("--pretrained", default=None, help="a pretrained .keras (skip pretraining)")
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), choices=SIZES)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args(argv)
-    run_demo(args.workdir, args.pretrained, sizes=args.sizes, seeds=args.seeds)
+    run_demo(args.workdir, args.pretrained, sizes=args.sizes, seeds=args.seeds, log=print)
     return 0
 
 
