@@ -270,7 +270,7 @@ class Proof:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         print(f"-- {section.title} (limit {limit:.0f} s)", flush=True)
-        started = time.perf_counter()
+        started, count = time.perf_counter(), len(self.rows)
         try:
             finished = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True,
                                       timeout=limit)
@@ -287,7 +287,7 @@ class Proof:
             if not any(row["status"].startswith("error") for row in rows):
                 self.add(section, section.key, failure,
                          seconds=round(time.perf_counter() - started, 1))
-        return rows
+        return self.rows[count:]
 
     def skip(self, section: Section, reason: str) -> None:
         self.add(section, section.key, reason)
