@@ -269,14 +269,14 @@ def _load_tfds_with_tagging_adapter(name, train_split, test_split, data_dir):
     import tensorflow_datasets as tfds
 
     from kerasdl.data.sequences import TFDS_TAGGING
-    from kerasdl.data.tfds_source import TfdsSplits
+    from kerasdl.data.splits import Splits
 
     adapter = TFDS_TAGGING[name]
     (train, test), info = tfds.load(name, split=[train_split, test_split], data_dir=data_dir,
                                     download=False, shuffle_files=False, with_info=True)
     train, test = (ds.map(adapter.to_supervised, num_parallel_calls=tf.data.AUTOTUNE)
                    for ds in (train, test))
-    return TfdsSplits(train, test, adapter.num_classes(info), f"tfds.load('{name}') (mock)")
+    return Splits(train, test, adapter.num_classes(info), f"tfds.load('{name}') (mock)", "tfds")
 
 
 def test_conll2003_has_no_supervised_keys():

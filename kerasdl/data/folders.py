@@ -37,8 +37,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kerasdl.data.splits import (LocalSplits, carved_test_split, class_folders, stratified_index,
-                                 stratified_order)
+from kerasdl.data.splits import (Splits, carved_test_split, class_folders, refuse_unknown_classes,
+                                 stratified_index, stratified_order)
 from kerasdl.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -160,7 +160,7 @@ def _header(file: str) -> tuple[str, tuple[int, int], bool, bool]:
     return file, size, grey, via_rgb
 
 
-def load_folder(path: Path, cfg, log) -> LocalSplits:
+def load_folder(path: Path, cfg, log) -> Splits:
     """The splits of an image folder (``folder:PATH``), every file checked first."""
     _refuse_non_folder(path)
     presplit = (path / "train").is_dir()
@@ -170,8 +170,8 @@ def load_folder(path: Path, cfg, log) -> LocalSplits:
     if presplit:
         for split in ("validation", "test"):
             if (path / split).is_dir():
-                _refuse_unknown_classes(path / split, class_names, f"{train_root} lacks",
-                                        "every class needs training images")
+                refuse_unknown_classes(path / split, class_names, f"{train_root} lacks",
+                                       "every class needs training images")
                 splits[split] = _scan(path / split, class_names, log, split, path)
     if "test" not in splits:
         splits["train"], splits["test"] = _stratified(splits["train"], cfg.test_fraction,
@@ -183,11 +183,11 @@ def load_folder(path: Path, cfg, log) -> LocalSplits:
     counts = ", ".join(f"{len(files.paths)} {split}" for split, files in splits.items())
     how = (f"its {' '.join(f'{split}/' for split in splits)} folders"
            if presplit and (path / "test").is_dir() else carved_test_split(cfg))
-    return LocalSplits(
-        datasets["train"], datasets["test"], datasets.get("validation"),
-        len(class_names), class_names,
+    return Splits(
+        datasets["train"], datasets["test"], len(class_names),
         f"image folder {path}: {len(class_names)} classes ({', '.join(class_names[:6])}"
-        f"{', ...' if len(class_names) > 6 else ''}), {counts} images, {how}")
+        f"{', ...' if len(class_names) > 6 else ''}), {counts} images, {how}", "folder",
+        class_names, validation=datasets.get("validation"))
 
 
 def folder_test_split(path: Path, cfg, class_names: Optional[Sequence[str]], log,
@@ -200,8 +200,8 @@ def folder_test_split(path: Path, cfg, class_names: Optional[Sequence[str]], log
     """
     _refuse_non_folder(path)
     if class_names:
-        _refuse_unknown_classes(path, class_names, "the model does not know",
-                                f"its classes are {', '.join(class_names)}")
+        refuse_unknown_classes(path, class_names, "the model does not know",
+                               f"its classes are {', '.join(class_names)}")
     else:
         class_names = tuple(p.name for p in class_folders(path))
     files = _scan(path, class_names, log, "test", path)
@@ -217,12 +217,6 @@ def _refuse_non_folder(path: Path) -> None:
     if not path.is_dir():
         raise DataError(f"data.name='folder:{path}': {path} is not a folder; folder: takes a "
                         "folder of class subfolders (npz: takes an .npz file)")
-
-
-def _refuse_unknown_classes(root: Path, class_names: Sequence[str], who: str, fix: str) -> None:
-    extra = sorted({p.name for p in class_folders(root)} - set(class_names))
-    if extra:
-        raise DataError(f"{root} has class folders that {who}: {', '.join(extra)}; {fix}")
 
 
 def _datasets(splits: dict[str, _Files], cfg, root: Path, log, channels: Optional[int] = None):

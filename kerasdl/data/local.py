@@ -60,13 +60,15 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from kerasdl.data.splits import (LocalSplits, carved_test_split, class_folders, plain_split,
-                                 stratified_index, stratified_order)
+from kerasdl.data.splits import (Splits, carved_test_split, class_folders, plain_split,
+                                 refuse_unknown_classes, stratified_index, stratified_order)
 from kerasdl.errors import DataError
 
 SCHEMES = ("folder", "npz", "csv", "textfolder")
 NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
 FLOAT32_MAX = float(np.finfo(np.float32).max)     # 3.4e38: beyond it, inf in the model
+Log = Callable[[str], None]
+_quiet: Log = lambda _line: None  # noqa: E731   (the default log; the CLI passes print)
 
 
 def local_source(name: str) -> Optional[tuple[str, Path]]:
@@ -79,8 +81,11 @@ def local_source(name: str) -> Optional[tuple[str, Path]]:
     return None
 
 
-def load_local(scheme: str, path: Path, cfg, log: Callable[[str], None] = print) -> LocalSplits:
-    """Load ``path`` as the ``scheme`` source describes, checking it first."""
+def load_local(scheme: str, path: Path, cfg, log: Optional[Log] = None) -> Splits:
+    """Load ``path`` as the ``scheme`` source describes, checking it first.
+
+    ``log`` gets the lines that say what was skipped or how images are read (default: none).
+    """
     if not path.exists():
         raise DataError(f"data.name='{scheme}:{path}': no such {'folder' if scheme == 'folder' else 'file'}"
                         f" {path}; check the path (relative paths start at {Path.cwd()})")
@@ -88,12 +93,12 @@ def load_local(scheme: str, path: Path, cfg, log: Callable[[str], None] = print)
 
     loaders = {"folder": load_folder, "npz": _load_npz, "csv": _load_csv,
                "textfolder": _load_textfolder}
-    return loaders[scheme](path, cfg, log)
+    return loaders[scheme](path, cfg, log or _quiet)
 
 
 # --- arrays ----------------------------------------------------------------------------------
 
-def _load_npz(path: Path, cfg, log) -> LocalSplits:
+def _load_npz(path: Path, cfg, log) -> Splits:
     import tensorflow as tf
 
     arrays = _read_npz(path)
@@ -148,12 +153,11 @@ def _load_npz(path: Path, cfg, log) -> LocalSplits:
         raise DataError(f"{path}: every label is {int(y_train.max())}: one class; a classifier needs "
                         "at least 2 (or set data.label_type='numeric' for a numeric target)")
     kind = f"{num_classes} classes" if classes else "a numeric target"
-    return LocalSplits(
+    return Splits(
         tf.data.Dataset.from_tensor_slices((x_train, y_train)),
-        tf.data.Dataset.from_tensor_slices((x_test, y_test)),
-        None, num_classes, names,
+        tf.data.Dataset.from_tensor_slices((x_test, y_test)), num_classes,
         f"arrays {path}: x {x_train.shape[1:]} {x_train.dtype}{reshaped}, {kind}{column}, "
-        f"{len(x_train)} train / {len(x_test)} test, {how}")
+        f"{len(x_train)} train / {len(x_test)} test, {how}", "npz", names)
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -414,7 +418,7 @@ def _utf8(data: bytes, path: Path) -> str:
                         f"> new{path.suffix})") from None
 
 
-def _load_csv(path: Path, cfg, log) -> LocalSplits:
+def _load_csv(path: Path, cfg, log) -> Splits:
     import tensorflow as tf
 
     if cfg.label_column is None:
@@ -452,12 +456,12 @@ def _load_csv(path: Path, cfg, log) -> LocalSplits:
     kind = (f"{num_classes} classes" + (" from whole numbers; data.label_type='numeric' makes them "
                                         "a numeric target" if many else "")
             if num_classes else "a numeric target")
-    return LocalSplits(
+    return Splits(
         tf.data.Dataset.from_tensor_slices((x[train], y[train])),
-        tf.data.Dataset.from_tensor_slices((x[test], y[test])), None, num_classes, names,
+        tf.data.Dataset.from_tensor_slices((x[test], y[test])), num_classes,
         f"CSV {path}: {len(columns)} numeric features, label '{cfg.label_column}' ({kind}), "
         f"{len(train)} train / {len(test)} test rows, "
-        f"{carved_test_split(cfg, stratified=bool(num_classes))}",
+        f"{carved_test_split(cfg, stratified=bool(num_classes))}", "csv", names,
         normalization=normalization, feature_columns=columns)
 
 
@@ -535,7 +539,7 @@ def _text(data: bytes, folder: Path) -> str:
         return _utf8(data, path)            # raises, naming the file and the line
 
 
-def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
+def _load_textfolder(path: Path, cfg, log) -> Splits:
     import tensorflow as tf
 
     if not path.is_dir():
@@ -563,13 +567,13 @@ def _load_textfolder(path: Path, cfg, log) -> LocalSplits:
         train_texts[train], train_labels[train], test_texts[test], test_labels[test])
     strings = lambda values: tf.constant([str(v) for v in values], dtype=tf.string)  # noqa: E731
     dataset = lambda texts, labels: tf.data.Dataset.from_tensor_slices((strings(texts), labels))  # noqa: E731
-    return LocalSplits(
-        dataset(train_texts, train_labels), dataset(test_texts, test_labels),
-        dataset(*validation) if validation else None, len(names),
-        names, f"text folder {path}: {len(names)} classes ({', '.join(names[:6])}), "
-               f"{len(train_texts)} train / "
-               + (f"{len(validation[0])} validation / " if validation else "")
-               + f"{len(test_texts)} test texts, {how}")
+    return Splits(
+        dataset(train_texts, train_labels), dataset(test_texts, test_labels), len(names),
+        f"text folder {path}: {len(names)} classes ({', '.join(names[:6])}), "
+        f"{len(train_texts)} train / "
+        + (f"{len(validation[0])} validation / " if validation else "")
+        + f"{len(test_texts)} test texts, {how}", "textfolder", names,
+        validation=dataset(*validation) if validation else None)
 
 
 def _read_split(root: Path, names: tuple[str, ...], train_root: Path):
@@ -577,8 +581,6 @@ def _read_split(root: Path, names: tuple[str, ...], train_root: Path):
 
     It may lack some of train's classes; a class that train lacks is refused (its texts could
     only be left out)."""
-    from kerasdl.data.folders import _refuse_unknown_classes
-
-    _refuse_unknown_classes(root, names, f"{train_root} lacks", "every class needs training texts")
+    refuse_unknown_classes(root, names, f"{train_root} lacks", "every class needs training texts")
     texts, labels, found = _read_texts(root)
     return texts, np.array([names.index(found[label]) for label in labels], np.int64)

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kerasdl.data.embedded import TEST_FRACTION, ArraySplits, register_dataset
+from kerasdl.data.embedded import TEST_FRACTION, register_dataset
+from kerasdl.data.splits import Splits
 
 POINTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 TRUTH = {
@@ -32,7 +33,7 @@ NOISE_SEED = 0         # the jitter is fixed; data.split_seed only chooses the s
 
 
 def logic_dataset(function: str, split_seed: int, repeats: int = REPEATS, noise: float = NOISE
-                  ) -> ArraySplits:
+                  ) -> Splits:
     """The noisy truth table of ``function`` ("and", "or", "xor"), split 80/20 train/test."""
     from sklearn.model_selection import train_test_split
 
@@ -44,26 +45,27 @@ def logic_dataset(function: str, split_seed: int, repeats: int = REPEATS, noise:
     y = TRUTH[function][corner].astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=TEST_FRACTION, stratify=corner, random_state=split_seed)
-    return ArraySplits(x_train, y_train, x_test, y_test, 2,
-                       f"{function.upper()} truth table: the 4 points x {repeats}, Gaussian noise "
-                       f"sigma {noise} on the inputs, stratified {1 - TEST_FRACTION:.0%}/"
-                       f"{TEST_FRACTION:.0%} train/test split (split_seed={split_seed}); "
-                       "float features, use data.rescale=None")
+    return Splits.from_arrays(
+        x_train, y_train, x_test, y_test, 2,
+        f"{function.upper()} truth table: the 4 points x {repeats}, Gaussian noise "
+        f"sigma {noise} on the inputs, stratified {1 - TEST_FRACTION:.0%}/"
+        f"{TEST_FRACTION:.0%} train/test split (split_seed={split_seed}); "
+        "float features, use data.rescale=None")
 
 
 @register_dataset("logic_and")
-def load_logic_and(split_seed: int) -> ArraySplits:
+def load_logic_and(split_seed: int) -> Splits:
     """The noisy AND truth table, split 80/20 train/test with ``split_seed``."""
     return logic_dataset("and", split_seed)
 
 
 @register_dataset("logic_or")
-def load_logic_or(split_seed: int) -> ArraySplits:
+def load_logic_or(split_seed: int) -> Splits:
     """The noisy OR truth table, split 80/20 train/test with ``split_seed``."""
     return logic_dataset("or", split_seed)
 
 
 @register_dataset("logic_xor")
-def load_logic_xor(split_seed: int) -> ArraySplits:
+def load_logic_xor(split_seed: int) -> Splits:
     """The noisy XOR truth table, split 80/20 train/test with ``split_seed``."""
     return logic_dataset("xor", split_seed)

@@ -23,14 +23,15 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from kerasdl.data.embedded import ArraySplits, load_mnist, register_dataset
+from kerasdl.data.embedded import load_mnist, register_dataset
+from kerasdl.data.splits import Splits
 
 FIRST_DIGITS = (0, 1, 2, 3, 4)
 SECOND_DIGITS = (5, 6, 7, 8, 9)
 
 
 def digit_subset(digits: Sequence[int], split_seed: int, per_class: Optional[int] = None
-                 ) -> ArraySplits:
+                 ) -> Splits:
     """The embedded MNIST images of ``digits``, labels renumbered 0..len(digits)-1.
 
     Args:
@@ -53,34 +54,35 @@ def digit_subset(digits: Sequence[int], split_seed: int, per_class: Optional[int
     train_index = rng.permutation(np.concatenate(train_index))
     test_index = np.flatnonzero(np.isin(mnist.y_test, digits))
     size = "all" if per_class is None else f"{per_class} per digit"
-    return ArraySplits(mnist.x_train[train_index], relabel[mnist.y_train[train_index]],
-                       mnist.x_test[test_index], relabel[mnist.y_test[test_index]], len(digits),
-                       f"MNIST digits {digits[0]}-{digits[-1]} as labels 0-{len(digits) - 1} "
-                       f"({size} for training: {len(train_index)} train / {len(test_index)} test), "
-                       f"from {mnist.description}",
-                       class_names=tuple(str(digit) for digit in digits))
+    return Splits.from_arrays(
+        mnist.x_train[train_index], relabel[mnist.y_train[train_index]],
+        mnist.x_test[test_index], relabel[mnist.y_test[test_index]], len(digits),
+        f"MNIST digits {digits[0]}-{digits[-1]} as labels 0-{len(digits) - 1} "
+        f"({size} for training: {len(train_index)} train / {len(test_index)} test), "
+        f"from {mnist.description}",
+        class_names=tuple(str(digit) for digit in digits))
 
 
 @register_dataset("mnist_0to4")
-def load_mnist_0to4(split_seed: int) -> ArraySplits:
+def load_mnist_0to4(split_seed: int) -> Splits:
     """Embedded MNIST digits 0-4 as labels 0-4, every training image: the pretraining task."""
     return digit_subset(FIRST_DIGITS, split_seed)
 
 
 @register_dataset("mnist_5to9")
-def load_mnist_5to9(split_seed: int) -> ArraySplits:
+def load_mnist_5to9(split_seed: int) -> Splits:
     """Embedded MNIST digits 5-9 as labels 0-4, every training image."""
     return digit_subset(SECOND_DIGITS, split_seed)
 
 
 @register_dataset("mnist_5to9_10")
-def load_mnist_5to9_10(split_seed: int) -> ArraySplits:
+def load_mnist_5to9_10(split_seed: int) -> Splits:
     """Embedded MNIST digits 5-9 as labels 0-4, 10 training images per digit, the whole test split."""
     return digit_subset(SECOND_DIGITS, split_seed, per_class=10)
 
 
 @register_dataset("mnist_5to9_50")
-def load_mnist_5to9_50(split_seed: int) -> ArraySplits:
+def load_mnist_5to9_50(split_seed: int) -> Splits:
     """Embedded MNIST digits 5-9 as labels 0-4, 50 training images per digit, the whole test split."""
     return digit_subset(SECOND_DIGITS, split_seed, per_class=50)
 

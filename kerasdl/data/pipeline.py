@@ -4,8 +4,8 @@ Loading reads the user's files, TFDS, else an embedded copy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Optional
+from dataclasses import dataclass, field, replace
+from typing import Optional
 
 from kerasdl.config import Data
 from kerasdl.data.augment import augment_batch
@@ -13,9 +13,12 @@ from kerasdl.data.augment import augment_batch
 from kerasdl.data.batching import (materialize, per_epoch, plain_graph, shuffled_batches,
                                    window_shuffle)
 from kerasdl.data.embedded import embedded_datasets
-from kerasdl.data.local import load_local, local_source
+from kerasdl.data.local import Log, load_local, local_source
+from kerasdl.data.splits import Splits
 from kerasdl.data.tfds_source import DownloadUnavailable, default_data_dir, load_tfds
 from kerasdl.errors import DataError, did_you_mean
+
+_quiet: Log = lambda _line: None  # noqa: E731   (the default log; the CLI passes print)
 
 
 @dataclass
@@ -65,16 +68,18 @@ class DataBundle:
                 **self.inference_record()}
 
 
-def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) -> DataBundle:
+def load_data(cfg: Data, label_kind: str, log: Optional[Log] = None) -> DataBundle:
     """Build the pipeline that ``cfg`` describes, with labels in the form the loss needs.
 
     Args:
         cfg: the experiment's data section.
         label_kind: what the loss expects: "sparse", "one_hot" or "same" (see config.LOSSES).
-        log: where phase lines and the loud offline-fallback warning go.
+        log: where phase lines and the loud offline-fallback warning go (default: nowhere;
+            the CLI passes ``print``).
     """
     import tensorflow as tf
 
+    log = log or _quiet
     splits = _load_splits(cfg, log)
     train, test, num_classes = splits.train, splits.test, splits.num_classes
     if cfg.train_limit:
@@ -146,40 +151,16 @@ def load_data(cfg: Data, label_kind: str, log: Callable[[str], None] = print) ->
         vocabularies=splits.vocabularies)
 
 
-@dataclass
-class _Splits:
-    """The unbatched splits a source gives, before the pipeline prepares them."""
-
-    train: "object"
-    test: "object"
-    num_classes: Optional[int]
-    source: str
-    description: str
-    class_names: Optional[tuple[str, ...]] = None
-    validation: Optional["object"] = None       # where the data has its own validation split
-    normalization: Optional[tuple] = None
-    feature_columns: Optional[tuple[str, ...]] = None
-    vocabularies: Optional["object"] = None
-
-
-def _load_splits(cfg: Data, log) -> _Splits:
-    import tensorflow as tf
-
+def _load_splits(cfg: Data, log: Log) -> Splits:
+    """The unbatched splits of ``cfg.name``: local data, else TFDS, else the embedded copy."""
     local = local_source(cfg.name)
     if local is not None:
-        scheme, path = local
-        found = load_local(scheme, path, cfg, log)
-        return _Splits(found.train, found.test, found.num_classes, scheme, found.description,
-                       found.class_names, found.validation, found.normalization,
-                       found.feature_columns)
+        return load_local(*local, cfg, log)
     tfds_error = None
     embedded = embedded_datasets()
     if cfg.source in ("auto", "tfds"):
         try:
-            splits = load_tfds(cfg.name, cfg.train_split, cfg.test_split, cfg.data_dir)
-            return _Splits(splits.train, splits.test, splits.num_classes, "tfds",
-                           splits.description, splits.class_names,
-                           vocabularies=splits.vocabularies)
+            return load_tfds(cfg.name, cfg.train_split, cfg.test_split, cfg.data_dir)
         except DataError as error:
             tfds_error = error
             if cfg.source == "tfds" or cfg.name not in embedded:
@@ -189,22 +170,25 @@ def _load_splits(cfg: Data, log) -> _Splits:
                         f"embedded datasets: {', '.join(sorted(embedded))}; set data.source='tfds' "
                         "or 'auto' to use TFDS")
     arrays = embedded[cfg.name](cfg.split_seed)
-    for split, x, y in (("train", arrays.x_train, arrays.y_train),
-                        ("test", arrays.x_test, arrays.y_test)):
-        n_x = len(tf.nest.flatten(x)[0])
-        if n_x != len(tf.nest.flatten(y)[0]):
-            raise DataError(f"embedded dataset '{cfg.name}': its {split} split has {n_x} examples "
-                            f"but {len(tf.nest.flatten(y)[0])} labels; features and labels must "
-                            "pair up one to one")
+    train, test = (_sliced(arrays, split, cfg.name) for split in ("train", "test"))
     if isinstance(tfds_error, DownloadUnavailable):
         log(f"WARNING: {tfds_error}.\nWARNING: OFFLINE FALLBACK - using the embedded copy instead: "
             f"{arrays.description}. Results are NOT comparable with the full TFDS '{cfg.name}'.")
     else:
         log(f"data: embedded dataset '{cfg.name}': {arrays.description}")
-    train = tf.data.Dataset.from_tensor_slices((arrays.x_train, arrays.y_train))
-    test = tf.data.Dataset.from_tensor_slices((arrays.x_test, arrays.y_test))
-    return _Splits(train, test, arrays.num_classes, "embedded", arrays.description,
-                   arrays.class_names, vocabularies=arrays.vocabularies)
+    return replace(arrays, train=train, test=test)
+
+
+def _sliced(arrays: Splits, split: str, name: str):
+    """The dataset of an embedded dataset's ``split``, its features and labels paired one to one."""
+    import tensorflow as tf
+
+    x, y = arrays.arrays(split)
+    n_x, n_y = len(tf.nest.flatten(x)[0]), len(tf.nest.flatten(y)[0])
+    if n_x != n_y:
+        raise DataError(f"embedded dataset '{name}': its {split} split has {n_x} examples but {n_y} "
+                        "labels; features and labels must pair up one to one")
+    return tf.data.Dataset.from_tensor_slices((x, y))
 
 
 def _unavailable_message(cfg: Data, error: DataError, embedded) -> str:

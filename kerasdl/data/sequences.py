@@ -40,7 +40,8 @@ from typing import Optional
 
 import numpy as np
 
-from kerasdl.data.embedded import ArraySplits, register_dataset
+from kerasdl.data.embedded import register_dataset
+from kerasdl.data.splits import Splits
 from kerasdl.data.tfds_source import register_tfds_adapter
 
 TRAIN_FRACTION = 0.8
@@ -54,11 +55,11 @@ TAG_NAMES = ("PAD", "MARKER", "WORD", "AFTER_MARKER", "BEFORE_MARKER")
 
 
 def _split(x: np.ndarray, y: np.ndarray, num_classes: Optional[int], description: str,
-           split_seed: int) -> ArraySplits:
+           split_seed: int) -> Splits:
     n_train = int(round(len(x) * TRAIN_FRACTION))
-    return ArraySplits(x[:n_train], y[:n_train], x[n_train:], y[n_train:], num_classes,
-                       f"{description}; first {n_train} train, last {len(x) - n_train} test "
-                       f"(generated with split_seed={split_seed})")
+    return Splits.from_arrays(x[:n_train], y[:n_train], x[n_train:], y[n_train:], num_classes,
+                              f"{description}; first {n_train} train, last {len(x) - n_train} test "
+                              f"(generated with split_seed={split_seed})")
 
 
 # === Generators (pure functions of their arguments; the registered loaders fix the sizes) ===
@@ -129,7 +130,7 @@ def make_synthetic_tags(n: int = TAGS_EXAMPLES, max_length: int = TAGS_MAX_LENGT
 # === Registered embedded datasets ===
 
 @register_dataset("sine_sequences")
-def load_sine_sequences(split_seed: int) -> ArraySplits:
+def load_sine_sequences(split_seed: int) -> Splits:
     """The generated noisy sine sequences (target: the next value), split 80/20 train/test."""
     x, y = make_sine_sequences(seed=split_seed)
     return _split(x, y, None, f"{SINE_EXAMPLES:,} generated noisy sine sequences of "
@@ -138,7 +139,7 @@ def load_sine_sequences(split_seed: int) -> ArraySplits:
 
 
 @register_dataset("adding_task")
-def load_adding_task(split_seed: int) -> ArraySplits:
+def load_adding_task(split_seed: int) -> Splits:
     """The generated adding-problem sequences (target: the marked sum), split 80/20 train/test."""
     x, y = make_adding_task(seed=split_seed)
     return _split(x, y, None, f"{ADDING_EXAMPLES:,} generated adding-problem sequences of "
@@ -147,7 +148,7 @@ def load_adding_task(split_seed: int) -> ArraySplits:
 
 
 @register_dataset("synthetic_tags")
-def load_synthetic_tags(split_seed: int) -> ArraySplits:
+def load_synthetic_tags(split_seed: int) -> Splits:
     """The generated token sentences and their synthetic tags, split 80/20 train/test."""
     x, y = make_synthetic_tags(seed=split_seed)
     return _split(x, y, len(TAG_NAMES),

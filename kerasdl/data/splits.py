@@ -1,4 +1,4 @@
-"""Splitting the user's data: class folders, and the seeded test splits carved from data without one."""
+"""The Splits that every source returns; class folders; seeded test splits for data without one."""
 from __future__ import annotations
 
 import math
@@ -12,18 +12,49 @@ from kerasdl.errors import DataError
 
 
 @dataclass
-class LocalSplits:
-    """Unbatched tf.data splits of local data, and what the run records about them."""
+class Splits:
+    """The unbatched splits that a source gives the pipeline, and what the run records about them.
+
+    Every source returns one: local data (:mod:`kerasdl.data.local`), TFDS
+    (:mod:`kerasdl.data.tfds_source`) and the embedded datasets (:mod:`kerasdl.data.embedded`).
+    ``train``, ``test`` and ``validation`` are tf.data Datasets of ``(features, label)``, except an
+    embedded dataset's, which are ``(features, labels)`` pairs of arrays (:meth:`from_arrays`,
+    read as ``x_train`` ... ``y_test``), sliced into Datasets by the pipeline.
+    """
 
     train: "object"
     test: "object"
-    validation: Optional["object"]          # given by the data (a validation/ folder), else None
-    num_classes: Optional[int]
-    class_names: Optional[tuple[str, ...]]
-    description: str
+    num_classes: Optional[int]              # None for a numeric target
+    description: str                        # exactly what was loaded
+    source: str = ""                        # "tfds", "embedded", or a local scheme ("folder", ...)
+    class_names: Optional[tuple[str, ...]] = None   # None: a class id is its own name
+    validation: Optional["object"] = None   # given by the data (a validation/ folder), else carved
     #: csv: (mean, variance) of the training features, for a Normalization layer in the model
     normalization: Optional[tuple[np.ndarray, np.ndarray]] = None
     feature_columns: Optional[tuple[str, ...]] = None     # csv: the features, in model order
+    vocabularies: Optional[object] = None   # translation: kerasdl.data.translation.Vocabularies
+
+    @classmethod
+    def from_arrays(cls, x_train, y_train, x_test, y_test, num_classes: Optional[int],
+                    description: str, class_names: Optional[tuple[str, ...]] = None,
+                    vocabularies: Optional[object] = None) -> "Splits":
+        """An embedded dataset's splits, held as arrays (features may be a tuple of arrays)."""
+        return cls((x_train, y_train), (x_test, y_test), num_classes, description, "embedded",
+                   class_names, vocabularies=vocabularies)
+
+    def arrays(self, split: str) -> tuple:
+        """``(features, labels)`` of ``split`` ("train" or "test") of splits made by from_arrays."""
+        pair = getattr(self, split)
+        if not isinstance(pair, tuple):
+            raise TypeError(f"the {split} split of {self.description!r} is a tf.data Dataset, not "
+                            "arrays (only Splits.from_arrays holds arrays); iterate "
+                            f"splits.{split} instead")
+        return pair
+
+    x_train = property(lambda self: self.arrays("train")[0], doc="embedded: training features")
+    y_train = property(lambda self: self.arrays("train")[1], doc="embedded: training labels")
+    x_test = property(lambda self: self.arrays("test")[0], doc="embedded: test features")
+    y_test = property(lambda self: self.arrays("test")[1], doc="embedded: test labels")
 
 
 def class_folders(root: Path) -> list[Path]:
@@ -33,6 +64,17 @@ def class_folders(root: Path) -> list[Path]:
         raise DataError(f"{root} holds no class folders; put each class's images in a subfolder "
                         f"named after the class ({root}/cat/001.jpg, {root}/dog/001.jpg, ...)")
     return folders
+
+
+def refuse_unknown_classes(root: Path, class_names: Sequence[str], who: str, fix: str) -> None:
+    """Refuse class folders under ``root`` that are not among ``class_names``.
+
+    ``who`` completes "class folders that ..." (e.g. "the model does not know"); ``fix`` says what
+    to do instead. Used for a test/ or validation/ folder beside train/, and by ``evaluate``.
+    """
+    extra = sorted({p.name for p in class_folders(root)} - set(class_names))
+    if extra:
+        raise DataError(f"{root} has class folders that {who}: {', '.join(extra)}; {fix}")
 
 
 def stratified_index(labels: np.ndarray, fraction: float, seed: int, where: Path,

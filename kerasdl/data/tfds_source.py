@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import socket
 import threading
-from dataclasses import dataclass
 from typing import Optional
 
+from kerasdl.data.splits import Splits
 from kerasdl.errors import DataError
 
 #: where TFDS downloads most datasets from; probed before a download so offline runs fail fast
@@ -33,16 +33,6 @@ class DownloadUnavailable(DataError):
     """The dataset is not in the TFDS data dir and cannot be downloaded."""
 
 
-@dataclass
-class TfdsSplits:
-    train: "object"        # tf.data.Dataset of (features, label)
-    test: "object"
-    num_classes: Optional[int]
-    description: str
-    class_names: Optional[tuple[str, ...]] = None    # a ClassLabel's names, where it has them
-    vocabularies: Optional[object] = None            # a translation adapter's, for predict
-
-
 def can_reach(host: tuple[str, int] = DOWNLOAD_HOST, timeout: float = PROBE_TIMEOUT_S) -> bool:
     """True if a TCP connection to ``host`` opens within ``timeout`` seconds (DNS included)."""
     result = []
@@ -67,7 +57,7 @@ def default_data_dir(data_dir: Optional[str]) -> str:
     return data_dir or str(tfds.core.constants.DATA_DIR)
 
 
-def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[str]) -> TfdsSplits:
+def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[str]) -> Splits:
     """``tfds.load(name, split=[train, test], as_supervised=True)``, downloading when needed.
 
     Raises:
@@ -111,6 +101,7 @@ def load_tfds(name: str, train_split: str, test_split: str, data_dir: Optional[s
         num_classes = getattr(label, "num_classes", None)
         class_names = tuple(getattr(label, "names", None) or ()) or None
         vocabularies = None
-    return TfdsSplits(train, test, num_classes,
-                      f"tfds.load('{name}', split=['{train_split}', '{test_split}']) "
-                      f"from {default_data_dir(data_dir)}", class_names, vocabularies)
+    return Splits(train, test, num_classes,
+                  f"tfds.load('{name}', split=['{train_split}', '{test_split}']) "
+                  f"from {default_data_dir(data_dir)}", "tfds", class_names,
+                  vocabularies=vocabularies)

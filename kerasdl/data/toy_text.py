@@ -21,13 +21,14 @@ into train/test by a seeded permutation (``data.split_seed``). Token id 0 is alw
   or negative (0) by the summed polarity of their adjectives, where "not" flips the adjective it
   precedes; ties are not generated. 2,000 train / 500 test.
 
-Each loader is ``loader(split_seed) -> ArraySplits`` and registered with ``@register_dataset``.
+Each loader is ``loader(split_seed) -> Splits`` and registered with ``@register_dataset``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from kerasdl.data.embedded import ArraySplits, register_dataset
+from kerasdl.data.embedded import register_dataset
+from kerasdl.data.splits import Splits
 from kerasdl.data.translation import Vocabularies
 
 #: seed of the generated content (the train/test split uses data.split_seed)
@@ -103,16 +104,16 @@ def number_words_arrays(numbers) -> tuple[tuple[np.ndarray, np.ndarray], np.ndar
 
 
 @register_dataset("number_words")
-def load_number_words(split_seed: int) -> ArraySplits:
+def load_number_words(split_seed: int) -> Splits:
     """Number words -> digits for 0..9,999: 8,000 train / 2,000 test numbers drawn by ``split_seed``."""
     numbers = np.random.default_rng(split_seed).permutation(10_000)
     train, test = numbers[:8000], numbers[8000:]
     x_train, y_train = number_words_arrays(train)
     x_test, y_test = number_words_arrays(test)
-    return ArraySplits(x_train, y_train, x_test, y_test, TARGET_VOCAB_SIZE,
-                       "generated number words -> digits (0..9,999; 8,000/2,000 train/test "
-                       f"numbers, split_seed={split_seed})",
-                       vocabularies=NUMBER_WORDS_VOCABULARIES)
+    return Splits.from_arrays(x_train, y_train, x_test, y_test, TARGET_VOCAB_SIZE,
+                              "generated number words -> digits (0..9,999; 8,000/2,000 train/test "
+                              f"numbers, split_seed={split_seed})",
+                              vocabularies=NUMBER_WORDS_VOCABULARIES)
 
 
 # === bool_trees: AND/OR expressions over True/False as binary trees ===
@@ -189,7 +190,7 @@ def encode_tree(expression, max_nodes: int = max_tree_nodes()) -> np.ndarray:
 
 
 @register_dataset("bool_trees")
-def load_bool_trees(split_seed: int, n_train: int = 4000, n_test: int = 1000) -> ArraySplits:
+def load_bool_trees(split_seed: int, n_train: int = 4000, n_test: int = 1000) -> Splits:
     """Distinct generated AND/OR expression trees labelled by truth value, split by ``split_seed``."""
     rng = np.random.default_rng(GENERATION_SEED)
     seen, expressions = set(), []
@@ -202,10 +203,11 @@ def load_bool_trees(split_seed: int, n_train: int = 4000, n_test: int = 1000) ->
     order = np.random.default_rng(split_seed).permutation(len(expressions))
     trees = np.stack([encode_tree(e) for e in expressions])[order]
     labels = np.array([int(evaluate(e)) for e in expressions], np.int64)[order]
-    return ArraySplits(trees[:n_train], labels[:n_train], trees[n_train:], labels[n_train:], 2,
-                       f"generated AND/OR expression trees of depth <= {TREE_DEPTH} "
-                       f"({n_train}/{n_test} train/test, generation seed {GENERATION_SEED}, "
-                       f"split_seed={split_seed})")
+    return Splits.from_arrays(
+        trees[:n_train], labels[:n_train], trees[n_train:], labels[n_train:], 2,
+        f"generated AND/OR expression trees of depth <= {TREE_DEPTH} "
+        f"({n_train}/{n_test} train/test, generation seed {GENERATION_SEED}, "
+        f"split_seed={split_seed})")
 
 
 # === toy_reviews: raw-string sentiment with negation ===
@@ -239,13 +241,14 @@ def random_review(rng: np.random.Generator) -> tuple[str, int]:
 
 
 @register_dataset("toy_reviews")
-def load_toy_reviews(split_seed: int, n_train: int = 2000, n_test: int = 500) -> ArraySplits:
+def load_toy_reviews(split_seed: int, n_train: int = 2000, n_test: int = 500) -> Splits:
     """Generated film reviews with negation, raw strings labelled by sentiment, split by ``split_seed``."""
     rng = np.random.default_rng(GENERATION_SEED)
     pairs = [random_review(rng) for _ in range(n_train + n_test)]
     order = np.random.default_rng(split_seed).permutation(len(pairs))
     texts = np.array([pairs[i][0] for i in order])
     labels = np.array([pairs[i][1] for i in order], np.int64)
-    return ArraySplits(texts[:n_train], labels[:n_train], texts[n_train:], labels[n_train:], 2,
-                       f"generated film reviews with negation, raw strings ({n_train}/{n_test} "
-                       f"train/test, generation seed {GENERATION_SEED}, split_seed={split_seed})")
+    return Splits.from_arrays(
+        texts[:n_train], labels[:n_train], texts[n_train:], labels[n_train:], 2,
+        f"generated film reviews with negation, raw strings ({n_train}/{n_test} "
+        f"train/test, generation seed {GENERATION_SEED}, split_seed={split_seed})")
