@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import math
 import typing
-from typing import Any, Literal, Mapping, Union
+from typing import Any, Callable, Literal, Mapping, Union
 
 from kerasdl.errors import ConfigError, did_you_mean
 
@@ -88,6 +88,24 @@ def _type_name(annotation) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+#: plain annotation -> whether a value has it (a bool is neither an int nor a float; an int is a float)
+_PLAIN_TYPES: dict[Any, Callable[[Any], bool]] = {
+    type(None): lambda value: value is None,
+    bool: lambda value: isinstance(value, bool),
+    int: lambda value: isinstance(value, int) and not isinstance(value, bool),
+    float: lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+    str: lambda value: isinstance(value, str),
+}
+
+
+def _finite(value: float, path: str) -> float:
+    """``value`` as a float; infinity or NaN is a ConfigError ('1e400' parses as inf)."""
+    if not math.isfinite(value):         # no setting means infinity or NaN
+        raise ConfigError(f"config key '{path}' must be a finite number; got {value!r}"
+                          f"{' (1e400 and the like overflow to inf)' if value > 0 else ''}")
+    return float(value)
+
+
 def check_value(value: Any, annotation: Any, path: str) -> Any:
     """Return ``value`` normalised to ``annotation`` or raise a ConfigError naming ``path``."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -107,36 +125,16 @@ def check_value(value: Any, annotation: Any, path: str) -> Any:
         raise ConfigError(f"config key '{path}' must be one of {', '.join(map(repr, args))}; "
                           f"got {value!r}{did_you_mean(value, [str(a) for a in args])}")
     if origin is Union:
-        errors = []
         for option in args:
             try:
                 return check_value(value, option, path)
-            except ConfigError as error:
-                errors.append(error)
+            except ConfigError:
+                pass
         raise wrong
-    if annotation is type(None):
-        if value is None:
-            return None
-        raise wrong
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise wrong
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise wrong
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):     # '1e400' parses as inf; no setting means infinity or NaN
-                raise ConfigError(f"config key '{path}' must be a finite number; got {value!r}"
-                                  f"{' (1e400 and the like overflow to inf)' if value > 0 else ''}")
-            return float(value)
-        raise wrong
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise wrong
+    if annotation in _PLAIN_TYPES:
+        if not _PLAIN_TYPES[annotation](value):
+            raise wrong
+        return _finite(value, path) if annotation is float else value
     if origin is tuple:
         if not isinstance(value, (tuple, list)):
             raise wrong
