@@ -1,0 +1,179 @@
+"""``kerasdl export``: a trained model for serving, written only once its export is checked.
+
+Exports go through Keras 3's ``model.export`` (TF SavedModel, ONNX via tf2onnx, LiteRT via the
+TensorFlow Lite converter: :data:`kerasdl.deploy.formats.EXPORT_FORMATS`); ``pip install
+"kerasdl[export]"`` brings what ONNX needs. No export is kept that has not been loaded back in
+its own runtime and given Keras's outputs on one example, its inputs fed by name
+(:func:`kerasdl.deploy.checking.check_export`).
+
+Reference: Keras 3 ``Model.export`` (https://keras.io/api/models/model_saving_apis/export/).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Optional
+
+from kerasdl.deploy.checking import check_export, example_inputs
+from kerasdl.deploy.formats import EXPORT_FORMATS
+from kerasdl.deploy.reference import Trained
+from kerasdl.errors import ConfigError, DataError, KerasdlError
+
+Log = Callable[[str], None]
+
+
+def _quiet(_line: str) -> None:
+    """The default ``log``: say nothing (the CLI passes its own)."""
+
+
+def export_target(model_path: Path, home: Path, fmt: str, output: Optional[Path] = None) -> Path:
+    """Where ``export`` writes, checked: a new path, never a link; imports no TensorFlow.
+
+    The default is each model's own: ``<run>/export/<file>`` for a run directory (its
+    ``model.keras``), ``<folder>/<stem>.export/<file>`` for any other model file (a published
+    ``saved_models/<name>.keras``: ``saved_models/<name>.export/``; ``checkpoints/best.keras``).
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError(f"unknown export format '{fmt}'; formats: {', '.join(EXPORT_FORMATS)}")
+    file_name = EXPORT_FORMATS[fmt].file_name
+    if output is not None:
+        target = Path(output)
+    elif Path(model_path) == Path(home) / "model.keras":
+        target = Path(home) / "export" / file_name
+    else:
+        target = Path(model_path).with_name(f"{Path(model_path).stem}.export") / file_name
+    if target.is_symlink():
+        raise KerasdlError(f"{target} is a symbolic link (to {os.readlink(target)}); give --output "
+                           "a new path: an export is never written through a link")
+    if target.exists():
+        raise KerasdlError(f"{target} exists; give --output a new path (nothing is overwritten)")
+    return target
+
+
+def export(trained: Trained, fmt: str, output: Optional[Path] = None,
+           log: Optional[Log] = None) -> Path:
+    """``model.export`` in ``fmt`` (saved_model, onnx, litert) to ``output``, checked.
+
+    ``output`` defaults to the model's own folder (:func:`export_target`); refuses to overwrite,
+    and says which formats a model can take. The export is written beside its target under a
+    temporary name, loaded back in its own runtime (:data:`EXPORT_FORMATS`) and run on one example,
+    its outputs compared with Keras's (:func:`check_export`), and only then renamed into place:
+    an export that fails its check, or is killed, leaves nothing at the target. ``log`` gets one
+    line saying what was checked.
+    """
+    from kerasdl.files import kill_point
+
+    target = export_target(trained.model_path, trained.home, fmt, output)
+    export_format = EXPORT_FORMATS[fmt]
+    _refuse_unfit_format(trained, fmt)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_exports(target)
+    # litert wants a .tflite name; the temporary one keeps the format's suffix
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}{export_format.suffix}")
+    try:
+        with _converter_chatter_hidden():
+            if fmt == "onnx":
+                _export_onnx(trained.model, partial)
+            else:
+                trained.model.export(str(partial), format=export_format.keras_format,
+                                     verbose=False)
+            checked = check_export(trained.model, fmt, partial, target)
+        (log or _quiet)(checked)              # (stderr is kerasdl's again)
+        kill_point("export-written")          # written whole under the temporary name, checked
+        if target.exists() or target.is_symlink():
+            raise KerasdlError(f"{target} appeared while exporting; give --output a new path "
+                               "(nothing is overwritten)")
+        os.rename(partial, target)
+    finally:
+        _remove(partial)
+    return target
+
+
+def _refuse_unfit_format(trained: Trained, fmt: str) -> None:
+    """Refuse a format that cannot carry the model (string inputs) or whose converter is missing."""
+    if fmt != "saved_model" and any(t.dtype == "string" for t in trained.model.inputs):
+        raise DataError(f"format '{fmt}' cannot carry this model: it takes string inputs "
+                        "(text vectorization inside the model); export it as saved_model")
+    if fmt == "onnx":
+        for module in ("tf2onnx", "onnx"):
+            try:
+                __import__(module)
+            except ImportError:
+                raise KerasdlError(f"export to onnx needs {module}: pip install "
+                                   "\"kerasdl[export]\"") from None
+
+
+@contextmanager
+def _converter_chatter_hidden():
+    """The converters' own lines on stderr (C++ included) dropped, unless debugging.
+
+    TensorFlow's, tf2onnx's and the LiteRT converter's: what an export says is kerasdl's check
+    line or its one-line error."""
+    from kerasdl.quiet import debug_enabled, filtered_stderr
+
+    if debug_enabled():
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # tf.lite.Interpreter's deprecation notice, ...
+        with filtered_stderr(re.compile(".")):
+            yield
+
+
+def _export_onnx(model, path: Path) -> None:
+    """``model.export(path, format="onnx")`` whose graph takes the model's inputs only.
+
+    A Normalization layer built from given statistics (the csv: models) holds its mean and
+    variance as eager tensors, which tf2onnx turns into extra graph inputs; as variables they are
+    frozen into the graph as constants."""
+    import keras
+    import tensorflow as tf
+
+    inputs = model.inputs                  # Keras's ONNX export needs a model that has been called
+    examples = example_inputs(model)       # (an open dimension, seq2seq's lengths, is given one)
+    model(examples if len(examples) > 1 else examples[0])
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, keras.layers.Normalization) and layer.mean is not None:
+            for name in ("mean", "variance"):
+                value = getattr(layer, name)
+                if not isinstance(value, tf.Variable):
+                    setattr(layer, name, tf.Variable(value, trainable=False, name=name))
+    model.export(str(path), format="onnx", verbose=False)
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    initializers = {tensor.name for tensor in graph.initializer}
+    found = [tensor.name for tensor in graph.input if tensor.name not in initializers]
+    if len(found) != len(inputs):
+        raise KerasdlError(f"the ONNX graph takes {len(found)} inputs ({', '.join(found)}) where "
+                           f"the model takes {len(inputs)}: a constant of the model became an "
+                           "input; export it as saved_model or litert")
+
+
+def _remove_abandoned_exports(target: Path) -> None:
+    """Remove the temporary exports to ``target`` of processes that are gone (killed ones)."""
+    for partial in target.parent.glob(f".{target.name}.partial-*"):
+        pid = partial.name.rsplit("partial-", 1)[1].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(partial)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
