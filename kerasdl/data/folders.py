@@ -37,6 +37,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from kerasdl.data.decoding import image_decoder
 from kerasdl.data.splits import (Splits, carved_test_split, class_folders, refuse_unknown_classes,
                                  stratified_index, stratified_order)
 from kerasdl.errors import DataError
@@ -243,7 +244,7 @@ def _datasets(splits: dict[str, _Files], cfg, root: Path, log, channels: Optiona
         else:
             datasets[split] = tf.data.Dataset.from_tensor_slices(
                 (np.asarray(part.paths), part.via_rgb, part.labels)).map(
-                _decoder(channels, shape, with_label=True), num_parallel_calls=tf.data.AUTOTUNE)
+                image_decoder(channels, shape, with_label=True), num_parallel_calls=tf.data.AUTOTUNE)
         start = end
     return datasets
 
@@ -264,26 +265,6 @@ def _channels(files: _Files, root: Path, log) -> int:
     return channels
 
 
-def _decoder(channels: int, shape: tuple, with_label: bool = False):
-    """``(path, via_rgb[, label]) -> (image[, label])``: TensorFlow's decode, as Keras's loader does it."""
-    import tensorflow as tf
-
-    from kerasdl.data.pipeline import plain_graph
-
-    def decode(path, via_rgb, *label):
-        data = tf.io.read_file(path)
-        if channels == 1:        # CMYK JPEGs and GIFs decode to RGB only: made grey after
-            image = tf.cond(via_rgb, lambda: tf.image.rgb_to_grayscale(tf.io.decode_image(
-                data, channels=3, expand_animations=False)), lambda: tf.io.decode_image(
-                data, channels=1, expand_animations=False))
-        else:
-            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
-        image = tf.ensure_shape(image, shape)
-        return (image, *label) if with_label else image
-
-    return plain_graph(decode)
-
-
 def _decode_all(files: _Files, channels: int, shape: tuple, keep: bool) -> Optional[np.ndarray]:
     """Every image decoded once, in parallel; their uint8 pixels if ``keep``, else None.
 
@@ -292,7 +273,7 @@ def _decode_all(files: _Files, channels: int, shape: tuple, keep: bool) -> Optio
     """
     import tensorflow as tf
 
-    decode = _decoder(channels, shape)
+    decode = image_decoder(channels, shape)
     count = len(files.paths)
 
     def decoded(tolerant: bool):

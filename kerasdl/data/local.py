@@ -60,6 +60,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from kerasdl.data.decoding import utf8_text
 from kerasdl.data.splits import (Splits, carved_test_split, class_folders, plain_split,
                                  refuse_unknown_classes, stratified_index, stratified_order)
 from kerasdl.errors import DataError
@@ -379,7 +380,7 @@ def _csv_rows(path: Path) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
     except OSError as error:
         raise DataError(f"{path} cannot be read as a CSV file ({error.strerror}); give the path of "
                         "a .csv file") from None
-    text = _utf8(data, path)
+    text = utf8_text(data, path)
     reader, rows, line = csv.reader(io.StringIO(text, newline="")), [], 1
     try:
         for row in reader:
@@ -401,21 +402,6 @@ def _csv_rows(path: Path) -> tuple[list[str], int, list[tuple[int, list[str]]]]:
             raise DataError(f"{path} line {header_line}: the header names column '{name}' twice; "
                             "give every column its own name")
     return header, header_line, body
-
-
-def _utf8(data: bytes, path: Path) -> str:
-    """``data``, the bytes of ``path``, as UTF-8 text (a byte-order mark dropped).
-
-    A file in another encoding (latin-1, cp1252) is refused, naming the line: guessing could
-    turn letters into other letters without a word, so the fix (save as UTF-8) is the user's."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        excel = "Excel: 'CSV UTF-8'; or " if path.suffix.lower() == ".csv" else ""
-        raise DataError(f"{path} line {line} is not UTF-8 text (byte {data[error.start]:#04x}); "
-                        f"save the file as UTF-8 ({excel}iconv -f latin1 -t utf-8 old{path.suffix} "
-                        f"> new{path.suffix})") from None
 
 
 def _load_csv(path: Path, cfg, log) -> Splits:
@@ -536,7 +522,7 @@ def _text(data: bytes, folder: Path) -> str:
     except UnicodeDecodeError:
         path = next((file for file in sorted(folder.glob("**/*.txt")) if file.read_bytes() == data),
                     folder / "*.txt")
-        return _utf8(data, path)            # raises, naming the file and the line
+        return utf8_text(data, path)        # raises, naming the file and the line
 
 
 def _load_textfolder(path: Path, cfg, log) -> Splits:
