@@ -17,10 +17,12 @@ import click
 
 from kerasdl import __version__
 from kerasdl.config import device_policy_names
+from kerasdl.deploy import EXPORT_FORMATS
 from kerasdl.errors import KerasdlError
 
 SET_HELP = "Override a config key, e.g. --set trainer.epochs=3 (repeatable)."
 DEVICE_HELP = f"{device_policy_names()} (sets device.policy)."
+FORMAT_HELP = "; ".join(f"{name}: {fmt.description}" for name, fmt in EXPORT_FORMATS.items()) + "."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -245,7 +247,7 @@ def evaluate(model_or_run_dir: str, data_name: str | None, overrides: tuple[str,
 @cli.command(name="export")
 @click.argument("model_or_run_dir", type=click.Path(exists=True))
 @click.option("--format", "fmt", default="saved_model", show_default=True,
-              type=click.Choice(["saved_model", "onnx", "litert"]))
+              type=click.Choice(list(EXPORT_FORMATS)), help=FORMAT_HELP)
 @click.option("--output", type=click.Path(),
               help="Where to write (default: <run>/export/... for a run directory, "
                    "<name>.export/... beside a model file).")

@@ -101,3 +101,19 @@ def test_a_run_that_fails_before_training_leaves_no_run_directory(tmp_path, args
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
     assert not (tmp_path / "saved_models").exists() or not any((tmp_path / "saved_models").iterdir())
+
+
+def test_export_formats_and_device_policies_are_read_from_their_tables():
+    """``export --format`` offers kerasdl.deploy.EXPORT_FORMATS, and ``run --device`` and
+    ``bench --device`` name every policy of kerasdl.config.DEVICE_POLICIES (no list of their own)."""
+    from click.testing import CliRunner
+
+    from kerasdl.cli import cli
+    from kerasdl.config import DEVICE_POLICIES
+    from kerasdl.deploy import EXPORT_FORMATS
+
+    export_help = CliRunner().invoke(cli, ["export", "--help"]).output
+    assert f"[{'|'.join(EXPORT_FORMATS)}]" in export_help
+    for command in ("run", "bench"):
+        device_help = " ".join(CliRunner().invoke(cli, [command, "--help"]).output.split())
+        assert all(f"{name}," in device_help or f"{name} " in device_help for name in DEVICE_POLICIES)
