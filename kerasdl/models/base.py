@@ -28,6 +28,16 @@ class ChainModel(keras.Model):
     test_kwargs: dict[str, Any] = {}
     registry_name: str = ""
 
+    @classmethod
+    def tensorflow_only(cls, options: dict[str, Any]) -> Optional[tuple[str, str]]:
+        """Why a model built with ``options`` runs only on TensorFlow, or None (it runs on all).
+
+        None where it runs on every Keras backend (TensorFlow, JAX, PyTorch); else ``(why it needs
+        TensorFlow, what runs on the other backends instead, or "")``.
+        :func:`kerasdl.models.registry.build` turns it into a ModelError under another backend.
+        A family that uses TensorFlow's own ops (strings, ``tf.data``) overrides this."""
+        return None
+
     # === Family hooks ===
 
     @staticmethod

@@ -74,6 +74,7 @@ def build(name: str, style: str = "functional", **kwargs: Any):
                          f"its styles: {', '.join(cls.styles)}")
     check_kwargs(cls, kwargs)
     check_shapes_and_counts(name, kwargs)
+    check_backend(cls, kwargs)
     try:
         return getattr(cls, f"build_{style}")(**kwargs)
     except ValueError as error:
@@ -100,6 +101,24 @@ def check_kwargs(cls, kwargs: dict[str, Any]) -> None:
         if key not in valid:
             raise ModelError(f"model '{cls.registry_name}' has no argument '{key}'"
                              f"{did_you_mean(key, valid)}; its arguments: {', '.join(valid)}")
+
+
+def check_backend(cls, kwargs: dict[str, Any]) -> None:
+    """Raise ModelError where ``cls`` built with ``kwargs`` needs TensorFlow and Keras runs on another.
+
+    The class's ``tensorflow_only`` hook says so; a class without one runs on every backend."""
+    needs = getattr(cls, "tensorflow_only", lambda options: None)(kwargs)
+    if needs is None:
+        return
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return
+    why, instead = needs
+    raise ModelError(f"model '{cls.registry_name}' needs the TensorFlow backend ({why}); KERAS_BACKEND "
+                     f"is '{backend}'; set KERAS_BACKEND=tensorflow before Keras is imported"
+                     + (f", or {instead}" if instead else ""))
 
 
 def check_shapes_and_counts(name: str, kwargs: dict[str, Any]) -> None:

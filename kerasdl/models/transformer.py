@@ -156,6 +156,14 @@ class TransformerClassifier(ChainModel):
     # === Input mode: raw strings or int ids ===
 
     @classmethod
+    def tensorflow_only(cls, options):
+        """Raw-string input needs TensorFlow (TextVectorization's string ops); int ids do not."""
+        if options.get("vocabulary") is None:
+            return None
+        return ("it uses TextVectorization on strings",
+                "give vocab_size instead of vocabulary and feed int token ids (any backend)")
+
+    @classmethod
     def input_shape_for(cls, input_shape, options):
         """One string per example with a vocabulary (shape ``()``), else int ids ``(length,)``."""
         if input_shape is None and options.get("vocabulary") is not None:
