@@ -91,6 +91,54 @@ def _array_file(directory, array):
     return directory / "inputs.npy"
 
 
+def _image_model_stub(channels: int):
+    """What predict's image readers look at: the model's input shape and the run's data."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(model=SimpleNamespace(inputs=[SimpleNamespace(shape=(None, 8, 8, channels))]),
+                           experiment=SimpleNamespace(data=SimpleNamespace(image_size=None, name="x")))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_predict_decodes_images_as_training_does(tmp_path, channels):
+    """One decoder (kerasdl.data.decoding.image_decoder): a GIF and a CMYK JPEG, which TensorFlow
+    decodes to RGB only, are made grey for a grey model as training makes them (before, predict
+    refused them: 'is not a readable image'); alpha and grey PNGs too."""
+    from PIL import Image
+
+    from kerasdl.data.decoding import decodes_to_rgb_only, image_decoder
+    from kerasdl.deploy.readers import read_image
+
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8))
+    files = {"a.gif": rgb, "b.jpg": rgb.convert("CMYK"), "c.png": rgb.convert("RGBA"),
+             "d.png": rgb.convert("L")}
+    for name, image in files.items():
+        image.save(tmp_path / name)
+    import tensorflow as tf
+
+    for name in files:
+        path = tmp_path / name
+        training = image_decoder(channels, (8, 8, channels))(
+            tf.constant(str(path)), tf.constant(decodes_to_rgb_only(path))).numpy()
+        np.testing.assert_array_equal(read_image(_image_model_stub(channels), path), training)
+
+
+def test_predict_reads_utf8_text_as_training_does(tmp_path):
+    """One UTF-8 decoder (kerasdl.data.decoding.utf8_text): a byte-order mark is dropped (before,
+    predict kept it in the first line), and other encodings are named by file, line and byte."""
+    from kerasdl.deploy.readers import read_lines
+    from kerasdl.errors import DataError
+
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfa circle\n\na cross\n")
+    assert read_lines(str(tmp_path / "bom.txt")) == [(f"{tmp_path / 'bom.txt'}:1", "a circle"),
+                                                     (f"{tmp_path / 'bom.txt'}:3", "a cross")]
+    (tmp_path / "latin1.txt").write_bytes(b"\xef\xbb\xbffine\ncaf\xe9\n")
+    with pytest.raises(DataError) as raised:
+        read_lines(str(tmp_path / "latin1.txt"))
+    assert str(raised.value).startswith(f"predict input {tmp_path / 'latin1.txt'} line 2 is not "
+                                        "UTF-8 text (byte 0xe9); save the file as UTF-8")
+
+
 def test_evaluate_on_other_data_writes_metrics_and_a_confusion_matrix(shapes_run, tmp_path):
     home, folder, result = shapes_run
     other = make_image_folder(tmp_path / "other", per_class=10, seed=7)
