@@ -81,25 +81,8 @@ def load_data(cfg: Data, label_kind: str, log: Optional[Log] = None) -> DataBund
 
     log = log or _quiet
     splits = _load_splits(cfg, log)
-    train, test, num_classes = splits.train, splits.test, splits.num_classes
-    if cfg.train_limit:
-        train = train.take(cfg.train_limit)
-    if cfg.test_limit:                # local data comes in stratified_order: every class, if it fits
-        test = test.take(cfg.test_limit)
-        if num_classes and cfg.test_limit < num_classes:
-            log(f"WARNING: data.test_limit={cfg.test_limit} keeps fewer test examples than the "
-                f"{num_classes} classes: some go unscored; raise it to score every class")
-    n_train, n_test = _count(train, "train", cfg), _count(test, "test", cfg)
-    if splits.validation is not None:           # the data has its own (a validation/ folder)
-        validation, n_validation = splits.validation, _count(splits.validation, "validation", cfg)
-        n_train += n_validation                 # (so that n_train - n_validation is the train)
-    else:
-        n_validation = int(round(n_train * cfg.validation_fraction))
-        if n_validation and n_train - n_validation < 1:
-            raise DataError(f"data.validation_fraction={cfg.validation_fraction} leaves no "
-                            f"training examples out of {n_train}; lower it or use more data")
-        validation = train.skip(n_train - n_validation) if n_validation else None
-        train = train.take(n_train - n_validation)
+    train, validation, test, counts = _limited_and_carved(splits, cfg, log)
+    n_fit, num_classes = counts["train"], splits.num_classes
 
     label_format = ("raw" if cfg.target == "features" else
                     resolve_label_format(cfg.label_format, label_kind, num_classes))
@@ -115,10 +98,9 @@ def load_data(cfg: Data, label_kind: str, log: Optional[Log] = None) -> DataBund
         return prepared(ds).batch(cfg.batch_size).prefetch(tf.data.AUTOTUNE)
 
     epoch_variable = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_epoch")
-    steps = -(-(n_train - n_validation) // cfg.batch_size)
+    steps = -(-n_fit // cfg.batch_size)
     # a cached training split small enough is held as tensors (no tf.data cache beside them)
-    in_memory = (materialize(preprocessed(train), n_train - n_validation) if cfg.cache
-                 else None)
+    in_memory = materialize(preprocessed(train), n_fit) if cfg.cache else None
     train_examples = prepared(train) if in_memory is None else None
 
     def epoch(seed):
@@ -127,9 +109,9 @@ def load_data(cfg: Data, label_kind: str, log: Optional[Log] = None) -> DataBund
         Order and augmentation depend on (shuffle_seed, epoch) alone (:func:`per_epoch`).
         """
         if in_memory is not None:      # one gather of the permuted epoch, sliced into batches
-            ds = shuffled_batches(in_memory, n_train - n_validation, cfg.batch_size, seed)
+            ds = shuffled_batches(in_memory, n_fit, cfg.batch_size, seed)
         else:                          # too big to hold: shuffle windows of shuffle_buffer examples
-            ds = window_shuffle(train_examples, min(cfg.shuffle_buffer, n_train), seed)
+            ds = window_shuffle(train_examples, min(cfg.shuffle_buffer, n_fit), seed)
             ds = ds.batch(cfg.batch_size)
         if cfg.augment:
             ds = ds.enumerate().map(plain_graph(
@@ -144,11 +126,39 @@ def load_data(cfg: Data, label_kind: str, log: Optional[Log] = None) -> DataBund
         validation=evaluation(validation) if validation is not None else None,
         test=evaluation(test),
         num_classes=num_classes, label_format=label_format, source=splits.source,
-        description=splits.description,
-        counts={"train": n_train - n_validation, "validation": n_validation, "test": n_test},
-        epoch_variable=epoch_variable, class_names=splits.class_names,
+        description=splits.description, counts=counts, epoch_variable=epoch_variable,
+        class_names=splits.class_names,
         normalization=splits.normalization, feature_columns=splits.feature_columns,
         vocabularies=splits.vocabularies)
+
+
+def _limited_and_carved(splits: Splits, cfg: Data, log: Log):
+    """(train, validation, test, counts): the splits cut to data.train_limit and data.test_limit.
+
+    Validation is the data's own split where it has one, else the last
+    round(n * data.validation_fraction) training examples (None where that is 0); ``counts``
+    gives each split's number of examples.
+    """
+    train, test, num_classes = splits.train, splits.test, splits.num_classes
+    if cfg.train_limit:
+        train = train.take(cfg.train_limit)
+    if cfg.test_limit:                # local data comes in stratified_order: every class, if it fits
+        test = test.take(cfg.test_limit)
+        if num_classes and cfg.test_limit < num_classes:
+            log(f"WARNING: data.test_limit={cfg.test_limit} keeps fewer test examples than the "
+                f"{num_classes} classes: some go unscored; raise it to score every class")
+    n_train, n_test = _count(train, "train", cfg), _count(test, "test", cfg)
+    if splits.validation is not None:           # the data has its own (a validation/ folder)
+        return (train, splits.validation, test,
+                {"train": n_train, "validation": _count(splits.validation, "validation", cfg),
+                 "test": n_test})
+    n_validation = int(round(n_train * cfg.validation_fraction))
+    if n_validation and n_train - n_validation < 1:
+        raise DataError(f"data.validation_fraction={cfg.validation_fraction} leaves no "
+                        f"training examples out of {n_train}; lower it or use more data")
+    validation = train.skip(n_train - n_validation) if n_validation else None
+    return (train.take(n_train - n_validation), validation, test,
+            {"train": n_train - n_validation, "validation": n_validation, "test": n_test})
 
 
 def _load_splits(cfg: Data, log: Log) -> Splits:
