@@ -14,20 +14,39 @@ One job per module:
   :mod:`~kerasdl.deploy.runtimes` (each format's runtime);
 * :mod:`~kerasdl.deploy.messages`: user text cut to fit one-line messages.
 
-Importing this package imports no TensorFlow; the names below are its public interface.
+Importing this package imports no TensorFlow, nor any of its modules until one of the names
+below is first used (PEP 562), so ``kerasdl --help``, which lists :data:`EXPORT_FORMATS`, pays
+only for the formats table.
 """
-from kerasdl.deploy.checking import EXPORT_TOLERANCE, check_export, example_inputs
-from kerasdl.deploy.evaluation import evaluate
-from kerasdl.deploy.exports import export, export_target
-from kerasdl.deploy.formats import EXPORT_FORMATS, ExportFormat
-from kerasdl.deploy.messages import clip, quote
-from kerasdl.deploy.prediction import Prediction, Translation, describe, iter_lines, predict, translate
-from kerasdl.deploy.readers import PREDICT_BATCH, image_batches, read_stdin
-from kerasdl.deploy.reference import Located, Trained, load_trained, locate_trained, model_and_home
+from __future__ import annotations
 
-__all__ = [
-    "EXPORT_FORMATS", "EXPORT_TOLERANCE", "ExportFormat", "Located", "PREDICT_BATCH", "Prediction",
-    "Trained", "Translation", "check_export", "clip", "describe", "evaluate", "example_inputs",
-    "export", "export_target", "image_batches", "iter_lines", "load_trained", "locate_trained",
-    "model_and_home", "predict", "quote", "read_stdin", "translate",
-]
+import importlib
+
+#: every public name, and the module of this package that defines it
+_HOMES = {
+    "EXPORT_TOLERANCE": "checking", "check_export": "checking", "example_inputs": "checking",
+    "evaluate": "evaluation",
+    "export": "exports", "export_target": "exports",
+    "EXPORT_FORMATS": "formats", "ExportFormat": "formats",
+    "clip": "messages", "quote": "messages",
+    "Prediction": "prediction", "Translation": "prediction", "describe": "prediction",
+    "iter_lines": "prediction", "predict": "prediction", "translate": "prediction",
+    "PREDICT_BATCH": "readers", "image_batches": "readers", "read_stdin": "readers",
+    "Located": "reference", "Trained": "reference", "load_trained": "reference",
+    "locate_trained": "reference", "model_and_home": "reference",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    """``kerasdl.deploy.NAME``: imported from its module on first use, then kept here."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'kerasdl.deploy' has no attribute {name!r}; its names are "
+                             f"{', '.join(__all__)}")
+    value = getattr(importlib.import_module(f"kerasdl.deploy.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
