@@ -29,7 +29,8 @@ def load_model(path: str | os.PathLike, safe_mode: bool = True, compile: bool = 
     if not path.is_file():
         raise KerasdlError(f"model file not found: {path}")
     list_models()                      # imports every family module, registering its classes
-    import kerasdl.transfer            # noqa: F401  transfer models' layers and optimizer
+    import kerasdl.layers.transfer     # noqa: F401  transfer models' layers
+    import kerasdl.layerwise           # noqa: F401  and their layer-wise learning rates
     if path.suffix == ".keras" and not zipfile.is_zipfile(path):   # Keras would say "not found"
         raise CorruptFileError(f"model file {path} ({path.stat().st_size:,} bytes) is corrupt: "
                                "not a readable .keras (zip) archive; truncated or overwritten?")

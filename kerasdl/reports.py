@@ -344,6 +344,17 @@ def shown_path(path) -> str:
         return str(path)
 
 
+def _target_line(target: dict, epochs_run: int) -> str:
+    """callbacks.target in words: reached in which epoch and how many seconds, or not."""
+    sign = ">=" if target["mode"] == "max" else "<="
+    wanted = f"{target['metric']} {sign} {target['target']:g}"
+    if target.get("reached_epoch") is None:
+        return f"{wanted} not reached in {epochs_run} epoch(s)"
+    seconds = target.get("seconds")
+    return (f"{wanted} reached in epoch {target['reached_epoch']}"
+            + (f", {seconds:.1f} s after training began" if seconds is not None else ""))
+
+
 def run_report(result, experiment: Experiment) -> str:
     """The closing report of a run (a :class:`kerasdl.runner.RunResult`), as printed and in report.txt."""
     metrics = "   ".join(f"test {k} {v:.4f}" for k, v in result.test_metrics.items())
@@ -360,6 +371,8 @@ def run_report(result, experiment: Experiment) -> str:
         f"  {metrics}",
         f"  epochs run     {result.epochs_run} of {experiment.trainer.epochs}{best}",
     ]
+    if result.target:
+        lines.append(f"  target         {_target_line(result.target, result.epochs_run)}")
     if result.throughput:
         t = result.throughput
         lines.append(f"  throughput     {t['samples_per_s']:,.0f} samples/s, "

@@ -1,10 +1,11 @@
-"""The one compile/fit/evaluate/save path, used by the CLI and by library users alike.
+"""A run, end to end, as a few named steps; used by the CLI and by library users alike.
 
-:func:`prepare` (seed, devices, data, model, compile, pre-flight checks) is shared by :func:`run`
-and by ``kerasdl bench``; :func:`run` adds the callbacks, the fit, evaluation, saving, figures,
-publishing and the report. :func:`fit_phases` is the one place where training happens: a run is
-a list of phases (one for a plain run; a transfer recipe's plan otherwise), and each phase sets
-what trains, compiles, puts a resumed run's optimizer state back and fits.
+:func:`run` = :func:`prepare` (seed, devices, data, model, compile, pre-flight checks; shared
+with ``kerasdl bench``), then in the run directory: :func:`_restore` (a resumed run's state),
+:func:`_fit` (the callbacks and :func:`kerasdl.training.fit_phases`, the one place where a run
+fits), and :func:`_finish` (evaluate, save, figures, publish, manifest, report). A transfer
+recipe supplies its phases and their work (:mod:`kerasdl.transfer`); a plain run never imports
+that package.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any, Callable, Optional
 from kerasdl.config import LOSSES, Experiment, with_overrides
 from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
 from kerasdl.rundir import FINISHED, RUN_FILES  # noqa: F401  (RUN_FILES: part of this API)
+from kerasdl.training import Resumed, compile_model, fit_phases  # noqa: F401  (compile_model: API)
 
 Log = Callable[[str], None]
 
@@ -46,6 +48,8 @@ class RunResult:
     wall_time_s: float
     throughput: dict[str, float] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
+    #: callbacks.target's record: metric, target, reached (epoch, seconds since training began)
+    target: Optional[dict] = None
     model: Any = field(default=None, repr=False)   # the trained keras.Model (best weights restored)
 
 
@@ -56,6 +60,8 @@ class Prepared:
     model: Any
     data: Any                 # kerasdl.data.DataBundle
     devices: Any              # kerasdl.devices.DeviceSetup
+    phases: list = field(default_factory=list)     # kerasdl.training.Phase: one, or a recipe's
+    work: Any = None          # the recipe's kerasdl.training.PhaseWork; None for a plain run
 
 
 def prepare(experiment: Experiment, log: Log = print) -> Prepared:
@@ -86,15 +92,7 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
     phase(f"data: {data.source}: {data.description}; examples {data.counts}")
 
     with devices.scope():
-        if experiment.finetune.recipe:
-            from kerasdl.transfer import build_transfer_model
-
-            phase(f"building transfer model: recipe {experiment.finetune.recipe} on backbone "
-                  f"'{experiment.finetune.backbone}'")
-            model = build_transfer_model(experiment, data)
-        else:
-            phase(f"building model '{experiment.model.name}' ({experiment.model.style})")
-            model = build_model(experiment, data)
+        model, phases, work = _build(experiment, data, phase)
     compile_model(experiment, model, data, devices)
     multiworker = devices.plan.strategy == "multiworker"
     _preflight(experiment, model, data, run_a_batch=not multiworker)
@@ -107,87 +105,24 @@ def prepare(experiment: Experiment, log: Log = print) -> Prepared:
         log(f"WARNING: under {devices.plan.precision} the model's output is {output_dtype}; "
             "give its last layer dtype='float32' (kerasdl's heads do) for exact probabilities")
     phase(f"model: {model.count_params():,} parameters")
-    return Prepared(model=model, data=data, devices=devices)
+    return Prepared(model=model, data=data, devices=devices, phases=phases, work=work)
 
 
-def compile_model(experiment: Experiment, model, data, devices,
-                  learning_rate: Optional[float] = None) -> None:
-    """Compile ``model`` as ``experiment`` says (at ``learning_rate`` if given).
+def _build(experiment: Experiment, data, phase: Log):
+    """The model, its phases and their work: a transfer recipe's, or one plain phase."""
+    from kerasdl.training import single_phase
 
-    The one compile of prepare() and of every phase of a transfer recipe."""
-    from kerasdl.devices import resolve_jit, resolve_steps_per_execution
-    from kerasdl.optimizers import make_optimizer
+    if not experiment.finetune.recipe:
+        phase(f"building model '{experiment.model.name}' ({experiment.model.style})")
+        trainer = experiment.trainer
+        return build_model(experiment, data), single_phase(trainer.epochs, trainer.learning_rate), None
+    from kerasdl.transfer import build_transfer_model
+    from kerasdl.transfer.recipes import RecipeWork, experiment_phases
 
-    if learning_rate is not None:
-        experiment = with_overrides(experiment, {"trainer.learning_rate": learning_rate})
-    loss_name, _ = LOSSES[experiment.trainer.loss]
-    steps = int(data.train.cardinality())
-    with devices.scope():
-        model.compile(optimizer=make_optimizer(experiment, devices.replicas, steps),
-                      loss=loss_name,
-                      metrics=list(experiment.trainer.metrics),
-                      steps_per_execution=resolve_steps_per_execution(
-                          experiment.trainer.steps_per_execution, devices.plan),
-                      jit_compile=resolve_jit(experiment.trainer.jit_compile, devices.plan))
-
-
-def fit_phases(model, phases, train, validation, callbacks: list,
-               compile_phase: Callable[[Any, float], None], fit_kwargs: dict,
-               initial_epoch: int = 0, restore_optimizer: Optional[Callable[[Any], None]] = None,
-               batch_size: int = 32, shuffle_seed: int = 0, log: Log = print,
-               label: str = "run") -> dict[str, list[float]]:
-    """Fit ``model`` phase by phase: the one place where a phase is compiled and fitted.
-
-    For each phase (:class:`kerasdl.transfer.recipes.Phase`) that ends after ``initial_epoch``:
-    set what trains and compile at the phase's learning rate (``compile_phase(model, rate)``,
-    with per-layer rates under ``layer_lr_decay``), unless the phase fits the model as prepared;
-    put a resumed run's optimizer state back (``restore_optimizer(model)``) when
-    ``initial_epoch`` falls inside the phase, since the backup holds that phase's optimizer; then
-    ``fit`` from the phase's first epoch (or ``initial_epoch``) to its last, continuing the epoch
-    count. A phase with ``cache_features`` fits the classifier on features the frozen backbone
-    computes once (:func:`kerasdl.transfer.recipes.cache_features`); the callbacks that write
-    the model (:class:`kerasdl.callbacks.SavesModel`) write the whole ``model`` then.
-
-    Returns:
-        The history of the phases run, concatenated per key.
-    """
-    from kerasdl.callbacks import SavesModel
-    from kerasdl.transfer.recipes import (apply_phase, cache_features, phase_spans,
-                                          use_layerwise_learning_rates)
-
-    history: dict[str, list[float]] = {}
-    for index, (phase, first, end) in enumerate(phase_spans(phases)):
-        if end <= initial_epoch:                          # finished before a resume
-            continue
-        start = max(first, initial_epoch)
-        trained = ""
-        if phase.recompile:
-            trained = apply_phase(model, phase)
-            compile_phase(model, phase.learning_rate)
-            if phase.layer_lr_decay is not None:
-                use_layerwise_learning_rates(model, phase.layer_lr_decay)
-                trained += f", layer-wise rates x{phase.layer_lr_decay:g} per layer downwards"
-        if restore_optimizer is not None and start > first:     # resumed inside this phase
-            restore_optimizer(model)
-        fitted, fit_train, fit_validation, extra = model, train, validation, []
-        if phase.cache_features:
-            cached = cache_features(model, train, validation, batch_size, shuffle_seed, log)
-            fitted, fit_train, fit_validation = cached.head, cached.train, cached.validation
-            extra = cached.callbacks
-        for callback in callbacks:           # checkpoints and backups hold the whole model
-            if isinstance(callback, SavesModel):
-                callback.saves = model if fitted is not model else None
-        if phase.recompile:
-            log(f"[kerasdl] {label}, phase {index + 1}/{len(phases)} '{phase.name}': "
-                f"epochs {start + 1}-{end} at learning rate {phase.learning_rate:g}, "
-                f"training {trained}"
-                + (" on cached features" if phase.cache_features else "")
-                + f"; {len(model.trainable_weights)} trainable weight tensors")
-        result = fitted.fit(fit_train, validation_data=fit_validation, initial_epoch=start,
-                            epochs=end, callbacks=[*extra, *callbacks], **fit_kwargs)
-        for key, values in result.history.items():
-            history.setdefault(key, []).extend(float(v) for v in values)
-    return history
+    phase(f"building transfer model: recipe {experiment.finetune.recipe} on backbone "
+          f"'{experiment.finetune.backbone}'")
+    work = RecipeWork(experiment.data.batch_size, experiment.data.shuffle_seed)
+    return build_transfer_model(experiment, data), experiment_phases(experiment), work
 
 
 def run(experiment: Experiment | str | os.PathLike, workdir: Optional[str | os.PathLike] = None,
@@ -281,142 +216,217 @@ def _train_in(experiment: Experiment, prepared: Prepared, run_dir: Path, started
         raise
 
 
+@dataclass
+class _Restored:
+    """What a resumed run takes from its epoch backup (nothing, for a fresh run)."""
+
+    resumed: Resumed = field(default_factory=Resumed)
+    history: dict = field(default_factory=dict)
+    callback_state: Optional[dict] = None
+    best_weights: Optional[list] = None
+
+
 def _train_and_report(experiment: Experiment, prepared: Prepared, run_dir: Path, started: float,
                       log: Log, resuming: bool) -> RunResult:
-    """Fit (or go on fitting) the prepared model, evaluate, save, publish and report."""
-    phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
-    from kerasdl.files import atomic_write_json, atomic_write_text, kill_point
-
-    model, data = prepared.model, prepared.data
+    """The steps of a run in its directory: restore, fit, finish."""
     with open(run_dir / "summary.txt", "w") as handle:
-        model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
+        prepared.model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
+    restored = _restore(prepared, run_dir, log) if resuming else _Restored()
+    history, callback_set = _fit(experiment, prepared, run_dir, restored, log)
+    return _finish(experiment, prepared, run_dir, history, callback_set, started, resuming, log)
 
-    from kerasdl.callbacks import (BACKUP_DIR, best_weights, build_callbacks, tensorboard_dir,
-                                   has_backup, read_backup)
-    from kerasdl.errors import TrainingDiverged
+
+def _restore(prepared: Prepared, run_dir: Path, log: Log) -> _Restored:
+    """The model's weights, the history and the callbacks' state of a resumed run's backup.
+
+    The optimizer's state goes back later, in the phase the run stopped in (fit_phases)."""
+    from kerasdl.callbacks import BACKUP_DIR, best_weights, has_backup, read_backup
     from kerasdl.resume import check_backup_phase, restore_optimizer, restore_variables
-    from kerasdl.transfer.recipes import experiment_phases, phase_at
+    from kerasdl.training import phase_at
 
-    phases = experiment_phases(experiment)
-    first_epoch, history_so_far, state, saved_best, arrays, stopped = 0, {}, None, None, None, False
-    if resuming:
-        backup = read_backup(run_dir, log) if has_backup(run_dir) else None
-        if backup is None:
-            phase(f"resuming {run_dir}: it has no epoch backup yet, so training starts at epoch 1")
-        else:
-            state, arrays = backup
-            check_backup_phase(state, phase_at(phases, state["epoch"]), run_dir / BACKUP_DIR)
-            # the optimizer's state goes back in the phase the run stopped in (fit_phases)
-            restore_variables(model, arrays, optimizer=False)
-            first_epoch, history_so_far = state["epoch"], state["history"]
-            stopped = state.get("stopped", False)
-            state, saved_best = state["callbacks"], best_weights(arrays)
-            phase(f"resuming after epoch {first_epoch} from {run_dir / BACKUP_DIR}")
+    backup = read_backup(run_dir, log) if has_backup(run_dir) else None
+    if backup is None:
+        log(f"[kerasdl] resuming {run_dir}: it has no epoch backup yet, so training starts at "
+            "epoch 1")
+        return _Restored()
+    state, arrays = backup
+    check_backup_phase(state, phase_at(prepared.phases, state["epoch"]), run_dir / BACKUP_DIR)
+    restore_variables(prepared.model, arrays, optimizer=False)
+    log(f"[kerasdl] resuming after epoch {state['epoch']} from {run_dir / BACKUP_DIR}")
+    resumed = Resumed(state["epoch"], stopped=state.get("stopped", False),
+                      restore_optimizer=lambda model: restore_optimizer(model, arrays))
+    return _Restored(resumed, state["history"], state["callbacks"], best_weights(arrays))
+
+
+def _fit(experiment: Experiment, prepared: Prepared, run_dir: Path, restored: _Restored,
+         log: Log):
+    """The callbacks, then every epoch left in :func:`kerasdl.training.fit_phases`.
+
+    Returns the whole history (a resumed run's included) and the callback set."""
+    from kerasdl.callbacks import build_callbacks
+    from kerasdl.training import is_phased, phase_at
+
+    phases, resumed = prepared.phases, restored.resumed
     callback_set = build_callbacks(
-        experiment, run_dir, data, history_so_far, state, saved_best,
-        phase=(lambda epoch: phase_at(phases, epoch)) if experiment.finetune.recipe else None)
-    # an early-stopped run (or one whose last epoch is backed up) has no epochs left; fit() still
-    # runs the callbacks' train-end work, e.g. EarlyStopping restoring the best epoch's weights
-    last_epoch = first_epoch if stopped else experiment.trainer.epochs
-    if first_epoch < last_epoch:
-        phase(f"training for up to {_count(last_epoch - first_epoch, 'epoch')}"
-              + (f" (epochs {first_epoch + 1}-{last_epoch})" if first_epoch else ""))
+        experiment, run_dir, prepared.data, restored.history, restored.callback_state,
+        restored.best_weights,
+        phase=(lambda epoch: phase_at(phases, epoch)) if is_phased(phases) else None)
+    last_epoch = resumed.epoch if resumed.stopped else experiment.trainer.epochs
+    if resumed.epoch < last_epoch:
+        log(f"[kerasdl] training for up to {_count(last_epoch - resumed.epoch, 'epoch')}"
+            + (f" (epochs {resumed.epoch + 1}-{last_epoch})" if resumed.epoch else ""))
     else:
-        phase(f"training already finished after epoch {first_epoch}")
-    history = dict(history_so_far)
-    fit_kwargs = dict(verbose=_verbosity(experiment),
-                      shuffle=False)  # the pipeline shuffles, per epoch, with its own seed
-    if first_epoch < last_epoch:
-        fitted = fit_phases(
-            model, phases, data.train, data.validation, callback_set.callbacks,
-            lambda m, rate: compile_model(experiment, m, data, prepared.devices, rate),
-            fit_kwargs=fit_kwargs, initial_epoch=first_epoch,
-            restore_optimizer=(lambda m: restore_optimizer(m, arrays)) if arrays else None,
-            batch_size=experiment.data.batch_size, shuffle_seed=experiment.data.shuffle_seed,
-            log=log, label=(f"transfer {experiment.finetune.recipe}"
-                            if experiment.finetune.recipe else experiment.name))
-    else:
-        if arrays and not experiment.finetune.recipe:
-            restore_optimizer(model, arrays)      # model.keras holds the optimizer that trained
-        fitted = model.fit(data.train, initial_epoch=first_epoch, epochs=last_epoch,
-                           validation_data=data.validation, callbacks=callback_set.callbacks,
-                           **fit_kwargs).history
+        log(f"[kerasdl] training already finished after epoch {resumed.epoch}")
+    fitted = fit_phases(
+        prepared.model, phases, prepared.data.train, prepared.data.validation,
+        callback_set.callbacks,
+        compile_phase=lambda m, rate: compile_model(experiment, m, prepared.data,
+                                                    prepared.devices, rate),
+        fit_kwargs=dict(verbose=_verbosity(experiment),
+                        shuffle=False),   # the pipeline shuffles, per epoch, with its own seed
+        work=prepared.work, resumed=resumed, log=log,
+        label=(f"transfer {experiment.finetune.recipe}" if prepared.work is not None
+               else experiment.name))
+    history = dict(restored.history)
     for key, values in fitted.items():
-        history[key] = [*history.get(key, []), *map(float, values)]
-    epochs_run = len(next(iter(history.values()), []))
-    if callback_set.guard.tripped:
-        trip = callback_set.guard.tripped
-        where = f"epoch {trip['epoch']}" + (f", at or before batch {trip['batch']}"
-                                            if trip["batch"] else "")
-        raise TrainingDiverged(
-            f"training stopped: {trip['metric']} became {trip['value']} in {where}; the last "
-            f"good checkpoint ({run_dir / 'checkpoints'}) and backup ({run_dir / BACKUP_DIR}) are "
-            "kept, no NaN weights were saved and nothing was published; lower "
-            "trainer.learning_rate or set trainer.clipnorm")
-    # From here on every step can be killed and resumed: the last backup holds the finished
-    # training, and each step below rewrites its own file whole (KERASDL_KILL_AT=<point> names
-    # the moments between them; tests/test_resume.py kills the run at each).
-    kill_point("train-end")
+        history[key] = [*history.get(key, []), *values]
+    _refuse_diverged(callback_set.guard, run_dir)
+    return history, callback_set
 
-    phase("evaluating on the test split")
-    test_metrics = {k: float(v) for k, v in
-                    model.evaluate(data.test, verbose=0, return_dict=True).items()}
-    atomic_write_json(run_dir / "metrics.json", test_metrics)
-    kill_point("metrics-written")
 
-    from kerasdl.figures import write_figures
-    from kerasdl.files import save_model_atomically
-    from kerasdl.manifest import base_manifest
-    from kerasdl.publishing import data_fingerprint, publish_model, publish_name
+def _refuse_diverged(guard, run_dir: Path) -> None:
+    """A TrainingDiverged error where the NaN guard stopped training; nothing is saved then."""
+    from kerasdl.callbacks import BACKUP_DIR
+    from kerasdl.errors import TrainingDiverged
 
-    model_path = run_dir / "model.keras"
-    save_model_atomically(model, model_path, kill_at="model-write")
-    kill_point("model-saved")
-    phase("writing figures")
-    best_epoch = _best_epoch(experiment, history)
-    from kerasdl.transfer.recipes import phase_epochs
+    trip = guard.tripped
+    if not trip:
+        return
+    where = f"epoch {trip['epoch']}" + (f", at or before batch {trip['batch']}"
+                                        if trip["batch"] else "")
+    raise TrainingDiverged(
+        f"training stopped: {trip['metric']} became {trip['value']} in {where}; the last "
+        f"good checkpoint ({run_dir / 'checkpoints'}) and backup ({run_dir / BACKUP_DIR}) are "
+        "kept, no NaN weights were saved and nothing was published; lower "
+        "trainer.learning_rate or set trainer.clipnorm")
 
-    phase_records = phase_epochs(experiment)
-    figures = write_figures(model, data, history, run_dir, experiment.name, log=log,
-                            best_epoch=best_epoch, phases=phase_records)
-    kill_point("figures-written")
-    name, renamed = publish_name(experiment)      # not a stock name for the user's own data
-    publish = publish_model(model_path, experiment, test_metrics, data_fingerprint(experiment, data),
-                            run_dir, inference=data.inference_record(), name=name)
-    if renamed and experiment.output.publish != "never":
-        publish = dataclasses.replace(publish, reason=f"{publish.reason}; {renamed}")
-    kill_point("published")
 
-    wall = time.time() - started
-    manifest = {**base_manifest(), "experiment": experiment.name, "seed": experiment.trainer.seed,
-                "devices": prepared.devices.manifest(), "data": data.manifest(),
-                "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
-                "wall_time_s": round(wall, 2), "epochs_run": epochs_run, "best_epoch": best_epoch,
-                "resumed": resuming,
-                # seconds since training started at each epoch's end (kerasdl report --time-to)
-                "epoch_end_s": callback_set.clock.epoch_end_s,
-                **({"phases": phase_records} if phase_records else {}),
-                "throughput": callback_set.throughput.summary(),
-                "published": {"done": publish.published, "path": str(publish.path),
-                              "reason": publish.reason}}
-    atomic_write_json(run_dir / "manifest.json", manifest)
-    kill_point("manifest-written")
-    logs = tensorboard_dir(experiment, run_dir) if experiment.callbacks.tensorboard.enabled else None
-    result = RunResult(experiment=experiment.name, run_dir=run_dir, model_path=model_path,
-                       tensorboard_dir=logs, test_metrics=test_metrics,
-                       epochs_run=epochs_run, best_epoch=best_epoch, history=history,
-                       data_source=data.source, published=publish.published,
-                       published_path=publish.path, publish_reason=publish.reason,
-                       wall_time_s=wall, throughput=callback_set.throughput.summary(),
-                       figures=figures,
-                       model=model)
+def _finish(experiment: Experiment, prepared: Prepared, run_dir: Path, history: dict,
+            callback_set, started: float, resuming: bool, log: Log) -> RunResult:
+    """Evaluate, save, draw, publish, record and report a trained model.
+
+    From here on every step can be killed and resumed: the last backup holds the finished
+    training, and each step rewrites its own file whole (KERASDL_KILL_AT=<point> names the
+    moments between them; tests/test_resume.py kills the run at each)."""
+    from kerasdl.callbacks import BACKUP_DIR
+    from kerasdl.files import atomic_write_text, kill_point
     from kerasdl.reports import run_report
+    from kerasdl.training import phase_records
 
+    kill_point("train-end")
+    test_metrics = _evaluate(prepared, run_dir, log)
+    model_path = _save_model(prepared.model, run_dir)
+    records = phase_records(prepared.phases)
+    best_epoch = _best_epoch(experiment, history)
+    log("[kerasdl] writing figures")
+    from kerasdl.figures import write_figures
+
+    figures = write_figures(prepared.model, prepared.data, history, run_dir, experiment.name,
+                            log=log, best_epoch=best_epoch, phases=records)
+    kill_point("figures-written")
+    publish = _publish(experiment, prepared, model_path, test_metrics, run_dir)
+    kill_point("published")
+    result = RunResult(
+        experiment=experiment.name, run_dir=run_dir, model_path=model_path,
+        tensorboard_dir=_tensorboard_dir(experiment, run_dir), test_metrics=test_metrics,
+        epochs_run=len(next(iter(history.values()), [])), best_epoch=best_epoch,
+        history=history, data_source=prepared.data.source, published=publish.published,
+        published_path=publish.path, publish_reason=publish.reason,
+        wall_time_s=time.time() - started, throughput=callback_set.throughput.summary(),
+        figures=figures, target=_target_record(experiment, callback_set.target),
+        model=prepared.model)
+    _write_manifest(result, experiment, prepared, callback_set, records, started, resuming)
     atomic_write_text(run_dir / FINISHED, run_report(result, experiment) + "\n")  # finished
     kill_point("report-written")
     shutil.rmtree(run_dir / BACKUP_DIR, ignore_errors=True)   # finished: nothing to resume
     log(run_report(result, experiment))
     return result
+
+
+def _evaluate(prepared: Prepared, run_dir: Path, log: Log) -> dict[str, float]:
+    """The test split's metrics, written to metrics.json."""
+    from kerasdl.files import atomic_write_json, kill_point
+    from kerasdl.rundir import METRICS
+
+    log("[kerasdl] evaluating on the test split")
+    test_metrics = {k: float(v) for k, v in
+                    prepared.model.evaluate(prepared.data.test, verbose=0,
+                                            return_dict=True).items()}
+    atomic_write_json(run_dir / METRICS, test_metrics)
+    kill_point("metrics-written")
+    return test_metrics
+
+
+def _save_model(model, run_dir: Path) -> Path:
+    """The trained model as the run's model.keras (finite weights only, written atomically)."""
+    from kerasdl.files import kill_point, save_model_atomically
+    from kerasdl.rundir import MODEL
+
+    model_path = run_dir / MODEL
+    save_model_atomically(model, model_path, kill_at="model-write")
+    kill_point("model-saved")
+    return model_path
+
+
+def _publish(experiment: Experiment, prepared: Prepared, model_path: Path,
+             test_metrics: dict[str, float], run_dir: Path):
+    """Publish to saved_models/ under the rule of :mod:`kerasdl.publishing`."""
+    from kerasdl.publishing import data_fingerprint, publish_model, publish_name
+
+    data = prepared.data
+    name, renamed = publish_name(experiment)      # not a stock name for the user's own data
+    publish = publish_model(model_path, experiment, test_metrics, data_fingerprint(experiment, data),
+                            run_dir, inference=data.inference_record(), name=name)
+    if renamed and experiment.output.publish != "never":
+        publish = dataclasses.replace(publish, reason=f"{publish.reason}; {renamed}")
+    return publish
+
+
+def _target_record(experiment: Experiment, stop) -> Optional[dict]:
+    """Where callbacks.target was reached: the time to target (None without a target)."""
+    if stop is None:
+        return None
+    return {"metric": experiment.callbacks.monitor, "mode": stop.mode, "target": stop.target,
+            "reached_epoch": stop.reached_epoch, "seconds": stop.seconds}
+
+
+def _tensorboard_dir(experiment: Experiment, run_dir: Path) -> Optional[Path]:
+    from kerasdl.callbacks import tensorboard_dir
+
+    return tensorboard_dir(experiment, run_dir) if experiment.callbacks.tensorboard.enabled else None
+
+
+def _write_manifest(result: RunResult, experiment: Experiment, prepared: Prepared, callback_set,
+                    records: list, started: float, resuming: bool) -> None:
+    """manifest.json: what ran where, how long, and what was published."""
+    from kerasdl.files import atomic_write_json, kill_point
+    from kerasdl.manifest import base_manifest
+    from kerasdl.rundir import MANIFEST
+
+    manifest = {**base_manifest(), "experiment": experiment.name, "seed": experiment.trainer.seed,
+                "devices": prepared.devices.manifest(), "data": prepared.data.manifest(),
+                "started": dt.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+                "wall_time_s": round(result.wall_time_s, 2), "epochs_run": result.epochs_run,
+                "best_epoch": result.best_epoch, "resumed": resuming,
+                # seconds since training started at each epoch's end (kerasdl report --time-to)
+                "epoch_end_s": callback_set.clock.epoch_end_s,
+                **({"phases": records} if records else {}),
+                **({"target": result.target} if result.target else {}),
+                "throughput": result.throughput,
+                "published": {"done": result.published, "path": str(result.published_path),
+                              "reason": result.publish_reason}}
+    atomic_write_json(result.run_dir / MANIFEST, manifest)
+    kill_point("manifest-written")
 
 
 def _count(n: int, noun: str) -> str:

@@ -292,3 +292,34 @@ def test_a_backup_written_in_another_phase_is_refused(tmp_path):
                                                r"but this experiment's plan puts that epoch in "
                                                r"phase 2/2 all"):
         check_backup_phase({"epoch": 3, "phase": "1/2 head"}, phase_at(phases, 3), tmp_path)
+
+
+def test_a_run_stops_at_its_target_and_resumes_to_the_same_end(tmp_path, uninterrupted):
+    """callbacks.target (issue 28, 2): training ends at the end of the first epoch whose
+    val_accuracy reaches the target, the manifest and the report give that epoch and the
+    seconds to it; killed before reaching it and resumed, the run ends at the same epoch with the
+    same weights."""
+    accuracies = [float(row["val_accuracy"]) for row in _history(uninterrupted[0])]
+    # a target first reached after epoch 1: the first later epoch better than all before it
+    epoch = next(e for e in range(2, len(accuracies) + 1)
+                 if accuracies[e - 1] > max(accuracies[:e - 1]))
+    target = ["--set", f"callbacks.target={accuracies[epoch - 1]!r}"]
+    whole = _kerasdl(["--workdir", str(tmp_path / "whole"), *target], cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    (whole_dir,) = (tmp_path / "whole").iterdir()
+    assert len(_history(whole_dir)) == epoch
+    record = json.loads((whole_dir / "manifest.json").read_text())["target"]
+    assert record["reached_epoch"] == epoch and record["metric"] == "val_accuracy"
+    assert 0 < record["seconds"] <= json.loads((whole_dir / "manifest.json").read_text())[
+        "epoch_end_s"][-1] + 1e-6
+    assert f"reached in epoch {epoch}" in whole.stdout
+    killed = _kerasdl(["--workdir", str(tmp_path / "runs"), *target], cwd=tmp_path,
+                      env={"KERASDL_KILL_AT": f"backup-rename:{epoch - 1}"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    resumed = _kerasdl(["--workdir", str(tmp_path / "runs"), "--resume", "latest", *target],
+                       cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert len(_history(run_dir)) == epoch
+    assert json.loads((run_dir / "manifest.json").read_text())["target"]["reached_epoch"] == epoch
+    assert _difference(run_dir / "model.keras", whole_dir / "model.keras") <= 1e-6

@@ -126,12 +126,14 @@ def _weights(model) -> dict[str, np.ndarray]:
 def _fit(experiment, model, data, compile_fn=None, callbacks=()):
     """The experiment's phases, fit by the runner's phase loop (as a run fits them)."""
     from kerasdl.callbacks import LearningRateLogger
-    from kerasdl.runner import fit_phases
-    from kerasdl.transfer.recipes import experiment_phases
+    from kerasdl.training import fit_phases
+    from kerasdl.transfer.recipes import RecipeWork, experiment_phases
 
     return fit_phases(model, experiment_phases(experiment), data.train, data.validation,
-                      [LearningRateLogger(), *callbacks], compile_fn or CompileRecorder(),
-                      {"verbose": 0, "shuffle": False}, log=lambda line: None)
+                      [LearningRateLogger(), *callbacks],
+                      compile_phase=compile_fn or CompileRecorder(),
+                      fit_kwargs={"verbose": 0, "shuffle": False},
+                      work=RecipeWork(experiment.data.batch_size, experiment.data.shuffle_seed))
 
 
 # === Freezing and BatchNorm ===

@@ -23,8 +23,8 @@ Reference:
     Howard, Ruder. "Universal Language Model Fine-tuning for Text Classification." ACL 2018.
 """
 from kerasdl.transfer.backbones import APPLICATIONS, Backbone, cut, load_backbone
-from kerasdl.transfer.layers import ApplicationPreprocessing, FrozenMode
-from kerasdl.transfer.optimizers import LayerwiseLearningRate, layer_multipliers
+from kerasdl.layers.transfer import ApplicationPreprocessing, FrozenMode
+from kerasdl.layerwise import LayerwiseLearningRate, layer_multipliers
 from kerasdl.transfer.recipes import (RECIPE_SPECS, Phase, backbone_of, build_transfer_model,
                                       compile_with, discriminative_optimizer, extract_features,
                                       freeze_backbone, make_transfer_model, plan_phases,

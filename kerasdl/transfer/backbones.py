@@ -77,7 +77,7 @@ class Backbone:
         """The preprocessing layer the weights expect (``None`` where there is none)."""
         if self.family is None:
             return None
-        from kerasdl.transfer.layers import ApplicationPreprocessing
+        from kerasdl.layers.transfer import ApplicationPreprocessing
 
         return ApplicationPreprocessing(self.family, input_scale=input_scale, name="preprocess")
 
@@ -168,10 +168,11 @@ def _kerasdl_builder(name: str, input_shape, weights, builder_kwargs) -> Backbon
 
 def _saved_model(spec: str, weights) -> Backbone:
     from kerasdl.loading import load_model
+    from kerasdl.rundir import MODEL, RunDir
 
     path = Path(spec)
     if path.is_dir():
-        model_path = path / "model.keras"
+        model_path = RunDir(path).file(MODEL)
         if not model_path.is_file():
             found = sorted(p.name for p in path.iterdir())
             raise ModelError(f"run directory {path} has no model.keras (it holds: "

@@ -19,17 +19,18 @@ recipe             situation                   what trains
 =================  ==========================  ==========================================================
 
 Every recipe but ``retrain_all`` runs the backbone in inference mode (BatchNormalization on its
-moving statistics, Dropout off) through :class:`~kerasdl.transfer.layers.FrozenMode`; in Keras 3
+moving statistics, Dropout off) through :class:`~kerasdl.layers.transfer.FrozenMode`; in Keras 3
 ``base(x, training=False)`` alone does not pin it (see that module). A change of ``trainable``
 takes effect only when the model is compiled again, so every phase compiles.
 ``layer_lr_decay`` gives the backbone discriminative learning rates (ULMFiT) in the phases that
-train it (:mod:`kerasdl.transfer.optimizers`).
+train it (:mod:`kerasdl.layerwise`).
 
 A recipe is a plan: :func:`plan_phases` returns its :class:`Phase` list (what trains, at which
-rate, for how many epochs, on cached features or not), and the runner runs it
-(:func:`kerasdl.runner.fit_phases`, the one place where a phase is compiled and fitted). The
-runner calls :func:`build_transfer_model`; library users call :func:`make_transfer_model` and
-:func:`train_recipe` (the same phase loop, without an Experiment).
+rate, for how many epochs, on cached features or not), :class:`RecipeWork` does its work around
+each phase, and :func:`kerasdl.training.fit_phases` runs it (the one place where a phase is
+compiled and fitted). The runner calls :func:`build_transfer_model`; library users call
+:func:`make_transfer_model` and :func:`train_recipe` (the same phase loop, without an
+Experiment).
 
 Reference:
     Yosinski, Clune, Bengio, Lipson. "How transferable are features in deep neural networks?"
@@ -49,15 +50,13 @@ import numpy as np
 
 from kerasdl.config import RECIPES, ConfigError, Experiment, Recipe
 from kerasdl.errors import unknown_name
+from kerasdl.training import (CompileFn, FitPart, Log, Phase, Resumed, fit_phases,  # noqa: F401
+                              phase_at, phase_spans, single_phase)
 
 #: names of the parts of a transfer model (``model.get_layer(name)``)
 PREPROCESS, BACKBONE, FEATURES, CLASSIFIER = "preprocess", "backbone", "features", "classifier"
 #: head_pooling="auto" flattens feature maps of at most this many values, and averages larger ones
 FLATTEN_MAX_VALUES = 4096
-
-Log = Callable[[str], None]
-CompileFn = Callable[[Any, float], None]
-
 
 #: the recipes by name (:class:`kerasdl.config.Recipe`: what each trains, how its phases go)
 RECIPE_SPECS = RECIPES
@@ -96,7 +95,7 @@ def make_transfer_model(backbone, num_classes: int, recipe: str = "linear_probe"
         one), ``backbone`` (a FrozenMode around the backbone), ``features``, ``classifier``.
     """
     from kerasdl.models.base import head_layers
-    from kerasdl.transfer.layers import FrozenMode
+    from kerasdl.layers.transfer import FrozenMode
 
     spec = recipe_spec(recipe)
     expected = tuple(backbone.model.input_shape[1:])
@@ -186,7 +185,7 @@ def discriminative_optimizer(model, optimizer, decay: float):
     """Wrap ``optimizer`` so the backbone's k-th layer from the top trains at ``decay ** k`` times its rate.
 
     The head trains at the full rate (``decay ** 0``)."""
-    from kerasdl.transfer.optimizers import LayerwiseLearningRate, layer_multipliers
+    from kerasdl.layerwise import LayerwiseLearningRate, layer_multipliers
 
     head = [model.get_layer(CLASSIFIER)]
     return LayerwiseLearningRate(optimizer, layer_multipliers(head, backbone_of(model).layers, decay))
@@ -203,31 +202,6 @@ def use_layerwise_learning_rates(model, decay: float) -> None:
 
 
 # === The plan: phases ===
-
-@dataclass(frozen=True)
-class Phase:
-    """One fit of a run: ``epochs`` epochs at ``learning_rate``, with what trains set first.
-
-    Attributes:
-        name: "head", "all", "top N" (a transfer run's phases) or "train" (any other run).
-        epochs: epochs of this phase.
-        learning_rate: the rate it compiles at (the head's, under ``layer_lr_decay``).
-        unfreeze: the backbone's trainable part: None (frozen), N (its top N layers with
-            weights) or "all".
-        layer_lr_decay: per-layer learning-rate decay into the backbone (ULMFiT), or None.
-        cache_features: the backbone runs once and the classifier trains on its features.
-        recompile: set ``trainable`` and compile before the phase (False: the model is fit as
-            it was compiled, as in a run without a recipe).
-    """
-
-    name: str
-    epochs: int
-    learning_rate: float
-    unfreeze: Union[None, int, str]
-    layer_lr_decay: Optional[float] = None
-    cache_features: bool = False
-    recompile: bool = True
-
 
 def plan_phases(recipe: str, epochs: int, learning_rate: float, head_epochs: int = 5,
                 unfreeze: Union[int, str] = "all", second_learning_rate: Optional[float] = None,
@@ -252,40 +226,9 @@ def experiment_phases(experiment: Experiment) -> list[Phase]:
     """The phases of ``experiment``: its recipe's, or one ``train`` phase without a recipe."""
     ft, trainer = experiment.finetune, experiment.trainer
     if not ft.recipe:
-        return [Phase("train", trainer.epochs, trainer.learning_rate, "all", recompile=False)]
+        return single_phase(trainer.epochs, trainer.learning_rate)
     return plan_phases(ft.recipe, trainer.epochs, trainer.learning_rate, ft.head_epochs,
                        ft.unfreeze, ft.second_learning_rate, ft.layer_lr_decay, ft.cache_features)
-
-
-def phase_epochs(experiment: Experiment) -> list[dict[str, Any]]:
-    """The experiment's phases as the manifest records them.
-
-    Name, first and last epoch (1-based) and learning rate of each; empty where it is not a
-    transfer run."""
-    if not experiment.finetune.recipe:
-        return []
-    return [{"name": phase.name, "first_epoch": first + 1, "last_epoch": end,
-             "learning_rate": phase.learning_rate}
-            for phase, first, end in phase_spans(experiment_phases(experiment))]
-
-
-def phase_spans(phases: Sequence[Phase]) -> list[tuple[Phase, int, int]]:
-    """(phase, epochs done before it, epochs done after it) for each phase in turn.
-
-    These are the ``initial_epoch`` and ``epochs`` of its ``fit``."""
-    spans, done = [], 0
-    for phase in phases:
-        spans.append((phase, done, done + phase.epochs))
-        done += phase.epochs
-    return spans
-
-
-def phase_at(phases: Sequence[Phase], epoch: int) -> str:
-    """The phase that ``epoch`` (1-based) ends in, as a backup records it ("2/2 all")."""
-    for index, (phase, first, end) in enumerate(phase_spans(phases)):
-        if first < epoch <= end:
-            return f"{index + 1}/{len(phases)} {phase.name}"
-    return "after the last phase"
 
 
 def check_options(recipe: str, layer_lr_decay: Optional[float], cache_features: bool,
@@ -321,6 +264,34 @@ def apply_phase(model, phase: Phase) -> str:
 
 
 @dataclass
+class RecipeWork:
+    """A recipe's work around each of its phases (:class:`kerasdl.training.PhaseWork`).
+
+    Before a phase compiles: freeze or unfreeze the backbone; after: wrap the optimizer for
+    per-layer rates (``layer_lr_decay``); for the fit: the classifier on cached features
+    (``cache_features``, in batches of ``batch_size`` shuffled by ``shuffle_seed`` and epoch).
+    """
+
+    batch_size: int = 32
+    shuffle_seed: int = 0
+
+    def set_trainable(self, model, phase: Phase) -> str:
+        return apply_phase(model, phase)
+
+    def after_compile(self, model, phase: Phase) -> str:
+        if phase.layer_lr_decay is None:
+            return ""
+        use_layerwise_learning_rates(model, phase.layer_lr_decay)
+        return f"layer-wise rates x{phase.layer_lr_decay:g} per layer downwards"
+
+    def part_to_fit(self, model, phase: Phase, train, validation, log: Log) -> FitPart:
+        if not phase.cache_features:
+            return FitPart()
+        cached = cache_features(model, train, validation, self.batch_size, self.shuffle_seed, log)
+        return FitPart(cached.head, cached.train, cached.validation, cached.callbacks)
+
+
+@dataclass
 class CachedFeatures:
     """The classifier of a transfer model on its frozen part's features, computed once.
 
@@ -338,12 +309,13 @@ class CachedFeatures:
 
 
 def cache_features(model, train, validation, batch_size: int, shuffle_seed: int,
-                   log: Log = print) -> CachedFeatures:
+                   log: Optional[Log] = None) -> CachedFeatures:
     """Run the frozen part of the compiled ``model`` once over ``train`` and ``validation``."""
     import tensorflow as tf
 
     from kerasdl.data.pipeline import per_epoch, shuffled_batches
 
+    log = log or (lambda _line: None)
     x_train, y_train = extract_features(model, train)
     cached_validation = None
     if validation is not None:
@@ -398,12 +370,12 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
                  unfreeze: Union[int, str] = "all", second_learning_rate: Optional[float] = None,
                  layer_lr_decay: Optional[float] = None, cache_features: bool = False,
                  batch_size: int = 32, shuffle_seed: int = 0, initial_epoch: int = 0,
-                 restore_optimizer: Optional[Callable[[Any], None]] = None, log: Log = print
-                 ) -> dict[str, list[float]]:
+                 restore_optimizer: Optional[Callable[[Any], None]] = None,
+                 log: Optional[Log] = None) -> dict[str, list[float]]:
     """Train a model from :func:`make_transfer_model` with ``recipe``; return the history.
 
-    The phases of :func:`plan_phases` run in the runner's phase loop
-    (:func:`kerasdl.runner.fit_phases`): every phase sets what trains, compiles through
+    The phases of :func:`plan_phases` run in the runs' phase loop
+    (:func:`kerasdl.training.fit_phases`): every phase sets what trains, compiles through
     ``compile_fn(model, learning_rate)`` and fits for its epochs, continuing the epoch count; the
     histories are concatenated (with ``learning_rate`` per epoch).
 
@@ -430,20 +402,19 @@ def train_recipe(model, train, validation=None, *, recipe: str, epochs: int,
             when ``initial_epoch`` falls inside that phase (the backup holds that phase's
             optimizer); a phase that starts at ``initial_epoch`` starts with a fresh optimizer,
             as it did in the run that never stopped.
-        log: receives one line per phase.
+        log: receives one line per phase (default: quiet).
     """
     from kerasdl.callbacks import LearningRateLogger
-    from kerasdl.runner import fit_phases
 
     check_options(recipe, layer_lr_decay, cache_features)
     phases = plan_phases(recipe, epochs, learning_rate, head_epochs, unfreeze,
                          second_learning_rate, layer_lr_decay, cache_features)
     return fit_phases(model, phases, train, validation, [LearningRateLogger(), *callbacks],
-                      compile_fn or compile_with(),
+                      compile_phase=compile_fn or compile_with(),
                       fit_kwargs={"shuffle": False, **(fit_kwargs or {})},
-                      initial_epoch=initial_epoch, restore_optimizer=restore_optimizer,
-                      batch_size=batch_size, shuffle_seed=shuffle_seed, log=log,
-                      label=f"transfer {recipe}")
+                      work=RecipeWork(batch_size, shuffle_seed),
+                      resumed=Resumed(initial_epoch, restore_optimizer=restore_optimizer),
+                      log=log, label=f"transfer {recipe}")
 
 
 # === The runner's entry point ===
@@ -471,6 +442,6 @@ def build_transfer_model(experiment: Experiment, data):
     rescale = experiment.data.rescale
     model = make_transfer_model(backbone, data.num_classes, recipe=ft.recipe,
                                 input_shape=input_shape, input_scale=1 / rescale if rescale else 1.0)
-    if ft.recipe == "two_phase":             # fail now, not after the head's epochs
+    if RECIPE_SPECS[ft.recipe].head_first:   # fail now, not after the head's epochs
         check_unfreeze(ft.unfreeze, len(layers_with_weights(model)))
     return model

@@ -1,4 +1,4 @@
-"""The two layers a transfer model is made of besides its backbone and head.
+"""The two layers a transfer model is made of besides its backbone and head (kerasdl.transfer).
 
 * :class:`ApplicationPreprocessing`: ``keras.applications.<family>.preprocess_input`` as a layer,
   so the preprocessing a pretrained backbone expects travels inside the saved ``.keras`` model.
