@@ -185,7 +185,8 @@ def resnet50(worker: Worker) -> None:
         started = time.perf_counter()
         try:
             with setup.scope():
-                keras.backend.clear_session()
+                keras.backend.clear_session()    # which resets Keras's dtype policy, so:
+                keras.mixed_precision.set_dtype_policy(setup.plan.precision)
                 model = keras.applications.ResNet50(weights=None)
                 model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), jit_compile=jit,
                               loss="sparse_categorical_crossentropy")
@@ -196,8 +197,9 @@ def resnet50(worker: Worker) -> None:
                 raise
             worker.add(f"batch {batch_size}", "skipped: out of GPU memory, trying a smaller batch")
     placed = model.weights[0].value.device.split("device:")[-1]
-    worker.add("placement, precision", "ok",
-               f"variables on {placed}; {setup.plan.precision}, jit_compile={jit}")
+    computes = model.get_layer("conv1_conv").compute_dtype
+    worker.add("placement, precision", "ok", f"variables on {placed}; {setup.plan.precision} "
+               f"(convolutions compute in {computes}), jit_compile={jit}")
     worker.add(f"images/s (batch {batch_size}, median of {steps} steps after {warmup})", "ok",
                f"{images_per_s:,.1f}", seconds=time.perf_counter() - started)
     worker.add("vs NVIDIA's 2,375 img/s (A100, TF AMP+XLA)", "ok",
