@@ -108,9 +108,8 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
             restore_best_weights=es.restore_best_weights, verbose=1))
     throughput, clock = ThroughputMonitor(data.counts["train"]), FitClock()
     callbacks += [throughput, clock]
-    target_value = getattr(cfg, "target", None)
-    target = (StopAtTarget(cfg.monitor, target_value, mode=mode, clock=clock)
-              if target_value is not None else None)
+    target = (StopAtTarget(cfg.monitor, cfg.target, mode=mode, clock=clock)
+              if cfg.target is not None else None)
     if target is not None:
         callbacks.append(target)
     if cfg.backup:

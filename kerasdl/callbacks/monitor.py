@@ -2,12 +2,15 @@
 
 As Keras's ``MonitorCallback._set_monitor_op`` does (keras/src/callbacks/monitor_callback.py),
 ``val_`` is ignored and accuracy-like metrics (:data:`kerasdl.config.HIGHER_IS_BETTER`) are
-maximized, the rest (losses, errors) minimized. kerasdl decides from the name alone, before
+maximized, the rest (losses, errors) minimized: :func:`kerasdl.config.metric_direction`, the
+rule that runs, sweeps and publishing also compare by. kerasdl decides from the name alone, before
 training, so a callback knows its direction without the compiled model.
 """
 from __future__ import annotations
 
 from typing import Literal
+
+from kerasdl.config import metric_direction
 
 #: the modes a monitoring callback takes
 MODES = ("auto", "min", "max")
@@ -27,17 +30,7 @@ def resolve_mode(monitor: str, mode: str, owner: str) -> Literal["min", "max"]:
                          f"'val_loss'; got {monitor!r}")
     if mode != "auto":
         return mode
-    return _metric_direction(monitor)
-
-
-def _metric_direction(name: str) -> Literal["min", "max"]:
-    try:
-        from kerasdl.config import metric_direction
-    except ImportError:               # before kerasdl.config exports it
-        from kerasdl.config import HIGHER_IS_BETTER
-
-        return "max" if name.removeprefix("val_") in HIGHER_IS_BETTER else "min"
-    return metric_direction(name)
+    return metric_direction(monitor)
 
 
 def improves(value: float, best, mode: str) -> bool:
