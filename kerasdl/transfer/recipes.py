@@ -313,7 +313,7 @@ def cache_features(model, train, validation, batch_size: int, shuffle_seed: int,
     """Run the frozen part of the compiled ``model`` once over ``train`` and ``validation``."""
     import tensorflow as tf
 
-    from kerasdl.data.pipeline import per_epoch, shuffled_batches
+    from kerasdl.data.batching import per_epoch, shuffled_batches
 
     log = log or (lambda _line: None)
     x_train, y_train = extract_features(model, train)
