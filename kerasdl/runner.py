@@ -64,10 +64,11 @@ class Prepared:
     work: Any = None          # the recipe's kerasdl.training.PhaseWork; None for a plain run
 
 
-def prepare(experiment: Experiment, log: Log = print) -> Prepared:
+def prepare(experiment: Experiment, log: Optional[Log] = None) -> Prepared:
     """Seed everything, pick the devices, load the data, build and compile the model.
 
     Then check, before any training, that data, model, loss and monitored metric fit together."""
+    log = log or _quiet
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
     phase("importing TensorFlow")
     from kerasdl.quiet import import_tensorflow, say_the_once_per_process_notices
@@ -126,7 +127,7 @@ def _build(experiment: Experiment, data, phase: Log):
 
 
 def run(experiment: Experiment | str | os.PathLike, workdir: Optional[str | os.PathLike] = None,
-        log: Log = print, resume: Optional[str | os.PathLike] = None) -> RunResult:
+        log: Optional[Log] = None, resume: Optional[str | os.PathLike] = None) -> RunResult:
     """Run ``experiment`` end to end and return what it produced.
 
     Seeds everything; builds the data pipeline and the model; checks that they fit each other and
@@ -144,11 +145,12 @@ def run(experiment: Experiment | str | os.PathLike, workdir: Optional[str | os.P
         experiment: a validated :class:`~kerasdl.config.Experiment`, or the path or name of an
             experiment file (loaded with :func:`kerasdl.load_experiment`).
         workdir: folder that receives the run directory (default: ``experiment.output.runs_dir``).
-        log: receives one line per phase and the closing report.
+        log: receives one line per phase and the closing report (default: quiet; the CLI
+            passes ``print``). Keras's progress follows ``trainer.verbose``.
         resume: a run directory of this experiment to continue from its last epoch backup; the
             result equals that of a run that was never interrupted (see kerasdl.resume).
     """
-    started = time.time()
+    started, log = time.time(), log or _quiet
     if isinstance(experiment, (str, os.PathLike)):       # kerasdl.run("experiments/lenet5.py")
         from kerasdl.experiment import load_experiment
 
@@ -156,23 +158,39 @@ def run(experiment: Experiment | str | os.PathLike, workdir: Optional[str | os.P
     elif not isinstance(experiment, Experiment):
         raise ConfigError(f"run() takes an Experiment (kerasdl.load_experiment(path)) or an experiment "
                           f"file's path or name; got {type(experiment).__name__}")
-    from kerasdl.rundir import run_lock, with_absolute_paths
-
     if resume is not None:
-        from kerasdl.resume import check_resumable, with_recorded_outputs
+        return _run_resumed(experiment, Path(resume).expanduser().resolve(), started, log)
+    return _run_new(experiment, workdir, started, log)
 
-        run_dir = check_resumable(experiment, Path(resume).expanduser().resolve())
-        experiment = with_recorded_outputs(experiment, run_dir)   # writes where the run wrote
-        with run_lock(run_dir):                                   # one writer per run directory
-            check_resumable(experiment, run_dir)                  # (not finished meanwhile)
-            return _train_in(experiment, prepare(experiment, log), run_dir, started, log,
-                             resuming=True)
+
+def _quiet(_line: str) -> None:
+    """The default ``log`` of library calls: say nothing."""
+
+
+def _run_resumed(experiment: Experiment, run_dir: Path, started: float, log: Log) -> RunResult:
+    """Continue the interrupted run in ``run_dir``, holding its lock."""
+    from kerasdl.resume import check_resumable, with_recorded_outputs
+    from kerasdl.rundir import run_lock
+
+    run_dir = check_resumable(experiment, run_dir)
+    experiment = with_recorded_outputs(experiment, run_dir)   # writes where the run wrote
+    with run_lock(run_dir):                                   # one writer per run directory
+        check_resumable(experiment, run_dir)                  # (not finished meanwhile)
+        return _train_in(experiment, prepare(experiment, log), run_dir, started, log,
+                         resuming=True)
+
+
+def _run_new(experiment: Experiment, workdir, started: float, log: Log) -> RunResult:
+    """Prepare, then make the run directory and train in it, holding its lock.
+
+    In a multi-worker cluster only the chief writes the run directory and saved_models/; the
+    other workers write into a temporary folder, removed at the end (TF's multi-worker rule)."""
     from kerasdl.devices import is_chief, tf_config_from_env
-    from kerasdl.rundir import check_writable, make_run_dir, runs_parent
+    from kerasdl.files import atomic_write_json
+    from kerasdl.rundir import (CONFIG, check_writable, make_run_dir, run_lock, runs_parent,
+                                with_absolute_paths)
 
     experiment = with_absolute_paths(experiment)   # config.json means the same from any folder
-    # in a multi-worker cluster only the chief writes the run directory and saved_models/;
-    # the other workers write into a temporary folder, removed at the end (TF's multi-worker rule)
     chief = experiment.device.policy != "multiworker" or is_chief(tf_config_from_env())
     if chief:   # folders are checked before any work, made after the preparation succeeded
         parent = runs_parent(experiment, workdir)
@@ -186,10 +204,8 @@ def run(experiment: Experiment | str | os.PathLike, workdir: Optional[str | os.P
     else:
         run_dir = Path(tempfile.mkdtemp(prefix=f"kerasdl-worker-{experiment.name}-"))
     try:
-        from kerasdl.files import atomic_write_json
-
         with run_lock(run_dir):
-            atomic_write_json(run_dir / "config.json", experiment.to_dict())
+            atomic_write_json(run_dir / CONFIG, experiment.to_dict())
             return _train_in(experiment, prepared, run_dir, started, log)
     finally:
         if not chief:
