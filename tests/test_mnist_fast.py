@@ -4,7 +4,12 @@ Its figures (>= 0.992 on the full MNIST in a quarter of keras.io's convnet's tim
 by bench/mnist_fast_vs_keras_io.py and recorded in bench/README.md, not here."""
 from __future__ import annotations
 
+import pytest
+
 from conftest import REPO
+
+# it took about 50 s on the shared 2-core machine (load ~10), over 30 s: the slow pass (CI runs it)
+pytestmark = pytest.mark.slow
 
 
 def test_mnist_fast_trains_one_epoch_of_its_one_cycle_on_the_embedded_images(tmp_path):
