@@ -142,7 +142,8 @@ def test_a_text_file_that_is_not_utf8_is_named(tmp_path):
     latin.write_bytes("fine\ncaf\xe9\n".encode("latin-1"))
     with pytest.raises(DataError) as raised:
         predict(_trained(None, tmp_path), [str(latin)])
-    assert str(raised.value).startswith(f"predict input {latin} is not UTF-8 text (byte 8, line 2)")
+    assert str(raised.value).startswith(
+        f"predict input {latin} line 2 is not UTF-8 text (byte 0xe9); save the file as UTF-8")
 
 
 def _number_words_trained(tmp_path: Path):
@@ -231,9 +232,10 @@ def test_an_export_that_fails_its_check_leaves_nothing_at_the_target(tmp_path, m
     runtime), the ONNX export is refused in one line and neither the target nor the temporary
     file remains."""
     from kerasdl import deploy
+    from kerasdl.deploy import checking
     from kerasdl.errors import DataError
 
-    monkeypatch.setattr(deploy, "EXPORT_TOLERANCE", -1.0)
+    monkeypatch.setattr(checking, "EXPORT_TOLERANCE", -1.0)
     with pytest.raises(DataError) as raised:
         deploy.export(_trained(_two_inputs(), tmp_path), "onnx", tmp_path / "m.onnx")
     message = str(raised.value)

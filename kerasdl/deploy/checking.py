@@ -7,7 +7,6 @@ mean anything.
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -67,7 +66,7 @@ def check_export(model, fmt: str, path: Path, target: Path) -> str:
     seconds = time.perf_counter() - started        # the check's whole cost: runtime and Keras
     worst = _largest_difference(fmt, found, expected, target)
     return (f"checked {target.name} in {runtime}: fed by name ({', '.join(names)}), Keras's "
-            f"outputs within {worst:.1e} on one example (tolerance {_tolerance():.0e}; "
+            f"outputs within {worst:.1e} on one example (tolerance {EXPORT_TOLERANCE:.0e}; "
             f"{seconds:.2f} s)")
 
 
@@ -94,7 +93,7 @@ def _largest_difference(fmt: str, found: list, expected: list[np.ndarray], targe
                             f"Keras's has {theirs.shape}; nothing was written to {target}")
         difference = float(np.abs(ours.astype(np.float64) - theirs.astype(np.float64)).max()
                            ) if theirs.size else 0.0
-        tolerance = _tolerance() * max(1.0, float(np.abs(theirs).max()) if theirs.size else 1)
+        tolerance = EXPORT_TOLERANCE * max(1.0, float(np.abs(theirs).max()) if theirs.size else 1)
         if not difference <= tolerance:
             raise DataError(f"the {fmt} export does not give Keras's outputs: in "
                             f"{EXPORT_FORMATS[fmt].runtime}, output {index} differs by "
@@ -102,11 +101,3 @@ def _largest_difference(fmt: str, found: list, expected: list[np.ndarray], targe
                             f"was written to {target}; export it in another format")
         worst = max(worst, difference)
     return worst
-
-
-def _tolerance() -> float:
-    """:data:`EXPORT_TOLERANCE`, or the value set on :mod:`kerasdl.deploy`, which re-exports it.
-
-    tests/test_artifacts.py sets it there to make every check fail; once that test sets
-    ``kerasdl.deploy.checking.EXPORT_TOLERANCE``, this is the constant itself."""
-    return getattr(sys.modules.get("kerasdl.deploy"), "EXPORT_TOLERANCE", EXPORT_TOLERANCE)

@@ -22,6 +22,7 @@ from kerasdl.deploy.checking import check_export, example_inputs
 from kerasdl.deploy.formats import EXPORT_FORMATS
 from kerasdl.deploy.reference import Trained
 from kerasdl.errors import ConfigError, DataError, KerasdlError
+from kerasdl.rundir import MODEL
 
 Log = Callable[[str], None]
 
@@ -42,7 +43,7 @@ def export_target(model_path: Path, home: Path, fmt: str, output: Optional[Path]
     file_name = EXPORT_FORMATS[fmt].file_name
     if output is not None:
         target = Path(output)
-    elif Path(model_path) == Path(home) / "model.keras":
+    elif Path(model_path) == Path(home) / MODEL:
         target = Path(home) / "export" / file_name
     else:
         target = Path(model_path).with_name(f"{Path(model_path).stem}.export") / file_name
