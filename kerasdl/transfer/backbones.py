@@ -1,4 +1,4 @@
-"""Backbones for transfer learning: keras.applications, kerasdl builders, and saved kerasdl models.
+"""Backbones for transfer learning: keras.applications, keras-hub presets, kerasdl builders, saved models.
 
 :func:`load_backbone` takes one string and returns a :class:`Backbone` (a functional
 ``keras.Model`` without a classifier, and the preprocessing its weights expect):
@@ -9,12 +9,20 @@
   ``~/.keras/models``, so an offline machine uses a file placed there); a file path loads that
   file (``.weights.h5``, or the legacy ``.h5`` that Keras downloads); ``None`` is random.
   Its preprocessing is ``keras.applications.<family>.preprocess_input`` (:data:`APPLICATIONS`).
+* ``"hub:<preset>"``: a keras-hub preset by name (downloaded and cached as keras-hub does) or a
+  local preset directory, with the preset's image converter as its preprocessing
+  (:mod:`kerasdl.transfer.hub`; ``pip install "kerasdl[hub]"``).
 * ``"kerasdl:<name>"``: a kerasdl builder with ``include_top=False`` (random, or ``weights`` =
   a ``.weights.h5`` file). kerasdl models take the pipeline's inputs as they are.
-* a path: a ``.keras`` file (e.g. ``saved_models/lenet5.keras``) or a run directory (its
+* a path: a ``.keras`` file (e.g. ``saved_models/lenet5.keras``), a Keras 2 ``.h5`` model, or a
+  run directory (its
   ``model.keras``), cut at ``cut_at`` (a layer name); by default just below its classifier (the
   input of its last layer with weights). A missing ``saved_models/<name>.keras`` that
   ``experiments/<name>.py`` publishes is an error that says to run that experiment first.
+
+Weights files (``finetune.weights``) load with :func:`load_weights_file`: a ``.weights.h5``, or a
+Keras 2 ``.h5`` (weights or whole model, matched by layer order, else by layer name, so a file
+with a classifier fits the backbone without one); a file that does not fit names the layer.
 
 Any backbone may be cut at a named layer (``cut_at``), the "cut the backbone at an earlier
 layer" of the small-data, different-domain recipe: lower layers hold more general features.
@@ -53,7 +61,9 @@ APPLICATIONS: dict[str, str] = {
     "Xception": "xception",
 }
 
-SOURCES = ("keras", "kerasdl", "saved")
+SOURCES = ("keras", "hub", "kerasdl", "saved")
+#: suffixes of the model files a backbone path may name (Keras 3 zip, Keras 2 HDF5)
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 @dataclass
@@ -62,19 +72,27 @@ class Backbone:
 
     Attributes:
         model: a functional ``keras.Model`` from the image to the features (no classifier).
-        source: "keras", "kerasdl" or "saved".
+        source: one of :data:`SOURCES`.
         family: the ``keras.applications`` module whose ``preprocess_input`` the weights expect
             (``None``: the inputs are used as the pipeline gives them).
         description: what was loaded, for logs and reports.
+        converter: a keras-hub preset's ImageConverter (resizing, normalisation of [0, 255]
+            pixels), the preprocessing of a ``hub:`` backbone; None for the others.
     """
 
     model: Any
     source: str
     family: Optional[str]
     description: str
+    converter: Any = None
 
     def preprocessing(self, input_scale: float = 1.0):
         """The preprocessing layer the weights expect (``None`` where there is none)."""
+        import keras
+
+        if self.converter is not None:          # Rescaling undoes the pipeline's rescale first
+            scale = [keras.layers.Rescaling(input_scale)] if input_scale != 1.0 else []
+            return keras.Sequential([*scale, self.converter], name="preprocess")
         if self.family is None:
             return None
         from kerasdl.layers.transfer import ApplicationPreprocessing
@@ -88,12 +106,14 @@ def load_backbone(spec: str, input_shape: Optional[Sequence[int]] = None,
     """Load the backbone ``spec`` names; see the module docstring for the three forms.
 
     Args:
-        spec: ``"keras:ResNet50"``, ``"kerasdl:resnet18"``, or a ``.keras`` file / run directory.
+        spec: ``"keras:ResNet50"``, ``"hub:resnet_50_imagenet"``, ``"kerasdl:resnet18"``, or a
+            ``.keras`` / ``.h5`` model file or a run directory.
         input_shape: ``(H, W, C)`` of the images (keras: and kerasdl: backbones; a saved model
             has its own).
-        weights: keras: "imagenet", a weights file or None; kerasdl: None or a ``.weights.h5``
-            file; saved models keep their weights ("imagenet", the config default, and None are
-            accepted and ignored).
+        weights: keras: "imagenet", a weights file or None; hub: "imagenet" (or "preset": the
+            preset's own), a weights file or None; kerasdl: None or a weights file; saved
+            models keep their weights ("imagenet", the config default, and None are accepted
+            and ignored).
         cut_at: name of the layer whose output are the features; None: the whole backbone
             (a saved model: just below its classifier).
         builder_kwargs: more arguments of the application or builder (e.g. ``{"alpha": 0.35}``).
@@ -101,6 +121,8 @@ def load_backbone(spec: str, input_shape: Optional[Sequence[int]] = None,
     builder_kwargs = dict(builder_kwargs or {})
     if spec.startswith("keras:"):
         backbone = _keras_application(spec[len("keras:"):], input_shape, weights, builder_kwargs)
+    elif spec.startswith("hub:"):
+        backbone = _hub_preset(spec[len("hub:"):], weights)
     elif spec.startswith("kerasdl:"):
         backbone = _kerasdl_builder(spec[len("kerasdl:"):], input_shape, weights, builder_kwargs)
     else:
@@ -109,7 +131,8 @@ def load_backbone(spec: str, input_shape: Optional[Sequence[int]] = None,
         model = cut(backbone.model, cut_at, spec)
         where = f"cut at '{cut_at}'" if cut_at else "cut below its classifier"
         backbone = Backbone(model, backbone.source, backbone.family,
-                            f"{backbone.description}, {where}: features {tuple(model.output.shape[1:])}")
+                            f"{backbone.description}, {where}: features {tuple(model.output.shape[1:])}",
+                            backbone.converter)
     return backbone
 
 
@@ -119,8 +142,6 @@ def _keras_application(name: str, input_shape, weights, builder_kwargs) -> Backb
     if name not in APPLICATIONS:
         raise ModelError(unknown_name("keras.applications model", name, APPLICATIONS,
                                       "finetune.backbone") + " (spell it as keras:<Name>)")
-    if weights not in (None, "imagenet"):
-        _require_file(weights, "finetune.weights", "a weights file (.weights.h5 or .h5)")
     if weights == "imagenet" and input_shape is not None and input_shape[-1] != 3:
         raise ModelError(f"keras:{name} with ImageNet weights needs 3-channel (RGB) images; the "
                          f"data have shape {tuple(input_shape)}: set data.channels=3 (grey images "
@@ -131,7 +152,7 @@ def _keras_application(name: str, input_shape, weights, builder_kwargs) -> Backb
                              "from model.kwargs")
     application = getattr(keras.applications, name)
     try:
-        model = application(include_top=False, weights=weights,
+        model = application(include_top=False, weights=weights if weights == "imagenet" else None,
                             input_shape=tuple(input_shape) if input_shape else None,
                             **builder_kwargs)
     except (ValueError, TypeError) as error:
@@ -141,6 +162,8 @@ def _keras_application(name: str, input_shape, weights, builder_kwargs) -> Backb
         if "URL fetch failure" not in str(error):
             raise
         raise ModelError(_no_download(name, str(error))) from None
+    if weights not in (None, "imagenet"):
+        load_weights_file(model, weights, f"keras:{name}")
     weights_text = {None: "random weights", "imagenet": "ImageNet weights"}.get(weights, weights)
     return Backbone(model, "keras", APPLICATIONS[name],
                     f"keras.applications.{name} ({weights_text}), preprocessing "
@@ -160,8 +183,7 @@ def _kerasdl_builder(name: str, input_shape, weights, builder_kwargs) -> Backbon
         kwargs["input_shape"] = tuple(input_shape)
     model = build(name, style="functional", **kwargs)
     if weights is not None:
-        _require_file(weights, "finetune.weights", "a .weights.h5 file")
-        model.load_weights(weights)
+        load_weights_file(model, weights, f"kerasdl:{name}")
     return Backbone(model, "kerasdl", None,
                     f"kerasdl '{name}' ({'random weights' if weights is None else weights})")
 
@@ -187,11 +209,13 @@ def _saved_model(spec: str, weights) -> Backbone:
         kind = "keras.applications model" if spec[:1].isupper() else "file"
         hint = (f"; did you mean 'keras:{spec}'?" if spec in APPLICATIONS else "")
         raise ModelError(f"backbone '{spec}' not found: no such {kind}{hint}. A backbone is "
-                         "'keras:<Name>' (keras.applications), 'kerasdl:<name>' (a kerasdl builder), "
-                         "or a path to a .keras file or a run directory")
-    elif path.suffix != ".keras":
-        raise ModelError(f"backbone file {path} is not a .keras model; save models with "
-                         "model.save('x.keras') (weights files go in finetune.weights)")
+                         "'keras:<Name>' (keras.applications), 'hub:<preset>' (keras-hub), "
+                         "'kerasdl:<name>' (a kerasdl builder), or a path to a .keras or .h5 "
+                         "model file or a run directory")
+    elif path.suffix not in MODEL_SUFFIXES or is_weights_file(path):
+        raise ModelError(f"backbone file {path} is not a .keras or Keras 2 .h5 model; save models "
+                         "with model.save('x.keras') (weights files go in finetune.weights, with "
+                         "a keras:, hub: or kerasdl: backbone of the same architecture)")
     if weights not in (None, "imagenet"):
         raise ModelError(f"finetune.weights={weights!r} applies to keras: and kerasdl: backbones; "
                          f"the saved model {path} has its own weights (set finetune.weights=None)")
@@ -246,9 +270,66 @@ def _no_download(name: str, error: str) -> str:
             f"{file} (from {url.group(1) if url else 'keras.applications'}) in {models}/")
 
 
-def _require_file(path: str, key: str, what: str) -> None:
+def _hub_preset(preset: str, weights) -> Backbone:
+    from kerasdl.transfer.hub import load_hub_backbone
+
+    model, converter, description = load_hub_backbone(preset, weights)
+    return Backbone(model, "hub", None, description, converter)
+
+
+def is_weights_file(path: Path) -> bool:
+    """A ``.weights.h5`` file, or a Keras 2 ``.h5`` that holds weights but no model config."""
+    if path.name.endswith(".weights.h5"):
+        return True
+    if path.suffix not in (".h5", ".hdf5"):
+        return False
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        return "model_config" not in handle.attrs
+
+
+def load_weights_file(model, path: str, where: str) -> None:
+    """Load the weights file ``path`` (``finetune.weights``) into the backbone ``model``.
+
+    A ``.weights.h5`` loads as Keras saved it. A Keras 2 ``.h5`` (weights or whole model) loads
+    by layer order, and where the layers differ (a file with a classifier, a backbone without
+    one) by layer name, every layer of ``model`` with weights then needing one in the file.
+    A file that does not fit is a ModelError naming the layer (or shapes) and ``where``.
+    """
     if not os.path.isfile(str(path)):
-        raise ModelError(f"{key}={path!r}: no such file; expected 'imagenet', None or {what}")
+        raise ModelError(f"finetune.weights={path!r}: no such file; expected 'imagenet', None or "
+                         "a weights file (.weights.h5, or a Keras 2 .h5 model or weights file)")
+    try:
+        model.load_weights(str(path))
+        return
+    except ValueError as error:
+        first = " ".join(str(error).split())
+        if str(path).endswith(".weights.h5") or "Layer count mismatch" not in first:
+            raise ModelError(f"finetune.weights={path} does not fit {where}: {first[:400]}; "
+                             "give weights saved from the same architecture") from None
+    missing = [layer.name for layer in model.layers
+               if layer.weights and layer.name not in _h5_layer_names(path)]
+    if missing:
+        raise ModelError(f"finetune.weights={path} does not fit {where}: its layer(s) "
+                         f"{', '.join(missing)} have no weights in the file (it holds "
+                         f"{', '.join(_h5_layer_names(path)) or 'none'}); give weights saved from "
+                         "the same architecture")
+    try:
+        model.load_weights(str(path), by_name=True)
+    except ValueError as error:
+        raise ModelError(f"finetune.weights={path} does not fit {where}: "
+                         f"{' '.join(str(error).split())[:400]}") from None
+
+
+def _h5_layer_names(path: str) -> list[str]:
+    """The layer names a Keras 2 ``.h5`` weights or model file holds weights for."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        group = handle["model_weights"] if "model_weights" in handle else handle
+        names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs.get("layer_names", [])]
+        return [n for n in names if len(group[n].attrs.get("weight_names", []))]
 
 
 def cut(model, layer_name: Optional[str], where: str = "the backbone"):

@@ -1,0 +1,136 @@
+"""keras-hub presets as transfer backbones: ``finetune.backbone = "hub:<name or directory>"``.
+
+A preset is a name (``"resnet_50_imagenet"``, or a ``kaggle://`` / ``hf://`` handle), downloaded
+and cached as keras-hub does (``$KAGGLEHUB_CACHE``, default ``~/.cache/kagglehub``; Hugging Face
+handles in ``$HF_HOME``), or a local preset directory (what ``save_to_preset`` writes; what an
+offline machine uses). :func:`load_hub_backbone` returns the preset's backbone model
+(``keras_hub.models.Backbone.from_preset``) and, where the preset has one, its image converter
+(resizing and normalisation) as the preprocessing the saved transfer model carries, so a reloaded
+model predicts on raw images. keras-hub is imported here only, for ``hub:`` backbones
+(``pip install "kerasdl[hub]"``); a saved transfer model reloads in a fresh process because
+Keras imports ``keras_hub`` modules itself when a file names their classes.
+
+Reference:
+    keras-hub, "Pretrained models" and ``Backbone.from_preset``: https://keras.io/keras_hub/
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from kerasdl.errors import ModelError, did_you_mean
+
+PREFIX = "hub:"
+#: what a local preset directory holds (keras-hub's preset_utils.CONFIG_FILE / converter file)
+PRESET_CONFIG, IMAGE_CONVERTER = "config.json", "image_converter.json"
+INSTALL = 'pip install "kerasdl[hub]"'
+
+
+def import_keras_hub():
+    """``keras_hub``, or a one-line ModelError that says how to install it."""
+    try:
+        import keras_hub
+    except ImportError as error:
+        raise ModelError(f"finetune.backbone='{PREFIX}...' needs keras-hub ({error}): "
+                         f"{INSTALL}") from None
+    return keras_hub
+
+
+def looks_like_directory(preset: str) -> bool:
+    """A preset spelled as a path (``/...``, ``./...``, ``~/...``) rather than a name or handle."""
+    return "://" not in preset and (os.sep in preset or preset.startswith((".", "~")))
+
+
+def preset_cache() -> str:
+    """Where keras-hub's downloads are cached (kagglehub's cache folder)."""
+    return os.environ.get("KAGGLEHUB_CACHE", "~/.cache/kagglehub")
+
+
+def load_hub_backbone(preset: str, weights: Optional[str]):
+    """The preset's backbone model, its image converter (or None), and a description.
+
+    Args:
+        preset: a preset name, handle, or local preset directory (without ``hub:``).
+        weights: "imagenet" (the config default) or "preset": the preset's own weights; None:
+            random initialisation of the preset's architecture; a path: a weights file
+            (``.weights.h5`` / ``.h5``) loaded into it.
+    """
+    keras_hub = import_keras_hub()
+    preset = _checked_preset(preset)
+    own_weights = weights in ("imagenet", "preset")
+    model = _from_preset(keras_hub.models.Backbone, preset, load_weights=own_weights)
+    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
+        raise ModelError(f"hub:{preset} is a {type(model).__name__} with inputs "
+                         f"{[tuple(i.shape) for i in model.inputs]}; kerasdl fine-tunes image "
+                         "backbones (one input of shape (batch, height, width, channels))")
+    if not own_weights and weights is not None:
+        from kerasdl.transfer.backbones import load_weights_file
+
+        load_weights_file(model, weights, f"hub:{preset}")
+    converter = _image_converter(keras_hub, preset)
+    weights_text = "preset weights" if own_weights else (weights or "random weights")
+    preprocessing = (f"the preset's {type(converter).__name__}" if converter is not None
+                     else "none (the preset has no image converter)")
+    return model, converter, (f"keras-hub preset {preset} ({type(model).__name__}, "
+                              f"{weights_text}), preprocessing {preprocessing}")
+
+
+def _checked_preset(preset: str) -> str:
+    if not preset:
+        raise ModelError("finetune.backbone='hub:' names no preset; give a keras-hub preset name "
+                         "(hub:resnet_50_imagenet) or a local preset directory (hub:/path/to/preset)")
+    if not looks_like_directory(preset):
+        return preset
+    path = Path(preset).expanduser()
+    if not path.is_dir():
+        raise ModelError(f"hub:{preset}: no such preset directory; give a directory that "
+                         "save_to_preset wrote (it holds config.json), or a preset name")
+    if not (path / PRESET_CONFIG).is_file():
+        found = ", ".join(sorted(p.name for p in path.iterdir())) or "nothing"
+        raise ModelError(f"hub:{preset} is not a keras-hub preset directory: no {PRESET_CONFIG} "
+                         f"(it holds: {found}); save one with model.save_to_preset(directory)")
+    return str(path)
+
+
+def _from_preset(cls, preset: str, **kwargs) -> Any:
+    """``cls.from_preset(preset)``; unknown names and failed downloads as one-line errors."""
+    try:
+        return cls.from_preset(preset, **kwargs)
+    except ValueError as error:
+        if "Unknown preset identifier" not in str(error):
+            raise
+        names = sorted(cls.presets)
+        raise ModelError(f"hub:{preset}: unknown keras-hub preset{did_you_mean(preset, names)}; "
+                         "give a preset name (keras_hub.models.Backbone.presets), a kaggle:// or "
+                         "hf:// handle, or a local preset directory (hub:/path/to/preset)") from None
+    except FileNotFoundError:                            # a file the preset lacks
+        raise
+    except (OSError, ConnectionError) as error:          # requests' errors are OSErrors
+        raise ModelError(no_preset_download(preset, error)) from None
+    except Exception as error:                           # kagglehub's own errors
+        if type(error).__module__.split(".")[0] not in ("kagglehub", "requests", "urllib3",
+                                                        "huggingface_hub"):
+            raise
+        raise ModelError(no_preset_download(preset, error)) from None
+
+
+def no_preset_download(preset: str, error: BaseException) -> str:
+    """The one line for a preset that could not be fetched (offline, a proxy, no such handle)."""
+    cause = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return (f"keras-hub preset '{preset}' could not be downloaded ({type(error).__name__}: "
+            f"{cause}): on an offline machine give a local preset directory "
+            f"(--set finetune.backbone=hub:/path/to/preset, saved with save_to_preset or copied "
+            f"from a connected machine), or place the download in the cache folder "
+            f"{preset_cache()} (KAGGLEHUB_CACHE), or set --set finetune.weights=None for random "
+            "weights")
+
+
+def _image_converter(keras_hub, preset: str):
+    """The preset's ImageConverter, or None where it has none (a backbone-only preset)."""
+    if looks_like_directory(preset) and not (Path(preset) / IMAGE_CONVERTER).is_file():
+        return None
+    try:
+        return _from_preset(keras_hub.layers.ImageConverter, preset)
+    except FileNotFoundError:
+        return None
