@@ -272,7 +272,7 @@ def test_a_keras2_h5_model_fine_tunes_through_the_cli(tmp_path):
     assert made.returncode == 0, made.stderr[-3000:]
     result = _kerasdl(["--workdir", str(tmp_path / "runs"), "--set", "data.channels=1",
                        "--set", "finetune.recipe=two_phase", "--set", "trainer.epochs=2",
-                       "--set", "finetune.head_epochs=1",
+                       "--set", "finetune.head_epochs=1", "--set", "finetune.weights=None",
                        "--set", f"finetune.backbone={tmp_path / 'keras2.h5'}"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "runs").iterdir()

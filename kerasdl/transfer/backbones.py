@@ -217,7 +217,7 @@ def _saved_model(spec: str, weights) -> Backbone:
                          "with model.save('x.keras') (weights files go in finetune.weights, with "
                          "a keras:, hub: or kerasdl: backbone of the same architecture)")
     if weights not in (None, "imagenet"):
-        raise ModelError(f"finetune.weights={weights!r} applies to keras: and kerasdl: backbones; "
+        raise ModelError(f"finetune.weights={weights!r} applies to keras:, hub: and kerasdl: backbones; "
                          f"the saved model {path} has its own weights (set finetune.weights=None)")
     model = load_model(path, compile=False)
     return Backbone(model, "saved", None, f"saved model {path} ({model.name})")
