@@ -142,6 +142,8 @@ def _keras_application(name: str, input_shape, weights, builder_kwargs) -> Backb
     if name not in APPLICATIONS:
         raise ModelError(unknown_name("keras.applications model", name, APPLICATIONS,
                                       "finetune.backbone") + " (spell it as keras:<Name>)")
+    if weights not in (None, "imagenet"):
+        require_weights_file(weights)             # before building the model
     if weights == "imagenet" and input_shape is not None and input_shape[-1] != 3:
         raise ModelError(f"keras:{name} with ImageNet weights needs 3-channel (RGB) images; the "
                          f"data have shape {tuple(input_shape)}: set data.channels=3 (grey images "
@@ -297,9 +299,7 @@ def load_weights_file(model, path: str, where: str) -> None:
     one) by layer name, every layer of ``model`` with weights then needing one in the file.
     A file that does not fit is a ModelError naming the layer (or shapes) and ``where``.
     """
-    if not os.path.isfile(str(path)):
-        raise ModelError(f"finetune.weights={path!r}: no such file; expected 'imagenet', None or "
-                         "a weights file (.weights.h5, or a Keras 2 .h5 model or weights file)")
+    require_weights_file(path)
     try:
         model.load_weights(str(path))
         return
@@ -320,6 +320,13 @@ def load_weights_file(model, path: str, where: str) -> None:
     except ValueError as error:
         raise ModelError(f"finetune.weights={path} does not fit {where}: "
                          f"{' '.join(str(error).split())[:400]}") from None
+
+
+def require_weights_file(path: str) -> None:
+    """A ModelError unless ``finetune.weights`` names an existing file."""
+    if not os.path.isfile(str(path)):
+        raise ModelError(f"finetune.weights={path!r}: no such file; expected 'imagenet', None or "
+                         "a weights file (.weights.h5, or a Keras 2 .h5 model or weights file)")
 
 
 def _h5_layer_names(path: str) -> list[str]:
