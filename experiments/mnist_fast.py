@@ -21,8 +21,8 @@ validation.
 Test accuracy on the full MNIST (bench/README.md, "MNIST fast", a loaded 2-core machine): 0.9910 /
 0.9917 / 0.9930 for trainer seeds 0 / 1 / 2 in 180 / 69 / 58 s a process, where keras.io's convnet
 took 504 / 469 / 220 s for 0.9910 / 0.9914 / 0.9912 (wall ratio 0.356 / 0.148 / 0.263): issue 28's
-0.992 in a quarter of its time is met by seed 2 only (the seed CNN, 3 epochs: 0.9922 at seed 0, in
-about 3x the time). On the embedded 3,600 training images four
+0.992 in a quarter of its time is not met (0.992: seed 2 only; under 1/4: seed 1 only; the seed
+CNN, 3 epochs: 0.9922 at seed 0, in about 3x the time). On the embedded 3,600 training images four
 epochs are too few (0.932, seed 0); LeNet-5's augmented default (0.977) stays the better choice.
 """
 from kerasdl.config import Callbacks, Data, EarlyStoppingConfig, Experiment, ModelConfig, Trainer
