@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO
 
-# it took about 50 s on the shared 2-core machine (load ~10), over 30 s: the slow pass (CI runs it)
+# 21 s at load 3.6 but about 50 s at load 10 on the shared 2-core machine: the slow pass (CI runs it)
 pytestmark = pytest.mark.slow
 
 
