@@ -73,10 +73,10 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
     best checkpoint, ReduceLROnPlateau, EarlyStopping, the throughput monitor, the fit clock, the
     stop at ``callbacks.target`` (after the clock, whose time it reads, and before the backup,
     which records that it stopped the run) and the epoch backup. The checkpoint, early stopping
-    and the target watch ``callbacks.monitor``; the runner
-    has already checked that the compiled model logs it. With ``resume_state`` (the
-    ``callbacks`` of :func:`read_backup`'s state) the stateful callbacks continue where the
-    interrupted run left them. ``phase(epoch)`` names a transfer run's phase for the backups.
+    and the target watch ``callbacks.monitor``; the runner has already checked that the compiled
+    model logs it. With ``resume_state`` (the ``callbacks`` of :func:`read_backup`'s state) the
+    stateful callbacks continue where the interrupted run left them. ``phase(epoch)`` names a
+    transfer run's phase for the backups.
     """
     cfg = experiment.callbacks
     mode = experiment.monitor_mode()
@@ -108,9 +108,9 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
             restore_best_weights=es.restore_best_weights, verbose=1))
     throughput, clock = ThroughputMonitor(data.counts["train"]), FitClock()
     callbacks += [throughput, clock]
-    target = (StopAtTarget(cfg.monitor, cfg.target, mode=mode, clock=clock)
-              if cfg.target is not None else None)
-    if target is not None:
+    target = None
+    if cfg.target is not None:
+        target = StopAtTarget(cfg.monitor, cfg.target, mode=mode, clock=clock)
         callbacks.append(target)
     if cfg.backup:
         callbacks.append(EpochBackup(run_dir, list(callbacks), guard, history, phase=phase))
