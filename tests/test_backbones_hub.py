@@ -209,16 +209,20 @@ def test_weights_that_do_not_fit_name_the_layer_and_shapes(tmp_path):
 # === through the CLI (slow: each run imports TensorFlow and keras-hub) ===
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe", ["linear_probe", "two_phase"])
+@pytest.mark.parametrize("recipe, options", [
+    ("linear_probe", []), ("two_phase", []),
+    ("linear_probe", ["--set", "finetune.cache_features=true"]),
+    ("finetune_all", ["--set", "finetune.layer_lr_decay=0.5"])],
+    ids=["linear_probe", "two_phase", "cache_features", "layer_lr_decay"])
 def test_a_hub_preset_fine_tunes_through_the_cli_and_predicts_raw_images(preset, tmp_path,
-                                                                          recipe):
+                                                                          recipe, options):
     """The run finishes; its saved model reloads in a fresh process (keras-hub's classes
     imported by Keras) and predicts on a raw PNG, the preset's preprocessing inside it."""
     import keras
 
     result = _kerasdl(["--workdir", str(tmp_path / "runs"), "--set", f"finetune.recipe={recipe}",
                        "--set", f"finetune.backbone=hub:{preset}", "--set", "trainer.epochs=2",
-                       "--set", "finetune.head_epochs=1"], cwd=tmp_path)
+                       "--set", "finetune.head_epochs=1", *options], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
     image = np.random.default_rng(0).integers(0, 256, (40, 30, 3)).astype("uint8")
@@ -276,4 +280,7 @@ def test_a_keras2_h5_model_fine_tunes_through_the_cli(tmp_path):
                        "--set", f"finetune.backbone={tmp_path / 'keras2.h5'}"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
-    assert (run_dir / "model.keras").is_file()
+    import kerasdl
+
+    backbone = kerasdl.load_model(run_dir / "model.keras").get_layer("backbone").backbone
+    assert "_below_" in backbone.name and backbone.output.shape[1:] == (16,)   # no classifier
