@@ -64,6 +64,9 @@ class TransformerClassifier(ChainModel):
       vocabulary on the training split of a text dataset (imdb_reviews, glue/sst2, toy_reviews).
     * token ids: give ``vocab_size``; the model takes int ids ``(batch, length)``, 0 = padding.
 
+    Raw text needs the TensorFlow backend (TextVectorization's string ops; :meth:`tensorflow_only`);
+    token ids run under ``KERAS_BACKEND=jax`` or ``torch`` too.
+
     Padding (id 0) is masked: attention never looks at it and the mean pooling skips it, so
     extending the padding does not change the output.
     """
