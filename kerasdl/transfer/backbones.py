@@ -15,9 +15,8 @@
 * ``"kerasdl:<name>"``: a kerasdl builder with ``include_top=False`` (random, or ``weights`` =
   a ``.weights.h5`` file). kerasdl models take the pipeline's inputs as they are.
 * a path: a ``.keras`` file (e.g. ``saved_models/lenet5.keras``), a Keras 2 ``.h5`` model, or a
-  run directory (its
-  ``model.keras``), cut at ``cut_at`` (a layer name); by default just below its classifier (the
-  input of its last layer with weights). A missing ``saved_models/<name>.keras`` that
+  run directory (its ``model.keras``), cut at ``cut_at`` (a layer name); by default just below
+  its classifier (the input of its last layer with weights). A missing ``saved_models/<name>.keras`` that
   ``experiments/<name>.py`` publishes is an error that says to run that experiment first.
 
 Weights files (``finetune.weights``) load with :func:`load_weights_file`: a ``.weights.h5``, or a
@@ -304,22 +303,24 @@ def load_weights_file(model, path: str, where: str) -> None:
         model.load_weights(str(path))
         return
     except ValueError as error:
-        first = " ".join(str(error).split())
-        if str(path).endswith(".weights.h5") or "Layer count mismatch" not in first:
-            raise ModelError(f"finetune.weights={path} does not fit {where}: {first[:400]}; "
-                             "give weights saved from the same architecture") from None
-    missing = [layer.name for layer in model.layers
-               if layer.weights and layer.name not in _h5_layer_names(path)]
+        if str(path).endswith(".weights.h5") or "Layer count mismatch" not in str(error):
+            raise ModelError(_misfit(path, where, str(error))) from None
+    in_file = _h5_layer_names(path)
+    missing = [layer.name for layer in model.layers if layer.weights and layer.name not in in_file]
     if missing:
-        raise ModelError(f"finetune.weights={path} does not fit {where}: its layer(s) "
-                         f"{', '.join(missing)} have no weights in the file (it holds "
-                         f"{', '.join(_h5_layer_names(path)) or 'none'}); give weights saved from "
-                         "the same architecture")
+        raise ModelError(_misfit(path, where, f"its layer(s) {', '.join(missing)} have no weights "
+                                              f"in the file (it holds {', '.join(in_file) or 'none'})"))
     try:
         model.load_weights(str(path), by_name=True)
     except ValueError as error:
-        raise ModelError(f"finetune.weights={path} does not fit {where}: "
-                         f"{' '.join(str(error).split())[:400]}") from None
+        raise ModelError(_misfit(path, where, str(error))) from None
+
+
+def _misfit(path: str, where: str, detail: str) -> str:
+    """The one line for a weights file that does not fit the backbone."""
+    detail = " ".join(detail.split())[:400]
+    return (f"finetune.weights={path} does not fit {where}: {detail}; give weights saved from "
+            "the same architecture (and input channels)")
 
 
 def require_weights_file(path: str) -> None:
