@@ -1,7 +1,7 @@
 """Pretrained backbones from wherever users keep them (issue 26, 1, 3, 4): keras-hub presets
 (``hub:<name or directory>``), Keras 2 ``.h5`` models and weights files, and one-line errors when
 weights cannot be fetched. Offline: the preset is a tiny random ResNet saved with
-``save_to_preset``; the network is unreachable here, which the offline errors rely on."""
+``save_to_preset``; the offline errors send downloads to a proxy that is not there."""
 from __future__ import annotations
 
 import json
@@ -118,9 +118,19 @@ def test_without_keras_hub_a_hub_backbone_says_how_to_install(monkeypatch):
         load_backbone("hub:resnet_18_imagenet")
 
 
-# === weights that cannot be fetched (the network is unreachable here) ===
+# === weights that cannot be fetched ===
 
-def test_a_preset_that_cannot_be_downloaded_names_the_offline_ways(tmp_path, monkeypatch):
+@pytest.fixture
+def offline(monkeypatch):
+    """No network, also where there is one: every download goes to a proxy that is not there."""
+    for key in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.setenv(key, "http://127.0.0.1:9")
+    for key in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_a_preset_that_cannot_be_downloaded_names_the_offline_ways(tmp_path, monkeypatch,
+                                                                   offline):
     from kerasdl.errors import ModelError
     from kerasdl.transfer.backbones import load_backbone
 
@@ -132,7 +142,8 @@ def test_a_preset_that_cannot_be_downloaded_names_the_offline_ways(tmp_path, mon
     assert "hub:/path/to/preset" in line and str(tmp_path / "cache") in line
 
 
-def test_imagenet_weights_that_cannot_be_downloaded_name_the_offline_ways(tmp_path, monkeypatch):
+def test_imagenet_weights_that_cannot_be_downloaded_name_the_offline_ways(tmp_path, monkeypatch,
+                                                                          offline):
     from kerasdl.errors import ModelError
     from kerasdl.transfer.backbones import load_backbone
 
