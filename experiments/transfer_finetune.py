@@ -8,7 +8,7 @@ Run (after experiments/transfer_pretrain.py has published saved_models/transfer_
 
 Recipes (finetune.recipe): linear_probe, cut_and_probe (with finetune.cut_at='s4'),
 finetune_all, retrain_all, two_phase; see kerasdl/transfer/recipes.py. The same model trained
-from scratch: --set finetune.recipe=None. `python -m kerasdl.transfer.demo` runs them all at 10
+from scratch: --set finetune.recipe=None. `python bench/transfer_demo.py` runs them all at 10
 and 50 images per digit and writes the table and plot.
 
 Data: 'mnist_5to9_10' (kerasdl/data/mnist_subsets.py): 10 training images of each digit 5-9
@@ -34,7 +34,7 @@ Wall time is the run's "done in" on 2 shared cores; both sides run 60 epochs on 
 images, transfer's extra 0.8 s being the backbone's loading and the second phase's compile
 (scratch given 100 epochs validates no better: 0.849 against 0.847). Pretraining (once, not in
 the wall times): 0.996 test accuracy on digits 0-4, 55 s. The demo on the same defaults,
-`python -m kerasdl.transfer.demo --seeds 0 1 2 --sizes 10` (247 s), selects finetune_all on its
+`python bench/transfer_demo.py --seeds 0 1 2 --sizes 10` (247 s), selects finetune_all on its
 10-per-digit validation set: test 0.921 against 0.861 from scratch, +0.059 (seed means).
 
 How the defaults were chosen: on validation accuracy only, mean over trainer seeds 0, 1, 2, on

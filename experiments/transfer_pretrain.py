@@ -6,7 +6,7 @@ Run:
 
 Then fine-tune it on digits 5-9 with few labels (experiments/transfer_finetune.py), or run the
 whole comparison of recipes against training from scratch:
-    python -m kerasdl.transfer.demo
+    python bench/transfer_demo.py
 
 Data: 'mnist_0to4' (kerasdl/data/mnist_subsets.py), the digits 0-4 of the embedded MNIST copy
 (2,000 train / 500 test, offline); 10% of the train split is held out for validation. The model

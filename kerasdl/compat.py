@@ -5,7 +5,7 @@ set under ``saving_attr_skipset_<type>`` but looks it up under ``saving_attr_ski
 so the cache never hits: every ``model.save`` builds throwaway reference Layer, Optimizer and
 Metric objects, 13 ms of the 20 ms that saving LeNet-5 takes. :func:`cached_saving_skipsets`
 memoises it (the set depends on the type name alone) while kerasdl itself saves or loads;
-``tests/test_saving.py`` checks it, and that the user's own saves are left to Keras.
+``tests/test_publishing.py`` checks it, and that the user's own saves are left to Keras.
 
 **Multi-worker training.** Keras 3 (checked up to 3.15 with TensorFlow 2.21) cannot ``fit`` under
 ``tf.distribute.MultiWorkerMirroredStrategy`` (keras-team/keras#20585, tensorflow#72388):

@@ -166,7 +166,16 @@ def fit_phases(model, phases: Sequence[Phase], train, validation, callbacks: lis
         part = work.part_to_fit(model, phase, train, validation, log) if (
             work is not None and phase.recompile) else FitPart()
         _fit(model, part, train, validation, callbacks, start, end, fit_kwargs, history)
+        if _target_reached(callbacks):     # fit() forgets stop_training between phases
+            break
     return history
+
+
+def _target_reached(callbacks: list) -> bool:
+    """Whether callbacks.target was reached: the run ends there, whatever phases are left."""
+    from kerasdl.callbacks.target import StopAtTarget
+
+    return any(isinstance(c, StopAtTarget) and c.reached_epoch is not None for c in callbacks)
 
 
 def _setup(model, index: int, spans, compile_phase: CompileFn, work: Optional[PhaseWork],

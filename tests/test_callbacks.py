@@ -103,9 +103,12 @@ def test_best_checkpoint_keeps_the_best_value_of_its_mode(tmp_path, monitor, mod
     assert keras.saving.load_model(path).count_params() == 10
 
 
-def test_best_checkpoint_positional_arguments_still_work(tmp_path):
+def test_best_checkpoint_takes_its_options_by_keyword_only(tmp_path):
     guard = NaNGuard()
-    best = BestCheckpoint(tmp_path / "best.keras", "val_loss", "min", False, guard)
+    with pytest.raises(TypeError):
+        BestCheckpoint(tmp_path / "best.keras", "val_loss")     # as Keras's: by keyword
+    best = BestCheckpoint(tmp_path / "best.keras", monitor="val_loss", mode="min",
+                          save_best_only=False, guard=guard)
     _fit(_model(), [guard, best], epochs=2)
     assert (best.monitor, best.mode, best.save_best_only, best.guard) == ("val_loss", "min",
                                                                           False, guard)

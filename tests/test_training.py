@@ -114,3 +114,14 @@ def test_no_epochs_left_still_fits_once_for_the_callbacks_train_end():
     assert ended == [True] and len(restored) == 1
     assert compiles.rates == [0.1]                       # the head phase, which it stopped in
     assert history == {}
+
+
+def test_a_target_reached_in_the_first_phase_ends_the_run():
+    """Keras resets stop_training at each fit(), so the loop itself ends a run whose target
+    (callbacks.target) was reached in an earlier phase."""
+    from kerasdl.callbacks.target import StopAtTarget
+
+    target = StopAtTarget("loss", 1e9)                    # reached at the end of epoch 1
+    history = fit_phases(_model(), PLAN, _data(), None, [target], compile_phase=_Compiles(),
+                         fit_kwargs={"verbose": 0, "shuffle": False}, work=_Work())
+    assert target.reached_epoch == 1 and len(history["loss"]) == 1

@@ -1,7 +1,7 @@
 """Transfer learning (kerasdl/transfer): backbones, recipes, freezing, discriminative learning
 rates, cached features, saving; real TensorFlow on small models and real (embedded) data.
 
-The offline demonstration (pretrain on digits 0-4, transfer to 5-9) is in the slow suite.
+The offline demonstration (pretrain on digits 0-4, transfer to 5-9) is tests/test_transfer_demo.py.
 """
 from __future__ import annotations
 
@@ -301,7 +301,7 @@ def test_cached_features_run_the_backbone_once_and_the_whole_model_saves(tmp_pat
     backbone = Backbone(keras.Model(inputs, x, name="counted"), "saved", None, "counted test net")
     model = make_transfer_model(backbone, 10, recipe="linear_probe")
     guard = NaNGuard()
-    checkpoint = BestCheckpoint(tmp_path / "best.keras", "val_loss", "min", True, guard)
+    checkpoint = BestCheckpoint(tmp_path / "best.keras", monitor="val_loss", mode="min", guard=guard)
     history = train_recipe(model, data.train, data.validation, recipe="linear_probe", epochs=8,
                            learning_rate=LR, cache_features=True, callbacks=[guard, checkpoint],
                            fit_kwargs={"verbose": 0}, log=lambda line: None)

@@ -37,10 +37,11 @@ from kerasdl.callbacks.saves import SavesModel
 from kerasdl.callbacks.target import StopAtTarget
 from kerasdl.callbacks.timing import FitClock, ThroughputMonitor
 from kerasdl.config import Experiment
+from kerasdl.rundir import HISTORY as HISTORY_FILE
 
 CHECKPOINT = Path("checkpoints") / "best.keras"
 TENSORBOARD = Path("tensorboard")
-HISTORY = Path("history.csv")
+HISTORY = Path(HISTORY_FILE)
 
 __all__ = ["BACKUP_DIR", "BestCheckpoint", "CHECKPOINT", "CallbackSet", "DataEpoch", "EpochBackup",
            "FitClock", "HISTORY", "HistoryWriter", "LearningRateLogger", "NaNGuard",

@@ -37,7 +37,7 @@ class BestCheckpoint(SavesModel):
         print(best.mode, best.best)    # max, the best val_accuracy, saved in checkpoints/best.keras
     """
 
-    def __init__(self, filepath: str | Path, monitor: str = "val_loss", mode: str = "auto",
+    def __init__(self, filepath: str | Path, *, monitor: str = "val_loss", mode: str = "auto",
                  save_best_only: bool = True, guard: Optional[NaNGuard] = None):
         super().__init__()
         if Path(filepath).suffix != ".keras":

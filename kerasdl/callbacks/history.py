@@ -24,7 +24,7 @@ class HistoryWriter(keras.callbacks.Callback):
 
     Example::
 
-        model.fit(x, y, epochs=3, callbacks=[HistoryWriter("history.csv")])
+        model.fit(x, y, epochs=3, callbacks=[HistoryWriter("training_log.csv")])
     """
 
     def __init__(self, filename: str | Path, history: Optional[dict[str, list[float]]] = None):
