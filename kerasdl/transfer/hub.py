@@ -16,6 +16,7 @@ Reference:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -117,13 +118,13 @@ def _from_preset(cls, preset: str, **kwargs) -> Any:
 
 def no_preset_download(preset: str, error: BaseException) -> str:
     """The one line for a preset that could not be fetched (offline, a proxy, no such handle)."""
-    cause = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-    return (f"keras-hub preset '{preset}' could not be downloaded ({type(error).__name__}: "
-            f"{cause}): on an offline machine give a local preset directory "
-            f"(--set finetune.backbone=hub:/path/to/preset, saved with save_to_preset or copied "
-            f"from a connected machine), or place the download in the cache folder "
-            f"{preset_cache()} (KAGGLEHUB_CACHE), or set --set finetune.weights=None for random "
-            "weights")
+    host = re.search(r"host='([^']+)'", str(error))
+    cause = (f"{type(error).__name__} reaching {host.group(1)}" if host else
+             f"{type(error).__name__}: {' '.join(str(error).split())[:150]}")
+    return (f"keras-hub preset '{preset}' could not be downloaded ({cause}): on an offline "
+            "machine give a local preset directory (--set finetune.backbone=hub:/path/to/preset, "
+            "saved with save_to_preset or copied from a connected machine), or place the download "
+            f"in the cache folder {preset_cache()} (KAGGLEHUB_CACHE)")
 
 
 def _image_converter(keras_hub, preset: str):
