@@ -87,32 +87,9 @@ def recurrent_layers(*, cell: str, units: Sequence[int], bidirectional: bool = F
         front: layers placed before everything else (e.g. a StringLookup for raw tokens).
         head_name: name of the head layer.
     """
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {', '.join(map(repr, CELLS))}; received: cell={cell!r}")
+    task = _checked_task(cell, units, merge_mode, task, num_classes, include_top, vocab_size,
+                         mask_value, dropout, recurrent_dropout)
     units = tuple(units)
-    if not units or any(int(u) < 1 for u in units):
-        raise ValueError(f"units must be a non-empty sequence of positive ints; received: "
-                         f"units={units!r}")
-    if merge_mode not in MERGE_MODES:
-        raise ValueError(f"merge_mode must be one of {', '.join(map(repr, MERGE_MODES))}; "
-                         f"received: merge_mode={merge_mode!r}")
-    if task not in TASKS:
-        raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}; received: task={task!r}")
-    if task == "auto":
-        task = "classification" if num_classes else "regression"
-    if include_top and task == "classification" and (num_classes is None or num_classes < 1):
-        raise ValueError(f"a classification head needs num_classes >= 1; received: "
-                         f"num_classes={num_classes!r}")
-    if task == "regression" and num_classes is not None:
-        raise ValueError(f"task='regression' has a linear head of num_outputs units and takes no "
-                         f"num_classes; received: num_classes={num_classes!r}")
-    if vocab_size is not None and mask_value is not None:
-        raise ValueError("mask_value masks real-valued inputs; token inputs (vocab_size) are "
-                         "masked by mask_zero. Received both vocab_size and mask_value")
-    for key, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"{key} must be in [0, 1); received: {key}={rate!r}")
-
     stack: list[keras.layers.Layer] = list(front)
     if vocab_size is not None:
         if vocab_size < 2:
@@ -141,6 +118,38 @@ def recurrent_layers(*, cell: str, units: Sequence[int], bidirectional: bool = F
             stack.append(layers.Dense(num_outputs, activation=None, name=head_name,
                                       dtype="float32"))
     return stack
+
+
+def _checked_task(cell: str, units: Sequence[int], merge_mode: str, task: str,
+                  num_classes: Optional[int], include_top: bool, vocab_size: Optional[int],
+                  mask_value: Optional[float], dropout: float, recurrent_dropout: float) -> str:
+    """Check :func:`recurrent_layers`' arguments (Keras's "received: ..." style); the task."""
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {', '.join(map(repr, CELLS))}; received: cell={cell!r}")
+    units = tuple(units)
+    if not units or any(int(u) < 1 for u in units):
+        raise ValueError(f"units must be a non-empty sequence of positive ints; received: "
+                         f"units={units!r}")
+    if merge_mode not in MERGE_MODES:
+        raise ValueError(f"merge_mode must be one of {', '.join(map(repr, MERGE_MODES))}; "
+                         f"received: merge_mode={merge_mode!r}")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(map(repr, TASKS))}; received: task={task!r}")
+    if task == "auto":
+        task = "classification" if num_classes else "regression"
+    if include_top and task == "classification" and (num_classes is None or num_classes < 1):
+        raise ValueError(f"a classification head needs num_classes >= 1; received: "
+                         f"num_classes={num_classes!r}")
+    if task == "regression" and num_classes is not None:
+        raise ValueError(f"task='regression' has a linear head of num_outputs units and takes no "
+                         f"num_classes; received: num_classes={num_classes!r}")
+    if vocab_size is not None and mask_value is not None:
+        raise ValueError("mask_value masks real-valued inputs; token inputs (vocab_size) are "
+                         "masked by mask_zero. Received both vocab_size and mask_value")
+    for key, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"{key} must be in [0, 1); received: {key}={rate!r}")
+    return task
 
 
 class SequenceModel(ChainModel):
