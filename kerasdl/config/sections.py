@@ -253,8 +253,12 @@ class Finetune:
     """
 
     recipe: Optional[str] = None             # one of config.RECIPES; None: no transfer
-    backbone: str = ""          # "keras:ResNet50", "kerasdl:resnet18", or a saved .keras / run dir
-    weights: Optional[str] = "imagenet"      # keras.applications weights: imagenet, a file, None
+    # "keras:ResNet50", "kerasdl:resnet18", "hub:<keras-hub preset or its folder>", or a saved
+    # .keras / Keras 2 .h5 model or a run directory
+    backbone: str = ""
+    # keras: and hub: backbones' pretrained weights ("imagenet"; hub: also "preset"), a .h5 or
+    # .weights.h5 file (keras:, kerasdl:, hub:), or None (random weights)
+    weights: Optional[str] = "imagenet"
     cut_at: Optional[str] = None             # layer name where the backbone is cut
     unfreeze: Union[int, Literal["all"]] = "all"     # two_phase: top N layers, or all
     head_epochs: int = 5                     # two_phase: epochs of phase 1 (head only)
@@ -267,7 +271,8 @@ class Finetune:
             raise ConfigError(unknown_name("recipe", self.recipe, RECIPES, "finetune.recipe"))
         if self.recipe and not self.backbone:
             raise ConfigError(f"finetune.recipe={self.recipe!r} needs finetune.backbone, e.g. "
-                              "'keras:ResNet50', 'kerasdl:resnet18' or saved_models/x.keras")
+                              "'keras:ResNet50', 'kerasdl:resnet18', 'hub:resnet_18_imagenet' or "
+                              "saved_models/x.keras")
         if self.recipe and RECIPES[self.recipe].needs_cut_at and not self.cut_at:
             raise ConfigError(f"finetune.recipe={self.recipe!r} needs finetune.cut_at, the name of "
                               "the layer where the backbone is cut")
@@ -324,9 +329,9 @@ class Experiment:
         if not ft.recipe:
             return f"{self.model.name}, {self.model.style}"
         text = f"{ft.recipe} on {ft.backbone}"
-        if ft.backbone.startswith(("keras:", "kerasdl:")):      # a saved model has its own weights
-            text += {None: " (random weights)", "imagenet": " (ImageNet weights)"}.get(
-                ft.weights, f" (weights {ft.weights})")
+        if ft.backbone.startswith(("keras:", "kerasdl:", "hub:")):   # a saved model has its own
+            text += {None: " (random weights)", "imagenet": " (ImageNet weights)",  # weights
+                     "preset": " (preset weights)"}.get(ft.weights, f" (weights {ft.weights})")
         return text + (f", cut at {ft.cut_at}" if ft.cut_at else "")
 
     def monitor_mode(self) -> str:
