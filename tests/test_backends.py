@@ -55,6 +55,7 @@ def test_every_builder_and_style_builds_predicts_and_fits_under(backend):
     _assert_ok_or_declared(table, backend)
 
 
+@pytest.mark.slow          # 18 s; the in-process refusal test stays in the default suite
 def test_a_small_model_runs_and_a_string_model_refuses_in_one_line_under_jax():
     """The default suite's twin of the slow zoo check: LeNet-5 in its three styles under JAX, and
     the raw-string Transformer's one-line refusal."""

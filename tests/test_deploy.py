@@ -158,6 +158,7 @@ def test_evaluate_on_other_data_writes_metrics_and_a_confusion_matrix(shapes_run
     assert path != written[0]
 
 
+@pytest.mark.slow          # 29 s; test_publish_export_safety exports in the default suite
 def test_exports_of_lenet5_equal_keras_and_never_overwrite(shapes_run, tmp_path):
     """SavedModel (tf.saved_model.load), LiteRT (the interpreter) and ONNX (onnxruntime) give
     Keras's outputs within 1e-4; a second export to the same path is refused."""

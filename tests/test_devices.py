@@ -172,6 +172,7 @@ def _free_ports(count):
     return ports
 
 
+@pytest.mark.slow          # 39 s; the mirrored test stays in the default suite
 def test_multiworker_on_loopback_matches_one_worker_and_only_the_chief_writes(tmp_path):
     workers = ",".join(f"127.0.0.1:{port}" for port in _free_ports(2))
     common = ["--set", "data.source=embedded", "--set", "trainer.epochs=2", "--set",

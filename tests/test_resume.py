@@ -130,7 +130,8 @@ def test_kill_at_every_point_then_resume(tmp_path, uninterrupted, point):
     _finish_and_compare(tmp_path, uninterrupted[0])
 
 
-@pytest.mark.parametrize("seed", [0, pytest.param(1, marks=pytest.mark.slow),
+@pytest.mark.parametrize("seed", [pytest.param(0, marks=pytest.mark.slow),   # 23 s each
+                                  pytest.param(1, marks=pytest.mark.slow),
                                   pytest.param(2, marks=pytest.mark.slow)])
 def test_kill_at_a_random_moment_then_resume(tmp_path, uninterrupted, seed):
     """SIGKILL at a moment drawn uniformly over the whole uninterrupted run's wall time (start-up,
@@ -194,6 +195,7 @@ def test_resume_refuses_a_different_or_finished_experiment(tmp_path, uninterrupt
     assert finished.returncode == 2 and "that run already finished" in finished.stderr
 
 
+@pytest.mark.slow          # 27 s; tests/test_run_folders.py reads damaged run files in the default suite
 def test_corrupt_backup_falls_back_to_the_previous_one(tmp_path, uninterrupted):
     uninterrupted = uninterrupted[0]
     killed = _kerasdl(["--workdir", str(tmp_path)], cwd=tmp_path,
@@ -294,6 +296,7 @@ def test_a_backup_written_in_another_phase_is_refused(tmp_path):
         check_backup_phase({"epoch": 3, "phase": "1/2 head"}, phase_at(phases, 3), tmp_path)
 
 
+@pytest.mark.slow          # 38 s; tests/test_training.py and test_callbacks.py test the target
 def test_a_run_stops_at_its_target_and_resumes_to_the_same_end(tmp_path, uninterrupted):
     """callbacks.target (issue 28, 2): training ends at the end of the first epoch whose
     val_accuracy reaches the target, the manifest and the report give that epoch and the

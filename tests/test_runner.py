@@ -14,6 +14,7 @@ from kerasdl.runner import RUN_FILES, run
 from conftest import REPO, run_cli, run_python, small_experiment
 
 
+@pytest.mark.slow          # 18 s; test_cli's default run goes through the CLI
 def test_lenet5_smoke_through_the_cli(tmp_path):
     result = run_cli("run", str(REPO / "experiments" / "lenet5.py"), "--smoke",
                      "--set", "data.source=embedded", cwd=tmp_path)
@@ -53,6 +54,7 @@ def test_tensorboard_scalars_read_back_with_tensorboards_reader(tmp_path):
         np.testing.assert_allclose(logged, result.history[key], rtol=1e-5)
 
 
+@pytest.mark.slow          # 21 s; tests/test_models.py reloads in a fresh process
 def test_saved_model_gives_the_same_predictions_in_a_fresh_process(tmp_path):
     result = run(small_experiment(tmp_path, output=Output(runs_dir=str(tmp_path / "runs"),
                                                           saved_models_dir=str(tmp_path / "sm"))),

@@ -42,6 +42,7 @@ def test_demo_selects_the_transfer_variant_on_validation_and_reports_its_test_ac
     assert demo.margin(10) == pytest.approx(0.21)
 
 
+@pytest.mark.slow          # 25 s (loads the digit images)
 def test_demo_validation_images_are_balanced_and_held_out():
     from kerasdl.data.mnist_subsets import SECOND_DIGITS, digit_subset
 

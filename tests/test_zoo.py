@@ -120,6 +120,7 @@ def reloads_identically(gather, names: list[str], directory: Path) -> None:
     assert result.stdout.count("OK ") == len(cases), result.stderr[-4000:]
 
 
+@pytest.mark.slow          # 89 s; tests/test_models.py reloads each style in a fresh process
 def test_every_model_and_style_reloads_in_a_fresh_process(tmp_path):
     """Saved in one fresh process, reloaded in another: identical outputs (pytest's own process
     builds none of these models, so it does not grow by them). Half the models; the others in
