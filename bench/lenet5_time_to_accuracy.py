@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 from kerasdl.reports import read_run
 
@@ -45,12 +46,13 @@ def reached(run: dict) -> str:
     return f"epoch {run['epoch']} at {run['time_to_target']:.1f} s" if run["epoch"] else "never"
 
 
-def kerasdl_side(seed: int, target: float, settings: tuple[str, ...] = ()) -> dict:
-    """Run experiments/lenet5.py at ``seed`` (plus ``--set`` ``settings``) in a fresh process."""
+def kerasdl_side(seed: int, target: float, settings: Sequence[str] = (),
+                 experiment: str = "experiments/lenet5.py") -> dict:
+    """Run ``experiment`` at ``seed`` (plus ``--set`` ``settings``) in a fresh process."""
     workdir = Path(tempfile.mkdtemp(prefix="kerasdl-tta-"))
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "kerasdl", "run", str(REPO / "experiments/lenet5.py"),
+        [sys.executable, "-m", "kerasdl", "run", str(REPO / experiment),
          "--set", f"trainer.seed={seed}", "--set", "output.publish=never",
          "--set", "trainer.verbose=0", "--workdir", str(workdir),
          *[arg for setting in settings for arg in ("--set", setting)]],

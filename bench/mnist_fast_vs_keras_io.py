@@ -32,9 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lenet5_full_mnist import fetch_wheel, prepare_tfds_mnist  # noqa: E402
 from lenet5_time_to_accuracy import ENV, REPO  # noqa: E402
+from lenet5_time_to_accuracy import kerasdl_side as time_to_accuracy_side  # noqa: E402
 from timing import quartiles  # noqa: E402
 
-from kerasdl.reports import read_run  # noqa: E402
 
 TARGET, STRETCH_TARGET = 0.992, 0.994       # test accuracy in 1/4, and in 1/2, of keras.io's time
 
@@ -61,21 +61,7 @@ def subset_arrays() -> dict[str, np.ndarray]:
 
 def kerasdl_side(seed: int, settings: list[str]) -> dict:
     """experiments/mnist_fast.py at ``seed`` (plus ``--set`` ``settings``), a fresh process."""
-    workdir = Path(tempfile.mkdtemp(prefix="kerasdl-mnist-fast-"))
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "kerasdl", "run", str(REPO / "experiments/mnist_fast.py"),
-         "--set", f"trainer.seed={seed}", "--set", "output.publish=never",
-         "--set", "trainer.verbose=0", "--workdir", str(workdir),
-         *[arg for setting in settings for arg in ("--set", setting)]],
-        cwd=workdir, env=ENV, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if result.returncode != 0:
-        sys.exit(result.stdout[-2000:] + result.stderr[-2000:])
-    (run_dir,) = workdir.iterdir()
-    run = read_run(run_dir)
-    return {"accuracy": run["metrics"]["accuracy"], "wall": wall,
-            "fit_s": run["manifest"]["epoch_end_s"][-1]}
+    return time_to_accuracy_side(seed, TARGET, settings, experiment="experiments/mnist_fast.py")
 
 
 def keras_io_side(seed: int, arrays: Path, epochs: int) -> dict:
