@@ -371,7 +371,7 @@ def run_report(result, experiment: Experiment) -> str:
         f"  {metrics}",
         f"  epochs run     {result.epochs_run} of {experiment.trainer.epochs}{best}",
     ]
-    if getattr(result, "target", None):       # a RunResult of before callbacks.target
+    if getattr(result, "target", None):       # a stand-in result may have no target record
         lines.append(f"  target         {_target_line(result.target, result.epochs_run)}")
     if result.throughput:
         t = result.throughput
