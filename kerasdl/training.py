@@ -150,32 +150,48 @@ def fit_phases(model, phases: Sequence[Phase], train, validation, callbacks: lis
     log = log or _quiet
     resumed = resumed or Resumed()
     spans = phase_spans(phases)
-    total = spans[-1][2] if spans else 0
     history: dict[str, list[float]] = {}
-    if resumed.stopped or resumed.epoch >= total:       # the phase the run stopped in
+    if not spans:
+        return history
+    if resumed.stopped or resumed.epoch >= spans[-1][2]:     # the phase the run stopped in
         index = next((i for i, (_, first, end) in enumerate(spans)
                       if first < resumed.epoch <= end), len(spans) - 1)
         _setup(model, index, spans, compile_phase, work, resumed, log, label, end=False)
-        _fit(model, FitPart(), train, validation, callbacks, resumed.epoch, resumed.epoch,
+        part = _part(model, spans[index][0], work, train, validation, log)
+        _fit(model, part, train, validation, callbacks, resumed.epoch, resumed.epoch,
              fit_kwargs, history)
         return history
     for index, (phase, first, end) in enumerate(spans):
         if end <= resumed.epoch:                          # finished before a resume
             continue
         start = _setup(model, index, spans, compile_phase, work, resumed, log, label, end=True)
-        part = work.part_to_fit(model, phase, train, validation, log) if (
-            work is not None and phase.recompile) else FitPart()
+        part = _part(model, phase, work, train, validation, log)
         _fit(model, part, train, validation, callbacks, start, end, fit_kwargs, history)
-        if _target_reached(callbacks):     # fit() forgets stop_training between phases
+        if _run_ended(callbacks):          # fit() forgets stop_training between phases
             break
     return history
 
 
-def _target_reached(callbacks: list) -> bool:
-    """Whether callbacks.target was reached: the run ends there, whatever phases are left."""
+def _part(model, phase: Phase, work: Optional[PhaseWork], train, validation, log: Log) -> FitPart:
+    """What ``phase`` fits: the recipe's part (the classifier on cached features) or the model.
+
+    The same in a resumed run's zero-epoch fit, so that EarlyStopping's best weights (of the
+    part it watched) go back into that part."""
+    if work is None or not phase.recompile:
+        return FitPart()
+    return work.part_to_fit(model, phase, train, validation, log)
+
+
+def _run_ended(callbacks: list) -> bool:
+    """Whether the run ends here, whatever phases are left.
+
+    It does where callbacks.target was reached, or the NaN guard tripped (the runner then
+    refuses the run)."""
+    from kerasdl.callbacks.guard import NaNGuard
     from kerasdl.callbacks.target import StopAtTarget
 
-    return any(isinstance(c, StopAtTarget) and c.reached_epoch is not None for c in callbacks)
+    return any((isinstance(c, StopAtTarget) and c.reached_epoch is not None)
+               or (isinstance(c, NaNGuard) and c.tripped) for c in callbacks)
 
 
 def _setup(model, index: int, spans, compile_phase: CompileFn, work: Optional[PhaseWork],

@@ -125,3 +125,39 @@ def test_a_target_reached_in_the_first_phase_ends_the_run():
     history = fit_phases(_model(), PLAN, _data(), None, [target], compile_phase=_Compiles(),
                          fit_kwargs={"verbose": 0, "shuffle": False}, work=_Work())
     assert target.reached_epoch == 1 and len(history["loss"]) == 1
+
+
+def test_no_phases_fit_nothing():
+    assert fit_phases(_model(), [], _data(), None, [], compile_phase=_Compiles()) == {}
+
+
+def test_a_cached_phase_with_no_epochs_left_fits_its_part():
+    """A resumed cache_features run with no epochs left fits the classifier part (zero epochs),
+    whose weights EarlyStopping watched, not the whole model."""
+    fitted = []
+
+    class Part(_Work):
+        def part_to_fit(self, model, phase, train, validation, log):
+            head = _model()
+            head.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+            head.fit = lambda *args, **kwargs: fitted.append(kwargs) or keras.callbacks.History()
+            return FitPart(head, train, validation, [])
+
+    plan = [Phase("head", 3, 0.1, None, cache_features=True)]
+    fit_phases(_model(), plan, _data(), None, [], compile_phase=_Compiles(), work=Part(),
+               resumed=Resumed(3, stopped=True))
+    assert [(f["initial_epoch"], f["epochs"]) for f in fitted] == [(3, 3)]
+
+
+def test_the_backup_state_goes_back_in_the_first_fit_only():
+    """A later phase's fit starts EarlyStopping afresh, as in the uninterrupted run."""
+    from kerasdl.callbacks.backup import RestoreCallbackState
+
+    stopping = keras.callbacks.EarlyStopping(monitor="loss", patience=5)
+    restore = RestoreCallbackState([stopping], {"EarlyStopping": {"wait": 4}}, None)
+    stopping.on_train_begin()
+    restore.on_train_begin()
+    assert stopping.wait == 4
+    stopping.on_train_begin()            # the next phase's fit
+    restore.on_train_begin()
+    assert stopping.wait == 0

@@ -161,6 +161,9 @@ class RestoreCallbackState(keras.callbacks.Callback):
         self.callbacks, self.state, self.best_weights = _stateful(callbacks), state, best_weights
 
     def on_train_begin(self, logs=None):
+        """Put the state back once, in the first ``fit`` after the resume.
+
+        A later phase's ``fit`` starts the callbacks as the uninterrupted run's did."""
         for name, values in self.state.items():
             callback = self.callbacks.get(name)
             if callback is None:
@@ -169,6 +172,7 @@ class RestoreCallbackState(keras.callbacks.Callback):
                 setattr(callback, key, value)
             if isinstance(callback, keras.callbacks.EarlyStopping) and self.best_weights:
                 callback.best_weights = self.best_weights
+        self.state, self.best_weights = {}, None
 
 
 def has_backup(run_dir: Path) -> bool:
