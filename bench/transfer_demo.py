@@ -37,7 +37,9 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
+
+from kerasdl.logs import Log, quiet
 
 #: the experiments (files that come with kerasdl, loaded by name)
 PRETRAIN = "transfer_pretrain"
@@ -60,9 +62,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "retrain_all + layer LR x0.5": {"finetune.recipe": "retrain_all", "finetune.layer_lr_decay": 0.5},
 }
 SIZES = (10, 50)
-
-Log = Callable[[str], None]
-_quiet: Log = lambda _line: None  # noqa: E731
 
 
 @dataclass
@@ -124,7 +123,7 @@ def run_demo(workdir: str | Path = "runs", pretrained: Optional[str | Path] = No
     """
     import kerasdl
 
-    log = log or _quiet
+    log = log or quiet
     started = time.time()
     run_dir = Path(workdir) / f"transfer_demo-{dt.datetime.now():%Y%m%d-%H%M%S}"
     run_dir.mkdir(parents=True, exist_ok=False)
@@ -132,7 +131,7 @@ def run_demo(workdir: str | Path = "runs", pretrained: Optional[str | Path] = No
     if pretrained is None:
         log(f"[demo] pretraining LeNet-5 on digits 0-4 ({PRETRAIN})")
         experiment = kerasdl.load_experiment(PRETRAIN, overrides={"output.publish": "never"})
-        result = kerasdl.run(experiment, workdir=run_dir, log=_quiet)
+        result = kerasdl.run(experiment, workdir=run_dir)
         pretrained = result.model_path
         pretrain_accuracy = result.test_metrics.get("accuracy")
         log(f"[demo] pretrained: test accuracy {pretrain_accuracy:.4f} on digits 0-4 "
@@ -193,7 +192,7 @@ def train_and_test(experiment, variant: str, per_class: int, workdir: Path) -> R
     from kerasdl.data.pipeline import feature_transform
 
     started = time.time()
-    result = kerasdl.run(experiment, workdir=workdir, log=_quiet)
+    result = kerasdl.run(experiment, workdir=workdir)
     x, y = validation_arrays(per_class, experiment.data.split_seed)
     validation = result.model.evaluate(feature_transform(experiment.data)(x), y, verbose=0,
                                        batch_size=experiment.data.batch_size, return_dict=True)

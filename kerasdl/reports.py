@@ -275,7 +275,7 @@ def redraw_figures(run: dict, log: Callable[[str], None] = print) -> list[Path]:
     experiment = with_overrides(Experiment(**run["config"]),
                                 {"data.source": run["manifest"]["data"]["source"]})
     model = load_model(RunDir(run_dir).file(MODEL))
-    data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1], log=lambda line: None)
+    data = load_data(experiment.data, LOSSES[experiment.trainer.loss][1])
     return write_figures(model, data, run["history"], run_dir, experiment.name, log=log,
                          best_epoch=run["manifest"].get("best_epoch"),
                          phases=run["manifest"].get("phases", ()))

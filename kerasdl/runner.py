@@ -19,14 +19,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from kerasdl.config import LOSSES, Experiment, with_overrides
 from kerasdl.errors import ConfigError, DataError, KerasdlError, ModelError
+from kerasdl.logs import Log, quiet
 from kerasdl.rundir import FINISHED, RUN_FILES  # noqa: F401  (RUN_FILES: part of this API)
 from kerasdl.training import Resumed, compile_model, fit_phases  # noqa: F401  (compile_model: API)
 
-Log = Callable[[str], None]
 
 
 @dataclass
@@ -68,7 +68,7 @@ def prepare(experiment: Experiment, log: Optional[Log] = None) -> Prepared:
     """Seed everything, pick the devices, load the data, build and compile the model.
 
     Then check, before any training, that data, model, loss and monitored metric fit together."""
-    log = log or _quiet
+    log = log or quiet
     phase = lambda text: log(f"[kerasdl] {text}")  # noqa: E731
     phase("importing TensorFlow")
     from kerasdl.quiet import import_tensorflow, say_the_once_per_process_notices
@@ -150,7 +150,7 @@ def run(experiment: Experiment | str | os.PathLike, workdir: Optional[str | os.P
         resume: a run directory of this experiment to continue from its last epoch backup; the
             result equals that of a run that was never interrupted (see kerasdl.resume).
     """
-    started, log = time.time(), log or _quiet
+    started, log = time.time(), log or quiet
     if isinstance(experiment, (str, os.PathLike)):       # kerasdl.run("experiments/lenet5.py")
         from kerasdl.experiment import load_experiment
 
@@ -161,10 +161,6 @@ def run(experiment: Experiment | str | os.PathLike, workdir: Optional[str | os.P
     if resume is not None:
         return _run_resumed(experiment, Path(resume).expanduser().resolve(), started, log)
     return _run_new(experiment, workdir, started, log)
-
-
-def _quiet(_line: str) -> None:
-    """The default ``log`` of library calls: say nothing."""
 
 
 def _run_resumed(experiment: Experiment, run_dir: Path, started: float, log: Log) -> RunResult:

@@ -17,13 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Protocol, Sequence, Union
 
-Log = Callable[[str], None]
+from kerasdl.logs import Log, quiet
+
 #: ``compile_phase(model, learning_rate)``: compiles ``model`` at a phase's rate
 CompileFn = Callable[[Any, float], None]
-
-
-def _quiet(_line: str) -> None:
-    """The default ``log`` of library calls: say nothing."""
 
 
 @dataclass(frozen=True)
@@ -147,7 +144,7 @@ def fit_phases(model, phases: Sequence[Phase], train, validation, callbacks: lis
     Returns:
         The history of the epochs fitted, concatenated per key.
     """
-    log = log or _quiet
+    log = log or quiet
     resumed = resumed or Resumed()
     spans = phase_spans(phases)
     history: dict[str, list[float]] = {}

@@ -37,9 +37,8 @@ from kerasdl.callbacks.target import StopAtTarget
 from kerasdl.callbacks.timing import FitClock
 from kerasdl.errors import CorruptFileError, KerasdlError
 from kerasdl.files import atomic_write_text, kill_point
+from kerasdl.logs import Log, quiet
 
-Log = Callable[[str], None]
-_quiet: Log = lambda _line: None  # noqa: E731
 
 #: the folder of a run directory that holds its epoch backups
 BACKUP_DIR = "backup"
@@ -185,7 +184,7 @@ def read_backup(run_dir: Path, log: Optional[Log] = None) -> tuple[dict, dict]:
 
     Corrupt backups are skipped in favour of the previous one, and reported to ``log`` (quiet by
     default; the runner passes its own)."""
-    log = log or _quiet
+    log = log or quiet
     directory = Path(run_dir) / BACKUP_DIR
     candidates = sorted(directory.glob("epoch-*"), reverse=True)
     if not candidates:

@@ -56,7 +56,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -64,12 +64,11 @@ from kerasdl.data.decoding import utf8_text
 from kerasdl.data.splits import (Splits, carved_test_split, class_folders, plain_split,
                                  refuse_unknown_classes, stratified_index, stratified_order)
 from kerasdl.errors import DataError
+from kerasdl.logs import Log, quiet
 
 SCHEMES = ("folder", "npz", "csv", "textfolder")
 NPZ_KEYS = (("x_train", "y_train", "x_test", "y_test"), ("x", "y"))
 FLOAT32_MAX = float(np.finfo(np.float32).max)     # 3.4e38: beyond it, inf in the model
-Log = Callable[[str], None]
-_quiet: Log = lambda _line: None  # noqa: E731   (the default log; the CLI passes print)
 
 
 def local_source(name: str) -> Optional[tuple[str, Path]]:
@@ -94,7 +93,7 @@ def load_local(scheme: str, path: Path, cfg, log: Optional[Log] = None) -> Split
 
     loaders = {"folder": load_folder, "npz": _load_npz, "csv": _load_csv,
                "textfolder": _load_textfolder}
-    return loaders[scheme](path, cfg, log or _quiet)
+    return loaders[scheme](path, cfg, log or quiet)
 
 
 # --- arrays ----------------------------------------------------------------------------------

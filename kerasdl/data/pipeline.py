@@ -13,12 +13,12 @@ from kerasdl.data.augment import augment_batch
 from kerasdl.data.batching import (materialize, per_epoch, plain_graph, shuffled_batches,
                                    window_shuffle)
 from kerasdl.data.embedded import embedded_datasets
-from kerasdl.data.local import Log, load_local, local_source
+from kerasdl.data.local import load_local, local_source
 from kerasdl.data.splits import Splits
 from kerasdl.data.tfds_source import DownloadUnavailable, default_data_dir, load_tfds
 from kerasdl.errors import DataError, did_you_mean
+from kerasdl.logs import Log, quiet
 
-_quiet: Log = lambda _line: None  # noqa: E731   (the default log; the CLI passes print)
 
 
 @dataclass
@@ -79,7 +79,7 @@ def load_data(cfg: Data, label_kind: str, log: Optional[Log] = None) -> DataBund
     """
     import tensorflow as tf
 
-    log = log or _quiet
+    log = log or quiet
     splits = _load_splits(cfg, log)
     train, validation, test, counts = _limited_and_carved(splits, cfg, log)
     n_fit, num_classes = counts["train"], splits.num_classes

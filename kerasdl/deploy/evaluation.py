@@ -5,19 +5,15 @@ import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
 from kerasdl.config import with_overrides
 from kerasdl.deploy.reference import Trained
 from kerasdl.errors import ConfigError, DataError
+from kerasdl.logs import Log, quiet
 
-Log = Callable[[str], None]
-
-
-def _quiet(_line: str) -> None:
-    """The default ``log``: say nothing (the CLI passes its own)."""
 
 
 def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str] = (),
@@ -35,7 +31,7 @@ def evaluate(trained: Trained, data_name: Optional[str], overrides: Sequence[str
 
     experiment = _with_data_changes(trained, data_name, overrides)
     whole = _new_image_folder(trained, experiment.data)
-    data = _test_data(trained, experiment, whole, log or _quiet)
+    data = _test_data(trained, experiment, whole, log or quiet)
     count = data.counts["test"]
     scored = (f"every image in it, {count}" if whole else
               f"its test split, {count} example{'s' if count != 1 else ''}")

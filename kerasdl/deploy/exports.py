@@ -16,19 +16,15 @@ import shutil
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from kerasdl.deploy.checking import check_export, example_inputs
 from kerasdl.deploy.formats import EXPORT_FORMATS
 from kerasdl.deploy.reference import Trained
 from kerasdl.errors import ConfigError, DataError, KerasdlError
+from kerasdl.logs import Log, quiet
 from kerasdl.rundir import MODEL
 
-Log = Callable[[str], None]
-
-
-def _quiet(_line: str) -> None:
-    """The default ``log``: say nothing (the CLI passes its own)."""
 
 
 def export_target(model_path: Path, home: Path, fmt: str, output: Optional[Path] = None) -> Path:
@@ -83,7 +79,7 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None,
                 trained.model.export(str(partial), format=export_format.keras_format,
                                      verbose=False)
             checked = check_export(trained.model, fmt, partial, target)
-        (log or _quiet)(checked)              # (stderr is kerasdl's again)
+        (log or quiet)(checked)              # (stderr is kerasdl's again)
         kill_point("export-written")          # written whole under the temporary name, checked
         if target.exists() or target.is_symlink():
             raise KerasdlError(f"{target} appeared while exporting; give --output a new path "

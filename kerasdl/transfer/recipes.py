@@ -50,7 +50,8 @@ import numpy as np
 
 from kerasdl.config import RECIPES, ConfigError, Experiment, Recipe
 from kerasdl.errors import unknown_name
-from kerasdl.training import (CompileFn, FitPart, Log, Phase, Resumed, fit_phases,  # noqa: F401
+from kerasdl.logs import Log, quiet
+from kerasdl.training import (CompileFn, FitPart, Phase, Resumed, fit_phases,  # noqa: F401
                               phase_at, phase_spans, single_phase)
 
 #: names of the parts of a transfer model (``model.get_layer(name)``)
@@ -315,7 +316,7 @@ def cache_features(model, train, validation, batch_size: int, shuffle_seed: int,
 
     from kerasdl.data.batching import per_epoch, shuffled_batches
 
-    log = log or (lambda _line: None)
+    log = log or quiet
     x_train, y_train = extract_features(model, train)
     cached_validation = None
     if validation is not None:
