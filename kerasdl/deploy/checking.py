@@ -21,6 +21,12 @@ from kerasdl.errors import DataError, KerasdlError
 #: and ResNet-20's exports differ from Keras by 1e-7 to 1e-6)
 EXPORT_TOLERANCE = 1e-4
 
+#: a model trained in mixed precision is exported as its float32 twin, whose outputs must be
+#: within this of the model's own (bfloat16 computation, 8-bit significand: a relative rounding
+#: of 2**-8 = 0.4% per operation), absolute on each output, times the largest output where that
+#: is above 1; measured on LeNet-5 (bench/README.md, "bfloat16 on this CPU")
+MIXED_EXPORT_TOLERANCE = 2e-2
+
 
 def example_inputs(model) -> list[np.ndarray]:
     """One example batch (2 rows) for ``model``'s inputs, in their order.
@@ -70,6 +76,27 @@ def check_export(model, fmt: str, path: Path, target: Path) -> str:
             f"{seconds:.2f} s)")
 
 
+def check_twin(model, twin, precision: str, target: Path) -> str:
+    """The float32 ``twin`` of ``model`` (trained in ``precision``) against ``model``, on one example.
+
+    Each output must be within :data:`MIXED_EXPORT_TOLERANCE`. Returns the line saying so;
+    raises a one-line DataError naming ``target``."""
+    examples = example_inputs(model)
+    worst = 0.0
+    for index, difference, tolerance in _differences(
+            _keras_outputs(twin, examples), _keras_outputs(model, examples),
+            MIXED_EXPORT_TOLERANCE):
+        if not difference <= tolerance:
+            raise DataError(f"the float32 export of this model, trained in {precision}, differs "
+                            f"from the model's own outputs by {difference:.3g} at output {index} "
+                            f"(tolerance {tolerance:.0e}); nothing was written to {target}; "
+                            "train it with --set device.precision=float32 to export it")
+        worst = max(worst, difference)
+    return (f"trained in {precision}, exported in float32: the float32 model within "
+            f"{worst:.1e} of the {precision} one on one example (tolerance "
+            f"{MIXED_EXPORT_TOLERANCE:.0e})")
+
+
 def _keras_outputs(model, examples: list[np.ndarray]) -> list[np.ndarray]:
     """Keras's outputs on ``examples``, flattened: one eager call, no predict loop."""
     import keras
@@ -85,15 +112,12 @@ def _largest_difference(fmt: str, found: list, expected: list[np.ndarray], targe
     if len(found) != len(expected):
         raise DataError(f"the {fmt} export gives {len(found)} outputs where the model gives "
                         f"{len(expected)}; nothing was written to {target}")
-    worst = 0.0
     for index, (ours, theirs) in enumerate(zip(found, expected)):
-        ours = np.asarray(ours)
-        if ours.shape != theirs.shape:
-            raise DataError(f"the {fmt} export's output {index} has shape {ours.shape} where "
+        if np.shape(ours) != theirs.shape:
+            raise DataError(f"the {fmt} export's output {index} has shape {np.shape(ours)} where "
                             f"Keras's has {theirs.shape}; nothing was written to {target}")
-        difference = float(np.abs(ours.astype(np.float64) - theirs.astype(np.float64)).max()
-                           ) if theirs.size else 0.0
-        tolerance = EXPORT_TOLERANCE * max(1.0, float(np.abs(theirs).max()) if theirs.size else 1)
+    worst = 0.0
+    for index, difference, tolerance in _differences(found, expected, EXPORT_TOLERANCE):
         if not difference <= tolerance:
             raise DataError(f"the {fmt} export does not give Keras's outputs: in "
                             f"{EXPORT_FORMATS[fmt].runtime}, output {index} differs by "
@@ -101,3 +125,17 @@ def _largest_difference(fmt: str, found: list, expected: list[np.ndarray], targe
                             f"was written to {target}; export it in another format")
         worst = max(worst, difference)
     return worst
+
+
+def _differences(found: list, expected: list[np.ndarray], tolerance: float):
+    """Per output: its index, its largest difference from ``expected``'s, and its tolerance.
+
+    The tolerance is ``tolerance`` times the largest expected value where that is above 1."""
+    for index, (ours, theirs) in enumerate(zip(found, expected)):
+        ours = np.asarray(ours, np.float64)
+        theirs = np.asarray(theirs, np.float64)
+        if not theirs.size:
+            yield index, 0.0, tolerance
+            continue
+        yield (index, float(np.abs(ours - theirs).max()),
+               tolerance * max(1.0, float(np.abs(theirs).max())))

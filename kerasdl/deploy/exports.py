@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from kerasdl.deploy.checking import check_export, example_inputs
+from kerasdl.deploy.checking import check_export, check_twin, example_inputs
 from kerasdl.deploy.formats import EXPORT_FORMATS
 from kerasdl.deploy.reference import Trained
 from kerasdl.errors import ConfigError, DataError, KerasdlError
@@ -71,14 +71,16 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None,
     _remove_abandoned_exports(target)
     # litert wants a .tflite name; the temporary one keeps the format's suffix
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}{export_format.suffix}")
+    model, precision = float32_twin(trained.model)
     try:
         with _converter_chatter_hidden():
             if fmt == "onnx":
-                _export_onnx(trained.model, partial)
+                _export_onnx(model, partial)
             else:
-                trained.model.export(str(partial), format=export_format.keras_format,
-                                     verbose=False)
-            checked = check_export(trained.model, fmt, partial, target)
+                model.export(str(partial), format=export_format.keras_format, verbose=False)
+            checked = check_export(model, fmt, partial, target)
+            if precision:
+                checked = f"{check_twin(trained.model, model, precision, target)}; {checked}"
         (log or quiet)(checked)              # (stderr is kerasdl's again)
         kill_point("export-written")          # written whole under the temporary name, checked
         if target.exists() or target.is_symlink():
@@ -88,6 +90,61 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None,
     finally:
         _remove(partial)
     return target
+
+
+def mixed_precision_of(model) -> Optional[str]:
+    """The mixed dtype policy ``model``'s layers compute in (mixed_bfloat16, mixed_float16).
+
+    None where every layer computes in its variables' dtype (float32)."""
+    for layer in (model, *model._flatten_layers(include_self=False, recursive=True)):
+        policy = getattr(layer, "dtype_policy", None)
+        if policy is not None and policy.compute_dtype != policy.variable_dtype:
+            return policy.name
+    return None
+
+
+def float32_twin(model):
+    """(the model to export, the mixed policy it was trained in or None).
+
+    A model trained under a mixed policy (Keras mixed precision: variables float32, computation
+    bfloat16 or float16; https://keras.io/api/mixed_precision/) is exported as its float32 twin:
+    rebuilt from its config with every mixed dtype policy made ``float32`` (under the float32
+    global policy, for layers a subclassed model makes itself), given its weights, which are
+    float32 already. Its signatures are float32 and every runtime serves it with builtin float32
+    kernels (LiteRT has no builtin bfloat16 convolution). A float32 model is returned as it is."""
+    import keras
+
+    precision = mixed_precision_of(model)
+    if precision is None:
+        return model, None
+    config = _float32_policies(keras.saving.serialize_keras_object(model))
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        twin = keras.saving.deserialize_keras_object(config)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    still = mixed_precision_of(twin)
+    if still is not None:
+        raise KerasdlError(f"this model, trained in {precision}, could not be rebuilt in float32 "
+                           f"for export (a layer keeps {still}); train it with --set "
+                           "device.precision=float32 to export it")
+    twin.set_weights(model.get_weights())
+    return twin, precision
+
+
+def _float32_policies(config):
+    """``config`` (a serialized Keras object) with each mixed dtype policy replaced by float32."""
+    if isinstance(config, list):
+        return [_float32_policies(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    if str(config.get("dtype", "")).startswith("mixed_"):          # a policy given by its name
+        config = {**config, "dtype": "float32"}
+    if (config.get("class_name") == "DTypePolicy"
+            and str(config.get("config", {}).get("name", "")).startswith("mixed_")):
+        return {**config, "config": {**config["config"], "name": "float32"}}
+    return {key: _float32_policies(value) for key, value in config.items()}
 
 
 def _refuse_unfit_format(trained: Trained, fmt: str) -> None:
