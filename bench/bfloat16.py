@@ -10,6 +10,13 @@ bfloat16 faster), median with its interquartile range over the rounds.
 
     python bench/bfloat16.py [--rounds 9] [--steps 5]
     python bench/bfloat16.py --models lenet5 --rounds 1 --steps 1        # smoke
+
+Accuracy (issue 28, 4): ``--accuracy EXPERIMENT`` runs ``python -m kerasdl run EXPERIMENT --set
+trainer.seed=S --set device.precision=P`` in a fresh process per seed and precision, the two
+precisions alternating and swapping who goes first per seed (the machine is shared); it prints
+each run's test accuracy and fit time, then the medians and interquartile ranges per precision.
+
+    python bench/bfloat16.py --accuracy experiments/lenet5.py [--seeds 0 1 2] [--set KEY=VALUE]
 """
 from __future__ import annotations
 
@@ -58,16 +65,41 @@ def build(name: str, policy: str):
         keras.mixed_precision.set_dtype_policy("float32")
 
 
+def accuracy(experiment: str, seeds: list[int], settings: list[str]) -> None:
+    """Test accuracy and fit time of ``experiment`` per seed, float32 against mixed_bfloat16."""
+    from lenet5_time_to_accuracy import kerasdl_side
+
+    runs: dict[str, list[dict]] = {"float32": [], "mixed_bfloat16": []}
+    for turn, seed in enumerate(seeds):
+        for precision in (list(runs) if turn % 2 == 0 else list(runs)[::-1]):
+            run = kerasdl_side(seed, 1.0, [*settings, f"device.precision={precision}"],
+                               experiment)
+            runs[precision].append(run)
+            print(f"seed {seed} {precision}: test accuracy {run['accuracy']:.4f}, "
+                  f"{run['epochs']} epochs, fit {run['fit_s']:.1f} s", flush=True)
+    for precision, done in runs.items():
+        print(f"{precision}: test accuracy {quartiles([r['accuracy'] for r in done], 4)}; "
+              f"fit {quartiles([r['fit_s'] for r in done], 1, unit=' s')}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--accuracy", metavar="EXPERIMENT",
+                        help="measure test accuracy over seeds instead of step time")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--set", dest="settings", action="append", default=[],
+                        metavar="KEY=VALUE", help="an override for every --accuracy run")
     args = parser.parse_args()
     flags = cpu_flags()
     print(f"CPU bfloat16 units: amx_bf16 {'amx_bf16' in flags}, avx512_bf16 "
           f"{'avx512_bf16' in flags}")
+    if args.accuracy:
+        accuracy(args.accuracy, args.seeds, args.settings)
+        return
     rng = np.random.default_rng(0)
     for name in args.models:
         _, shape, batch = MODELS[name]
