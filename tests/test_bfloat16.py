@@ -141,6 +141,40 @@ def test_a_float32_model_is_exported_as_it_is_and_a_far_twin_is_refused(tmp_path
         check_twin(mixed, twin, "mixed_bfloat16", tmp_path / "sm")
 
 
+def test_the_float32_twin_keeps_a_text_vectorization_vocabulary(tmp_path):
+    """A layer's assets travel with the twin (a TextVectorization's vocabulary is no weight):
+    the SavedModel export of a mixed_bfloat16 text model gives its outputs on known words."""
+    import keras
+    import tensorflow as tf
+
+    from kerasdl.deploy import Trained, export
+    from kerasdl.experiment import load_experiment
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        keras.utils.set_random_seed(0)
+        words = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
+        words.adapt(["red green blue", "blue yellow"])
+        text = keras.Input((), dtype="string", name="text")
+        pooled = keras.layers.GlobalAveragePooling1D()(keras.layers.Embedding(20, 8)(words(text)))
+        model = keras.Model(text, keras.layers.Dense(3, activation="softmax", dtype="float32")(
+            keras.layers.Dense(8, activation="relu")(pooled)))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    twin, precision = float32_twin(model)
+    assert precision == "mixed_bfloat16" and mixed_precision_of(twin) is None
+    assert twin.layers[1].get_vocabulary() == words.get_vocabulary()
+    trained = Trained(model, tmp_path / "model.keras",
+                      load_experiment(REPO / "experiments" / "lenet5.py"), None, tmp_path)
+    written = export(trained, "saved_model", tmp_path / "sm")
+    sentences = tf.constant(["red green", "yellow blue blue", "green"])
+    loaded = tf.saved_model.load(str(written))           # kept: its functions use its variables
+    served = loaded.serve(sentences).numpy()
+    assert np.abs(served - twin(sentences).numpy()).max() <= 1e-5
+    assert np.abs(served - model(sentences).numpy()).max() <= MIXED_EXPORT_TOLERANCE
+    assert len({tuple(np.round(row, 6)) for row in served}) == 3      # the words, not [UNK]s
+
+
 @pytest.mark.slow      # about 60 s: a real run and one CLI export per format
 def test_a_run_trained_in_mixed_bfloat16_exports_float32_in_every_runtime(tmp_path):
     """``kerasdl run experiments/lenet5.py --set device.precision=mixed_bfloat16``, then

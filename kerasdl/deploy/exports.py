@@ -108,28 +108,42 @@ def float32_twin(model):
 
     A model trained under a mixed policy (Keras mixed precision: variables float32, computation
     bfloat16 or float16; https://keras.io/api/mixed_precision/) is exported as its float32 twin:
-    rebuilt from its config with every mixed dtype policy made ``float32`` (under the float32
-    global policy, for layers a subclassed model makes itself), given its weights, which are
-    float32 already. Its signatures are float32 and every runtime serves it with builtin float32
-    kernels (LiteRT has no builtin bfloat16 convolution). A float32 model is returned as it is."""
+    the model saved, its ``config.json`` given ``float32`` for every mixed dtype policy, and loaded
+    back under the float32 global policy; its weights (float32 already) and its layers' assets
+    (a TextVectorization's vocabulary) come with it. Its signatures are float32 and every runtime
+    serves it with builtin float32 kernels (LiteRT has no builtin bfloat16 convolution). A float32
+    model is returned as it is."""
+    import json
+    import tempfile
+    import zipfile
+
     import keras
+
+    from kerasdl.loading import load_model
 
     precision = mixed_precision_of(model)
     if precision is None:
         return model, None
-    config = _float32_policies(keras.saving.serialize_keras_object(model))
     previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        twin = keras.saving.deserialize_keras_object(config)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    with tempfile.TemporaryDirectory(prefix="kerasdl-float32-") as folder:
+        mixed, rebuilt = Path(folder) / "mixed.keras", Path(folder) / "float32.keras"
+        model.save(mixed)
+        with zipfile.ZipFile(mixed) as source, zipfile.ZipFile(rebuilt, "w") as target:
+            for item in source.infolist():
+                data = source.read(item.filename)
+                if item.filename == "config.json":
+                    data = json.dumps(_float32_policies(json.loads(data))).encode()
+                target.writestr(item, data)
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            twin = load_model(rebuilt, compile=False)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
     still = mixed_precision_of(twin)
     if still is not None:
         raise KerasdlError(f"this model, trained in {precision}, could not be rebuilt in float32 "
                            f"for export (a layer keeps {still}); train it with --set "
                            "device.precision=float32 to export it")
-    twin.set_weights(model.get_weights())
     return twin, precision
 
 
