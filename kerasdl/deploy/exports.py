@@ -108,7 +108,7 @@ def float32_twin(model):
 
     A model trained under a mixed policy (Keras mixed precision: variables float32, computation
     bfloat16 or float16; https://keras.io/api/mixed_precision/) is exported as its float32 twin:
-    the model saved, its ``config.json`` given ``float32`` for every mixed dtype policy, and loaded
+    the model saved, its archive's model config given ``float32`` for every mixed dtype policy, and loaded
     back under the float32 global policy; its weights (float32 already) and its layers' assets
     (a TextVectorization's vocabulary) come with it. Its signatures are float32 and every runtime
     serves it with builtin float32 kernels (LiteRT has no builtin bfloat16 convolution). A float32
@@ -118,6 +118,7 @@ def float32_twin(model):
     import zipfile
 
     import keras
+    from keras.src.saving.saving_lib import _CONFIG_FILENAME    # the archive's model config
 
     from kerasdl.loading import load_model
 
@@ -131,7 +132,7 @@ def float32_twin(model):
         with zipfile.ZipFile(mixed) as source, zipfile.ZipFile(rebuilt, "w") as target:
             for item in source.infolist():
                 data = source.read(item.filename)
-                if item.filename == "config.json":
+                if item.filename == _CONFIG_FILENAME:
                     data = json.dumps(_float32_policies(json.loads(data))).encode()
                 target.writestr(item, data)
         keras.mixed_precision.set_global_policy("float32")
