@@ -62,7 +62,7 @@ def kerasdl_side(seed: int, target: float, settings: Sequence[str] = (),
         sys.exit(result.stdout[-2000:] + result.stderr[-2000:])
     (run_dir,) = workdir.iterdir()
     run = read_run(run_dir)
-    epoch, seconds = first_reaching(run["history"]["val_accuracy"],
+    epoch, seconds = first_reaching(run["history"].get("val_accuracy", []),   # none: no validation
                                     run["manifest"]["epoch_end_s"], target)
     return {"accuracy": run["metrics"]["accuracy"], "wall": wall, "epoch": epoch,
             "time_to_target": seconds, "epochs": run["manifest"]["epochs_run"],

@@ -55,13 +55,7 @@ def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, t
         written.append(image_grid(np.asarray(x_train)[:GRID], labels,
                                   run_dir / "samples.png", f"{title}: training samples"))
     if classifier:
-        truths, images = [], []
-        for x, y in data.test:
-            truths.append(_class_ids(np.asarray(y)))
-            if _is_image_batch(x) and sum(map(len, images)) < GRID:
-                images.append(np.asarray(x))
-        truth = np.concatenate(truths)
-        predicted = model.predict(data.test, verbose=0).argmax(-1).reshape(len(truth))
+        truth, predicted, images = _test_predictions(model, data.test)
         written.append(plot_confusion(truth, predicted, data.num_classes, run_dir / "confusion.png",
                                       class_names=data.class_names))
         write_per_class(truth, predicted, data.num_classes, run_dir / PER_CLASS,
@@ -77,6 +71,23 @@ def write_figures(model, data, history: dict[str, list[float]], run_dir: Path, t
                                       wrong=wrong))
     diagram = plot_model_diagram(model, run_dir / "model.png", log=log)
     return written + ([diagram] if diagram else [])
+
+
+def _test_predictions(model, test) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """True and predicted class ids of the test split, and its first ``GRID`` images, in one pass.
+
+    Each batch is one call of the model (inference mode): ``model.predict`` would trace its own
+    function of ``steps_per_execution`` unrolled steps, twice (the last execution is shorter),
+    which took longer than the whole pass (seconds on a 2-core CPU; bench/README.md, "MNIST fast").
+    """
+    truths, predictions, images = [], [], []
+    for x, y in test:                   # tf.data batches: runs are on TensorFlow (README)
+        truths.append(_class_ids(np.asarray(y)))
+        outputs = np.asarray(model(x, training=False))
+        predictions.append(outputs.argmax(-1).reshape(len(truths[-1])))
+        if _is_image_batch(x) and sum(map(len, images)) < GRID:
+            images.append(np.asarray(x))
+    return np.concatenate(truths), np.concatenate(predictions), images
 
 
 def per_class_results(truth: np.ndarray, predicted: np.ndarray, num_classes: int,
