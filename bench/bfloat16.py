@@ -17,6 +17,13 @@ precisions alternating and swapping who goes first per seed (the machine is shar
 each run's test accuracy and fit time, then the medians and interquartile ranges per precision.
 
     python bench/bfloat16.py --accuracy experiments/lenet5.py [--seeds 0 1 2] [--set KEY=VALUE]
+
+Exports (issue 28, 4): ``--exports RUN_DIR`` exports a run trained in mixed_bfloat16 in every
+format (``kerasdl.deploy.export``: its float32 twin), serves each in its own runtime on the run's
+whole test split and prints the largest difference of the probabilities from the bfloat16 Keras
+model's and from the float32 twin's, and how many examples keep their class.
+
+    python bench/bfloat16.py --exports runs/lenet5-...
 """
 from __future__ import annotations
 
@@ -82,6 +89,38 @@ def accuracy(experiment: str, seeds: list[int], settings: list[str]) -> None:
               f"fit {quartiles([r['fit_s'] for r in done], 1, unit=' s')}")
 
 
+def exports(run_dir: str) -> None:
+    """Each format's export of ``run_dir`` against the bfloat16 model and its float32 twin."""
+    import tempfile
+
+    from kerasdl.config import LOSSES
+    from kerasdl.data import load_data
+    from kerasdl.deploy import EXPORT_FORMATS, export, load_trained
+    from kerasdl.deploy.exports import float32_twin
+
+    trained = load_trained(run_dir)
+    twin, precision = float32_twin(trained.model)
+    data = load_data(trained.experiment.data, LOSSES[trained.experiment.trainer.loss][1],
+                     log=lambda line: None)
+    x = np.concatenate([np.asarray(batch[0]) for batch in data.test]).astype(np.float32)
+    mixed, plain = trained.model.predict(x, verbose=0), twin.predict(x, verbose=0)
+    print(f"{run_dir}: trained in {precision}; {len(x)} test examples")
+    name = trained.model.inputs[0].name
+    with tempfile.TemporaryDirectory() as folder:
+        for fmt, export_format in EXPORT_FORMATS.items():
+            target = Path(folder) / export_format.file_name
+            try:
+                export(trained, fmt, target)
+            except Exception as error:           # noqa: BLE001 - a format not installed here
+                print(f"{fmt}: not exported ({error})")
+                continue
+            (served,) = export_format.run(target, {name: x}, target)
+            print(f"{fmt}: |export - {precision} Keras| <= {np.abs(served - mixed).max():.2e}, "
+                  f"|export - float32 twin| <= {np.abs(served - plain).max():.2e}, same class "
+                  f"{(served.argmax(1) == mixed.argmax(1)).mean():.2%}, served as "
+                  f"{served.dtype}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
@@ -90,6 +129,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--accuracy", metavar="EXPERIMENT",
                         help="measure test accuracy over seeds instead of step time")
+    parser.add_argument("--exports", metavar="RUN_DIR",
+                        help="export a mixed_bfloat16 run in every format and compare")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--set", dest="settings", action="append", default=[],
                         metavar="KEY=VALUE", help="an override for every --accuracy run")
@@ -99,6 +140,9 @@ def main() -> None:
           f"{'avx512_bf16' in flags}")
     if args.accuracy:
         accuracy(args.accuracy, args.seeds, args.settings)
+        return
+    if args.exports:
+        exports(args.exports)
         return
     rng = np.random.default_rng(0)
     for name in args.models:

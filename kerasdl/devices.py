@@ -83,7 +83,9 @@ def resolve_precision(requested: str, on_gpu: bool,
     """The precision policy to use: ``requested``, or what "auto" means on these devices.
 
     auto: bfloat16 mixed precision on GPUs of compute capability >= 8.0 (Ampere and later),
-    float16 with loss scaling on >= 7.0 (Volta, Turing), float32 elsewhere (CPUs included).
+    float16 with loss scaling on >= 7.0 (Volta, Turing), float32 elsewhere: CPUs included, those
+    with AMX-BF16/AVX512-BF16 units too, where measurement found no gain in the experiments' fit
+    time nor accuracy (bench/README.md, "bfloat16 on this CPU"); ask for mixed_bfloat16 there.
     """
     if requested != "auto":
         return requested
