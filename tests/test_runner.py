@@ -147,7 +147,8 @@ SLOW_SMOKE = {"alexnet", "vgg", "googlenet", "resnet", "transfer_mobilenet_flowe
 #: experiments whose smoke run a test elsewhere does (needing files it writes first, or the same
 #: command through the CLI), and that test's file
 SMOKED_ELSEWHERE = {"transfer_folder": "tests/test_user_story.py",
-                    "lenet5": "tests/test_runner.py"}    # test_lenet5_smoke_through_the_cli
+                    "lenet5": "tests/test_runner.py",    # test_lenet5_smoke_through_the_cli
+                    "bert_finetune": "tests/test_bert_finetune.py"}   # on a local tiny preset
 
 
 @pytest.mark.parametrize("path", [

@@ -1,7 +1,9 @@
-"""The two layers a transfer model is made of besides its backbone and head (kerasdl.transfer).
+"""The layers a transfer model is made of besides its backbone and head (kerasdl.transfer).
 
 * :class:`ApplicationPreprocessing`: ``keras.applications.<family>.preprocess_input`` as a layer,
   so the preprocessing a pretrained backbone expects travels inside the saved ``.keras`` model.
+* :class:`TextPreprocessing`: a keras-hub text preprocessor (tokenizer and packer) as a layer, so
+  a text transfer model takes raw strings, and reloads from its ``.keras`` file.
 * :class:`FrozenMode`: runs a backbone in inference mode (BatchNormalization on its moving
   statistics, Dropout off) whatever mode the outer model is in.
 
@@ -103,4 +105,53 @@ class FrozenMode(keras.layers.Layer):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(
             config["backbone"], custom_objects=custom_objects)
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="kerasdl")
+class TextPreprocessing(keras.layers.Layer):
+    """A keras-hub text preprocessor (raw strings -> its dict of token ids, masks) as a layer.
+
+    keras-hub keeps a preprocessor outside its models (it runs in ``tf.data``); inside a functional
+    model it cannot reload, because Keras rebuilds the graph by calling each layer symbolically
+    before it loads their assets, and a tokenizer without its vocabulary (an asset) cannot be
+    called. This layer states its outputs instead (``outputs``: name -> (shape without the batch,
+    dtype), taken from one call at construction), so the graph is rebuilt without calling the
+    tokenizer; its vocabulary then loads as the preprocessor's asset.
+
+    Args:
+        preprocessor: a ``keras_hub.models.TextClassifierPreprocessor`` (e.g. BERT's).
+        outputs: what it returns; None: found by calling it on one string.
+    """
+
+    def __init__(self, preprocessor, outputs: Optional[dict] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.preprocessor = preprocessor
+        if outputs is None:
+            example = preprocessor(keras.ops.convert_to_tensor(["a"]))
+            outputs = {name: (list(value.shape[1:]), keras.backend.standardize_dtype(value.dtype))
+                       for name, value in example.items()}
+        self.outputs = {name: (list(shape), dtype) for name, (shape, dtype) in outputs.items()}
+
+    def build(self, input_shape):
+        # not the preprocessor's: it builds its packer at its first call, once its tokenizer's
+        # vocabulary has loaded (when a model reloads, this build comes before the assets)
+        self.built = True
+
+    def call(self, inputs):
+        return self.preprocessor(inputs)
+
+    def compute_output_spec(self, inputs):
+        return {name: keras.KerasTensor((inputs.shape[0], *shape), dtype=dtype)
+                for name, (shape, dtype) in self.outputs.items()}
+
+    def get_config(self):
+        return {**super().get_config(), "outputs": self.outputs,
+                "preprocessor": keras.saving.serialize_keras_object(self.preprocessor)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects: Optional[dict] = None):
+        config = dict(config)
+        config["preprocessor"] = keras.saving.deserialize_keras_object(
+            config["preprocessor"], custom_objects=custom_objects)
         return cls(**config)

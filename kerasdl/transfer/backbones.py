@@ -10,7 +10,8 @@
   file (``.weights.h5``, or the legacy ``.h5`` that Keras downloads); ``None`` is random.
   Its preprocessing is ``keras.applications.<family>.preprocess_input`` (:data:`APPLICATIONS`).
 * ``"hub:<preset>"``: a keras-hub preset by name (downloaded and cached as keras-hub does) or a
-  local preset directory, with the preset's image converter as its preprocessing
+  local preset directory, with the preset's image converter as its preprocessing; a text preset
+  (BERT, ...) with its tokenizer, to ``builder_kwargs["sequence_length"]`` tokens
   (:mod:`kerasdl.transfer.hub`; ``pip install "kerasdl[hub]"``).
 * ``"kerasdl:<name>"``: a kerasdl builder with ``include_top=False`` (random, or ``weights`` =
   a ``.weights.h5`` file). kerasdl models take the pipeline's inputs as they are.
@@ -77,6 +78,8 @@ class Backbone:
         description: what was loaded, for logs and reports.
         converter: a keras-hub preset's ImageConverter (resizing, normalisation of [0, 255]
             pixels), the preprocessing of a ``hub:`` backbone; None for the others.
+        text_preprocessor: a keras-hub text preset's TextClassifierPreprocessor (raw strings to
+            its token dict); the backbone then takes text. None for the others.
     """
 
     model: Any
@@ -84,11 +87,21 @@ class Backbone:
     family: Optional[str]
     description: str
     converter: Any = None
+    text_preprocessor: Any = None
+
+    @property
+    def takes_text(self) -> bool:
+        """Whether the backbone's inputs are raw strings (a keras-hub text preset)."""
+        return self.text_preprocessor is not None
 
     def preprocessing(self, input_scale: float = 1.0):
         """The preprocessing layer the weights expect (``None`` where there is none)."""
         import keras
 
+        if self.text_preprocessor is not None:
+            from kerasdl.layers.transfer import TextPreprocessing
+
+            return TextPreprocessing(self.text_preprocessor, name="preprocess")
         if self.converter is not None:          # Rescaling undoes the pipeline's rescale first
             scale = [keras.layers.Rescaling(input_scale)] if input_scale != 1.0 else []
             return keras.Sequential([*scale, self.converter], name="preprocess")
@@ -115,17 +128,22 @@ def load_backbone(spec: str, input_shape: Optional[Sequence[int]] = None,
             and ignored).
         cut_at: name of the layer whose output are the features; None: the whole backbone
             (a saved model: just below its classifier).
-        builder_kwargs: more arguments of the application or builder (e.g. ``{"alpha": 0.35}``).
+        builder_kwargs: more arguments of the application or builder (e.g. ``{"alpha": 0.35}``);
+            a hub: text preset reads ``sequence_length`` only (tokens per example).
     """
     builder_kwargs = dict(builder_kwargs or {})
     if spec.startswith("keras:"):
         backbone = _keras_application(spec[len("keras:"):], input_shape, weights, builder_kwargs)
     elif spec.startswith("hub:"):
-        backbone = _hub_preset(spec[len("hub:"):], weights)
+        backbone = _hub_preset(spec[len("hub:"):], weights, builder_kwargs.get("sequence_length"))
     elif spec.startswith("kerasdl:"):
         backbone = _kerasdl_builder(spec[len("kerasdl:"):], input_shape, weights, builder_kwargs)
     else:
         backbone = _saved_model(spec, weights)
+    if cut_at is not None and backbone.takes_text:
+        raise ModelError(f"finetune.cut_at={cut_at!r} applies to image backbones; the features of "
+                         f"the text backbone {spec} are its pooled [CLS] output: set "
+                         "finetune.cut_at=None (and a recipe other than cut_and_probe)")
     if cut_at is not None or backbone.source == "saved":
         model = cut(backbone.model, cut_at, spec)
         where = f"cut at '{cut_at}'" if cut_at else "cut below its classifier"
@@ -271,11 +289,13 @@ def _no_download(name: str, error: str) -> str:
             f"{file} (from {url.group(1) if url else 'keras.applications'}) in {models}/")
 
 
-def _hub_preset(preset: str, weights) -> Backbone:
+def _hub_preset(preset: str, weights, sequence_length: Optional[int]) -> Backbone:
     from kerasdl.transfer.hub import load_hub_backbone
 
-    model, converter, description = load_hub_backbone(preset, weights)
-    return Backbone(model, "hub", None, description, converter)
+    model, preprocessing, description, text = load_hub_backbone(preset, weights, sequence_length)
+    if text:
+        return Backbone(model, "hub", None, description, text_preprocessor=preprocessing)
+    return Backbone(model, "hub", None, description, preprocessing)
 
 
 def is_weights_file(path: Path) -> bool:

@@ -6,12 +6,18 @@ handles in ``$HF_HOME``), or a local preset directory (what ``save_to_preset`` w
 offline machine uses). :func:`load_hub_backbone` returns the preset's backbone model
 (``keras_hub.models.Backbone.from_preset``) and, where the preset has one, its image converter
 (resizing and normalisation) as the preprocessing the saved transfer model carries, so a reloaded
-model predicts on raw images. keras-hub is imported here only, for ``hub:`` backbones
+model predicts on raw images. A text preset (an encoder such as BERT: its backbone takes
+``token_ids``) comes with its text classifier preprocessor instead (the preset's tokenizer and a
+packer to ``sequence_length`` tokens, ``[CLS] ... [SEP]``): the transfer model takes raw strings,
+and its features are the backbone's pooled output (else its first, ``[CLS]``, token).
+keras-hub is imported here only, for ``hub:`` backbones
 (``pip install "kerasdl[hub]"``); a saved transfer model reloads in a fresh process because
 Keras imports ``keras_hub`` modules itself when a file names their classes.
 
 Reference:
     keras-hub, "Pretrained models" and ``Backbone.from_preset``: https://keras.io/keras_hub/
+    Devlin, Chang, Lee, Toutanova. "BERT: Pre-training of Deep Bidirectional Transformers for
+    Language Understanding." NAACL 2019 (classification from the pooled [CLS] output).
 """
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ from kerasdl.errors import ModelError, did_you_mean
 PREFIX = "hub:"
 #: what a local preset directory holds (keras-hub's preset_utils.CONFIG_FILE / converter file)
 PRESET_CONFIG, IMAGE_CONVERTER = "config.json", "image_converter.json"
+#: a text preset's tokenizer (keras-hub's preset_utils.TOKENIZER_CONFIG_FILE)
+TOKENIZER = "tokenizer.json"
 INSTALL = 'pip install "kerasdl[hub]"'
 
 
@@ -48,33 +56,96 @@ def preset_cache() -> str:
     return os.environ.get("KAGGLEHUB_CACHE", "~/.cache/kagglehub")
 
 
-def load_hub_backbone(preset: str, weights: Optional[str]):
-    """The preset's backbone model, its image converter (or None), and a description.
+def load_hub_backbone(preset: str, weights: Optional[str],
+                      sequence_length: Optional[int] = None):
+    """The preset's backbone model, its preprocessing (or None), a description, and its kind.
 
     Args:
         preset: a preset name, handle, or local preset directory (without ``hub:``).
         weights: "imagenet" (the config default) or "preset": the preset's own weights; None:
             random initialisation of the preset's architecture; a path: a weights file
             (``.weights.h5`` / ``.h5``) loaded into it.
+        sequence_length: a text preset's tokens per example (None: the preset's own).
+
+    Returns:
+        ``(model, preprocessing, description, text)``: for an image preset the backbone and its
+        image converter; for a text preset (``text`` True) a functional model from the token
+        dict to the pooled features, and the preset's ``TextClassifierPreprocessor``.
     """
     keras_hub = import_keras_hub()
     preset = _checked_preset(preset)
     own_weights = weights in ("imagenet", "preset")
     model = _from_preset(keras_hub.models.Backbone, preset, load_weights=own_weights)
-    if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
+    text = is_text_backbone(model)
+    if not text and (len(model.inputs) != 1 or len(model.inputs[0].shape) != 4):
         raise ModelError(f"hub:{preset} is a {type(model).__name__} with inputs "
                          f"{[tuple(i.shape) for i in model.inputs]}; kerasdl fine-tunes image "
-                         "backbones (one input of shape (batch, height, width, channels))")
+                         "backbones (one input of shape (batch, height, width, channels)) and "
+                         "text encoders (inputs token_ids, padding_mask, ...)")
     if not own_weights and weights is not None:
         from kerasdl.transfer.backbones import load_weights_file
 
         load_weights_file(model, weights, f"hub:{preset}")
-    converter = _image_converter(keras_hub, preset)
     weights_text = "preset weights" if own_weights else (weights or "random weights")
+    kind = type(model).__name__
+    if text:
+        preprocessor = _text_preprocessor(keras_hub, preset, kind, sequence_length)
+        features = pooled_features(model)
+        return features, preprocessor, (
+            f"keras-hub text preset {preset} ({kind}, {weights_text}), "
+            f"{type(preprocessor).__name__} to {preprocessor.sequence_length} tokens, features "
+            f"{'pooled_output' if 'pooled' in features.name else 'the [CLS] token'} "
+            f"{tuple(features.output.shape[1:])}"), True
+    converter = _image_converter(keras_hub, preset)
     preprocessing = (f"the preset's {type(converter).__name__}" if converter is not None
                      else "none (the preset has no image converter)")
-    return model, converter, (f"keras-hub preset {preset} ({type(model).__name__}, "
-                              f"{weights_text}), preprocessing {preprocessing}")
+    return model, converter, (f"keras-hub preset {preset} ({kind}, "
+                              f"{weights_text}), preprocessing {preprocessing}"), False
+
+
+def is_text_backbone(model) -> bool:
+    """A keras-hub text encoder: its inputs are a dict of ``token_ids`` and masks."""
+    return isinstance(model.input, dict) and "token_ids" in model.input
+
+
+def pooled_features(model):
+    """``model`` (a text backbone) from its token dict to its pooled output.
+
+    BERT-like backbones have a ``pooled_output`` (the [CLS] token through a tanh dense layer);
+    the others (RoBERTa, DistilBERT, DeBERTa) give the first token of their sequence output, as
+    keras-hub's own text classifiers do.
+    """
+    import keras
+
+    outputs = model.output
+    if isinstance(outputs, dict) and "pooled_output" in outputs:
+        return keras.Model(model.input, outputs["pooled_output"], name=f"{model.name}_pooled")
+    sequence = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+    return keras.Model(model.input, sequence[:, 0, :], name=f"{model.name}_cls_token")
+
+
+def _text_preprocessor(keras_hub, preset: str, kind: str, sequence_length: Optional[int]):
+    """The preset's TextClassifierPreprocessor (its tokenizer); one-line errors where it has none."""
+    if looks_like_directory(preset) and not (Path(preset) / TOKENIZER).is_file():
+        found = ", ".join(sorted(p.name for p in Path(preset).iterdir()))
+        raise ModelError(f"hub:{preset} is a text backbone ({kind}) without a tokenizer: no "
+                         f"{TOKENIZER} (it holds: {found}); save the preset's tokenizer with it "
+                         "(tokenizer.save_to_preset(directory), or a text classifier's "
+                         "save_to_preset)")
+    if sequence_length is not None and (isinstance(sequence_length, bool)
+                                        or not isinstance(sequence_length, int)
+                                        or sequence_length < 2):
+        raise ModelError(f"model.kwargs.sequence_length={sequence_length!r}: a text preset needs "
+                         "a whole number of tokens >= 2 ([CLS] and [SEP] included)")
+    kwargs = {} if sequence_length is None else {"sequence_length": sequence_length}
+    try:
+        return _from_preset(keras_hub.models.TextClassifierPreprocessor, preset, **kwargs)
+    except ModelError:                       # a download that failed: already one line
+        raise
+    except ValueError as error:              # no TextClassifierPreprocessor for this family
+        raise ModelError(f"hub:{preset} ({kind}) has no text classifier preprocessor in "
+                         f"keras-hub ({' '.join(str(error).split())[:200]}); kerasdl fine-tunes "
+                         "text encoders with one (BERT, RoBERTa, DistilBERT, DeBERTa, ...)") from None
 
 
 def _checked_preset(preset: str) -> str:

@@ -79,11 +79,13 @@ def make_transfer_model(backbone, num_classes: int, recipe: str = "linear_probe"
     """``inputs -> [preprocess] -> backbone -> features -> classifier``, frozen as ``recipe`` says.
 
     Args:
-        backbone: a :class:`~kerasdl.transfer.backbones.Backbone` (see ``load_backbone``).
+        backbone: a :class:`~kerasdl.transfer.backbones.Backbone` (see ``load_backbone``); a
+            text backbone (a keras-hub text preset) makes a model of raw strings, its tokenizer
+            inside (the ``preprocess`` layer).
         num_classes: units of the new classifier.
         recipe: one of :data:`RECIPE_SPECS`; decides whether the backbone starts frozen and
             whether it runs in inference mode.
-        input_shape: the images' shape; default: the backbone's.
+        input_shape: the images' shape; default: the backbone's (text: None or ``()``).
         input_scale: multiplies the inputs before a keras.applications preprocessing (255 for
             pipelines that rescale pixels to [0, 1]).
         head_pooling: how feature maps become a vector: "avg", "max", "flatten", or "auto"
@@ -99,13 +101,7 @@ def make_transfer_model(backbone, num_classes: int, recipe: str = "linear_probe"
     from kerasdl.layers.transfer import FrozenMode
 
     spec = recipe_spec(recipe)
-    expected = tuple(backbone.model.input_shape[1:])
-    shape = tuple(input_shape) if input_shape is not None else expected
-    if any(e is not None and e != s for e, s in zip(expected, shape)) or len(expected) != len(shape):
-        raise ConfigError(f"the backbone ({backbone.description}) takes inputs of shape "
-                          f"{expected}; the data have {shape}: set data.image_size and "
-                          "data.channels to match")
-    inputs = keras.Input(shape, name="image")
+    inputs = _transfer_input(backbone, input_shape)
     x = inputs
     preprocessing = backbone.preprocessing(input_scale)
     if preprocessing is not None:
@@ -119,6 +115,22 @@ def make_transfer_model(backbone, num_classes: int, recipe: str = "linear_probe"
     if spec.starts_frozen:
         wrapper.trainable = False
     return model
+
+
+def _transfer_input(backbone, input_shape: Optional[Sequence[int]]):
+    """The transfer model's input: raw strings for a text backbone, else images of its shape."""
+    if backbone.takes_text:
+        if input_shape not in (None, ()):
+            raise ConfigError(f"the backbone ({backbone.description}) takes raw strings, one per "
+                              f"example; the data have examples of shape {tuple(input_shape)}")
+        return keras.Input((), dtype="string", name="text")
+    expected = tuple(backbone.model.input_shape[1:])
+    shape = tuple(input_shape) if input_shape is not None else expected
+    if any(e is not None and e != s for e, s in zip(expected, shape)) or len(expected) != len(shape):
+        raise ConfigError(f"the backbone ({backbone.description}) takes inputs of shape "
+                          f"{expected}; the data have {shape}: set data.image_size and "
+                          "data.channels to match")
+    return keras.Input(shape, name="image")
 
 
 def _features_layer(shape: tuple, head_pooling: str):
@@ -438,11 +450,29 @@ def build_transfer_model(experiment: Experiment, data):
                           f"'{experiment.data.name}' has no classes")
     x_spec = data.train.element_spec[0]
     input_shape = tuple(x_spec.shape[1:])
+    text = getattr(x_spec, "dtype", None) == "string"
+    if text and not ft.backbone.startswith("hub:"):
+        raise ConfigError(_kind_mismatch(experiment, "text", x_spec))
     backbone = load_backbone(ft.backbone, input_shape=input_shape, weights=ft.weights,
                              cut_at=ft.cut_at, builder_kwargs=dict(experiment.model.kwargs))
+    if backbone.takes_text != text:
+        raise ConfigError(_kind_mismatch(experiment, "text" if text else "images", x_spec))
     rescale = experiment.data.rescale
     model = make_transfer_model(backbone, data.num_classes, recipe=ft.recipe,
                                 input_shape=input_shape, input_scale=1 / rescale if rescale else 1.0)
     if RECIPE_SPECS[ft.recipe].head_first:   # fail now, not after the head's epochs
         check_unfreeze(ft.unfreeze, len(layers_with_weights(model)))
     return model
+
+
+def _kind_mismatch(experiment: Experiment, data_kind: str, x_spec) -> str:
+    """The one line for a text backbone on image data, or a non-text backbone on text."""
+    name, backbone = experiment.data.name, experiment.finetune.backbone
+    if data_kind == "text":
+        return (f"dataset '{name}' gives raw strings, and finetune.backbone={backbone!r} is not a "
+                "text backbone; use a keras-hub text preset (hub:bert_tiny_en_uncased, or "
+                "hub:/path/to/preset saved with save_to_preset), or image data")
+    return (f"finetune.backbone={backbone!r} is a text backbone (it takes raw strings), and "
+            f"dataset '{name}' gives {x_spec.dtype.name} examples of shape "
+            f"{tuple(x_spec.shape[1:])}; use text data (data.name='textfolder:PATH', or a TFDS "
+            "text dataset such as glue/sst2) or an image backbone")
