@@ -6,17 +6,25 @@ Run from the repository root:
     python bench/backends_table.py lenet5 seq2seq  # some families only
     KERAS_BACKEND=jax python bench/backends_table.py --probe   # one backend's JSON (the tests')
 
+The torch column needs torch importable by this Python; the CPU wheel (about 190 MB, no CUDA
+libraries) in a venv that sees the other packages leaves the global site-packages alone:
+    python -m venv --system-site-packages /tmp/torchenv
+    /tmp/torchenv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
+    /tmp/torchenv/bin/python bench/backends_table.py
+
 Each backend is probed in a fresh process of its own (Keras reads ``KERAS_BACKEND`` once, at
 import). A probe builds each model with its class's ``test_kwargs`` (the small configurations of
 tests/test_zoo.py), predicts on its ``example_inputs`` (a NumPy batch of 2), then trains one step
 with ``model.fit`` on NumPy arrays (SGD, MSE against zeros shaped as the output) and checks that
-the predictions and the loss are finite. Cells: ``ok``; ``needs TF`` where the builder refused
-with its one-line ModelError (the model's ``tensorflow_only`` hook); ``error: ...`` otherwise; a
-backend whose package is not installed is "not measured".
+the predictions and the loss are finite and that the step changed a trainable weight. Cells:
+``ok``; ``needs TF`` where the builder refused with its one-line ModelError (the model's
+``tensorflow_only`` hook); ``error: ...`` otherwise; a backend whose package is not installed for
+this Python is "not measured".
 """
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -36,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def probe_one(name: str, style: str) -> dict[str, str]:
     """Build, predict and fit one step: ``{"status": "ok" | "needs TF" | "error", "error": ...}``."""
+    import keras
     import numpy as np
 
     from kerasdl.errors import ModelError
@@ -53,10 +62,14 @@ def probe_one(name: str, style: str) -> dict[str, str]:
     if not np.all(np.isfinite(outputs)):
         return {"status": "error", "error": f"predict gave non-finite values: {outputs.ravel()[:4]}"}
     model.compile(optimizer="sgd", loss="mse")
+    before = [keras.ops.convert_to_numpy(weight) for weight in model.trainable_weights]
     loss = model.fit(inputs, np.zeros_like(outputs), batch_size=2, epochs=1,
                      verbose=0).history["loss"][-1]
     if not np.isfinite(loss):
         return {"status": "error", "error": f"fit's loss is {loss}"}
+    if all(np.array_equal(old, keras.ops.convert_to_numpy(weight))
+           for old, weight in zip(before, model.trainable_weights)):
+        return {"status": "error", "error": "fit's step changed no trainable weight"}
     return {"status": OK}
 
 
@@ -102,14 +115,16 @@ def cell(result: dict[str, str] | None) -> str:
 
 
 def markdown(tables: dict[str, dict | None]) -> str:
-    """The Markdown table: one row per family and style, one column per backend."""
+    """The Markdown table: one row per family and style, one column per backend; a family whose
+    styles all give the same cells is one row naming its styles."""
     measured = next(table for table in tables.values() if table is not None)
     lines = [f"| model | style | {' | '.join(tables)} |", "|---|---|" + "---|" * len(tables)]
     for name, styles in measured.items():
-        for style in styles:
-            cells = [cell(table[name][style] if table is not None else None)
-                     for table in tables.values()]
-            lines.append(f"| {name} | {style} | {' | '.join(cells)} |")
+        rows = {style: [cell(table[name][style] if table is not None else None)
+                        for table in tables.values()] for style in styles}
+        if len({tuple(cells) for cells in rows.values()}) == 1:
+            rows = {", ".join(styles): next(iter(rows.values()))}
+        lines += [f"| {name} | {style} | {' | '.join(cells)} |" for style, cells in rows.items()]
     return "\n".join(lines)
 
 
@@ -126,10 +141,15 @@ def main() -> None:
         return
     tables = {}
     for backend in args.backends.split(","):
-        installed = importlib.util.find_spec(BACKEND_PACKAGES[backend]) is not None
-        tables[backend] = probe_in_a_fresh_process(backend, args.names) if installed else None
-        if not installed:
-            print(f"{backend}: not measured ({BACKEND_PACKAGES[backend]} is not installed)")
+        package = BACKEND_PACKAGES[backend]
+        if importlib.util.find_spec(package) is None:
+            tables[backend] = None
+            print(f"{backend}: not measured ({package} is not installed for {sys.executable})")
+            continue
+        start = time.perf_counter()
+        tables[backend] = probe_in_a_fresh_process(backend, args.names)
+        print(f"{backend}: {package} {importlib.metadata.version(package)}, keras "
+              f"{importlib.metadata.version('keras')}, probe {time.perf_counter() - start:.0f} s")
     print(markdown(tables))
 
 
