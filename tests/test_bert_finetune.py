@@ -182,7 +182,8 @@ def _images_npz(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["text preset on images", "image backbone on text"])
+@pytest.mark.parametrize("case", ["text preset on images", "image backbone on text",
+                                  "image preset on text"])
 def test_the_wrong_kind_of_data_is_one_line_before_any_run_folder(preset, texts, tmp_path, case):
     import kerasdl
     from kerasdl.errors import ConfigError
@@ -193,7 +194,13 @@ def test_the_wrong_kind_of_data_is_one_line_before_any_run_folder(preset, texts,
                      "data.rescale": 1 / 255}
         words = ["is a text backbone", "float32 examples of shape (8, 8, 3)", "textfolder:PATH"]
     else:
-        overrides = {"data.name": f"textfolder:{texts}", "finetune.backbone": "kerasdl:lenet5",
+        if case == "image backbone on text":
+            backbone = "kerasdl:lenet5"
+        else:                                   # found out once the preset is loaded
+            from test_backbones_hub import _tiny_preset
+
+            backbone = f"hub:{_tiny_preset(tmp_path / 'tiny_resnet')}"
+        overrides = {"data.name": f"textfolder:{texts}", "finetune.backbone": backbone,
                      "finetune.weights": None}
         words = ["gives raw strings", "not a text backbone", "hub:bert_tiny_en_uncased"]
     experiment = load_experiment(EXPERIMENT, {"finetune.backbone": f"hub:{preset}", **overrides})
