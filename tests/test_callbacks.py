@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from kerasdl.callbacks import (BestCheckpoint, EpochBackup, FitClock, HistoryWriter, NaNGuard,
-                               RestoreCallbackState, StopAtTarget, build_callbacks, read_backup)
+                               RestoreCallbackState, StopAtTarget, build_callbacks,
+                               checkpoint_variables, read_backup)
+from kerasdl.errors import CorruptFileError
 
 from conftest import small_experiment
 
@@ -125,6 +127,110 @@ def test_a_nan_epoch_is_never_saved(tmp_path, with_guard):
     assert np.isnan(weights.weights[1][0]).all()
     for saved, first in zip(keras.saving.load_model(path).get_weights(), weights.weights[0]):
         np.testing.assert_array_equal(saved, first)
+
+
+def test_a_waiting_checkpoint_is_written_when_the_fit_ends(tmp_path):
+    """save_every_s: nothing is written while the fit runs; at its end the file holds the best
+    epoch's weights (epoch 2 of 5, by a scripted score), and the model keeps its own."""
+    path, weights = tmp_path / "best.keras", WeightsAtEpochEnd()
+
+    class FileAtEpochEnd(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append(path.exists())
+
+    seen = FileAtEpochEnd()
+    best = BestCheckpoint(path, monitor="score", mode="min", guard=NaNGuard(), save_every_s=1e9)
+    model = _model()
+    _fit(model, [ScriptedLogs("score", [5, 1, 3, 4, 6]), best.guard, best, weights, seen],
+         epochs=5)
+    assert seen.seen == [False] * 5 and best.pending_epoch is None and best.best == 1
+    for saved, expected in zip(keras.saving.load_model(path).get_weights(), weights.weights[1]):
+        np.testing.assert_array_equal(saved, expected)
+    for own, last in zip(model.get_weights(), weights.weights[-1]):
+        np.testing.assert_array_equal(own, last)
+
+
+def test_a_waiting_checkpoint_is_written_once_save_every_s_has_passed(tmp_path):
+    """save_every_s=0: every improving epoch is written at its end, as without it."""
+    path = tmp_path / "best.keras"
+    best = BestCheckpoint(path, monitor="score", mode="min", save_every_s=0)
+    stamps = []
+
+    class Stamp(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            stamps.append(path.stat().st_mtime_ns if path.exists() else None)
+
+    _fit(_model(), [ScriptedLogs("score", [5, 1, 3]), best, Stamp()], epochs=3)
+    assert stamps[0] is not None and stamps[1] != stamps[0] and stamps[2] == stamps[1]
+    with pytest.raises(ValueError, match="save_every_s"):
+        BestCheckpoint(path, save_every_s=-1)
+
+
+def test_the_backups_keep_the_folder_of_a_waiting_checkpoint(tmp_path):
+    """The best epoch (2) is older than the last two backups: its folder is kept, and a resumed
+    run reads the checkpoint's variables back from it and writes them (what a kill leaves)."""
+    weights, guard = WeightsAtEpochEnd(), NaNGuard()
+    best = BestCheckpoint(tmp_path / "checkpoints" / "best.keras", monitor="score", mode="min",
+                          guard=guard, save_every_s=1e9)
+    (tmp_path / "checkpoints").mkdir()
+    model = _model()
+
+    class Killed(Exception):
+        pass
+
+    class KillAfter(keras.callbacks.Callback):     # a crash after epoch 5's backup, before the end
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 4:
+                backup.wait()
+                raise Killed
+
+    backup = EpochBackup(tmp_path, [guard, best], guard)
+    with pytest.raises(Killed):
+        _fit(model, [ScriptedLogs("score", [5, 1, 3, 4, 6]), guard, best, weights, backup,
+                     KillAfter()], epochs=5)
+    assert not best.filepath.exists()
+    folders = sorted(p.name for p in (tmp_path / "backup").glob("epoch-*"))
+    assert folders == ["epoch-0002", "epoch-0004", "epoch-0005"]
+    state, _ = read_backup(tmp_path)
+    assert state["epoch"] == 5 and state["callbacks"]["BestCheckpoint"] == {"best": 1.0,
+                                                                          "pending_epoch": 2}
+    variables = checkpoint_variables(tmp_path, state["callbacks"])
+    resumed = BestCheckpoint(best.filepath, monitor="score", mode="min", save_every_s=1e9)
+    restore = RestoreCallbackState([resumed], state["callbacks"], None, variables)
+    _fit(_model(), [resumed, restore], epochs=5, initial_epoch=5)       # no epochs left
+    assert resumed.best == 1.0 and resumed.pending_epoch is None
+    for saved, expected in zip(keras.saving.load_model(best.filepath).get_weights(),
+                               weights.weights[1]):
+        np.testing.assert_array_equal(saved, expected)
+    (tmp_path / "backup" / "epoch-0002" / "state.npz").write_bytes(b"torn")
+    with pytest.raises(CorruptFileError, match="epoch 2.*epoch-0002.*start a new run"):
+        checkpoint_variables(tmp_path, state["callbacks"])
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_a_failed_backup_write_is_raised_in_the_training_thread(tmp_path, background):
+    """A backup that cannot be written (backup/ is a file) fails the fit, on a thread or not."""
+    (tmp_path / "backup").write_text("not a folder")
+    guard = NaNGuard()
+    with pytest.raises(OSError):
+        _fit(_model(), [guard, EpochBackup(tmp_path, [guard], guard, background=background)])
+
+
+def test_a_background_backup_equals_one_written_in_place(tmp_path):
+    for background in (True, False):
+        guard = NaNGuard()
+        (tmp_path / str(background)).mkdir()
+        _fit(_model(), [guard, EpochBackup(tmp_path / str(background), [guard], guard,
+                                           background=background)])
+    (state, arrays), (state_here, arrays_here) = (read_backup(tmp_path / str(b))
+                                                  for b in (True, False))
+    assert state == state_here and arrays.keys() == arrays_here.keys()
+    for key in arrays:
+        np.testing.assert_array_equal(arrays[key], arrays_here[key])
 
 
 # === NaNGuard ===

@@ -26,7 +26,8 @@ SETTINGS = ["--set", "data.source=embedded", "--set", "trainer.epochs=8", "--set
             "trainer.learning_rate=0.004"]
 
 #: KERASDL_KILL_AT points in training (``point:epoch``: in the middle of a write) ...
-TRAINING_POINTS = ["backup-write:2", "backup-rename:3", "checkpoint-write:2",
+TRAINING_POINTS = ["backup-write:2", "backup-rename:3",
+                   "checkpoint-write:6",       # the best epoch (5) written as the fit ends
                    "backup-rename:6"]          # the last backup, of the early-stopped epoch
 #: ... and after it, in the order the runner reaches them (kerasdl/runner.py)
 FINISHING_POINTS = ["train-end", "metrics-written", "model-write", "model-saved",

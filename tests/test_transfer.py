@@ -412,14 +412,14 @@ def test_a_cached_features_run_saves_and_backs_up_the_whole_model(tmp_path, monk
     from kerasdl.config import with_overrides
     from kerasdl.runner import run
 
-    kept, write_backup = tmp_path / "kept", resume.write_backup
+    kept, write = tmp_path / "kept", resume.Backup.write
 
-    def write_and_keep(*args, **kwargs):         # the finished run removes its backups
-        final = write_backup(*args, **kwargs)
+    def write_and_keep(backup, directory):       # the finished run removes its backups
+        final = write(backup, directory)
         shutil.copytree(final, kept / resume.BACKUP_DIR / final.name)
         return final
 
-    monkeypatch.setattr(resume, "write_backup", write_and_keep)
+    monkeypatch.setattr(resume.Backup, "write", write_and_keep)
     experiment = with_overrides(
         _experiment(tmp_path, _pretrained_file(tmp_path), epochs=6, recipe="linear_probe",
                     cache_features=True),

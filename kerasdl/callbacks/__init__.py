@@ -3,7 +3,8 @@
 kerasdl's own callbacks, one module each:
 
 * :class:`NaNGuard` (``guard``): stops at the first NaN/Inf loss; nothing is saved after it;
-* :class:`BestCheckpoint` (``checkpoint``): ``checkpoints/best.keras``, atomically;
+* :class:`BestCheckpoint` (``checkpoint``): ``checkpoints/best.keras``, atomically (in a run,
+  when each phase ends: the epoch backups hold the best epoch until then);
 * :class:`HistoryWriter`, :class:`LearningRateLogger`, :class:`DataEpoch` (``history``):
   ``history.csv``, the learning rate in the logs, the data pipeline's epoch;
 * :class:`EpochBackup`, :class:`RestoreCallbackState` (``backup``): what ``--resume`` needs;
@@ -29,7 +30,7 @@ from typing import Optional
 import keras
 
 from kerasdl.callbacks.backup import (BACKUP_DIR, EpochBackup, RestoreCallbackState, best_weights,
-                                      has_backup, read_backup, write_backup)
+                                      checkpoint_variables, has_backup, read_backup, write_backup)
 from kerasdl.callbacks.checkpoint import BestCheckpoint
 from kerasdl.callbacks.guard import NaNGuard
 from kerasdl.callbacks.history import DataEpoch, HistoryWriter, LearningRateLogger
@@ -40,14 +41,18 @@ from kerasdl.config import Experiment
 from kerasdl.rundir import HISTORY as HISTORY_FILE
 
 CHECKPOINT = Path("checkpoints") / "best.keras"
+#: a run's best checkpoint waits in memory (and in the epoch backups) for at most this long; it is
+#: written when each phase ends (bench/runner_overhead.py: a write per epoch cost 3-6% of a
+#: LeNet-5 epoch)
+CHECKPOINT_EVERY_S = 300.0
 TENSORBOARD = Path("tensorboard")
 HISTORY = Path(HISTORY_FILE)
 
 __all__ = ["BACKUP_DIR", "BestCheckpoint", "CHECKPOINT", "CallbackSet", "DataEpoch", "EpochBackup",
            "FitClock", "HISTORY", "HistoryWriter", "LearningRateLogger", "NaNGuard",
            "RestoreCallbackState", "SavesModel", "StopAtTarget", "TENSORBOARD", "ThroughputMonitor",
-           "best_weights", "build_callbacks", "has_backup", "read_backup", "tensorboard_dir",
-           "write_backup", "write_hparams"]
+           "best_weights", "build_callbacks", "checkpoint_variables", "has_backup", "read_backup",
+           "tensorboard_dir", "write_backup", "write_hparams"]
 
 
 @dataclass
@@ -97,7 +102,8 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
     if cfg.checkpoint.enabled:
         (run_dir / CHECKPOINT).parent.mkdir(parents=True, exist_ok=True)
         callbacks.append(BestCheckpoint(run_dir / CHECKPOINT, monitor=cfg.monitor, mode=mode,
-                                        save_best_only=cfg.checkpoint.save_best_only, guard=guard))
+                                        save_best_only=cfg.checkpoint.save_best_only, guard=guard,
+                                        save_every_s=CHECKPOINT_EVERY_S if cfg.backup else None))
     if cfg.reduce_lr.enabled:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=cfg.monitor, mode=mode, factor=cfg.reduce_lr.factor,
@@ -116,7 +122,8 @@ def build_callbacks(experiment: Experiment, run_dir: Path, data, history: Option
     if cfg.backup:
         callbacks.append(EpochBackup(run_dir, list(callbacks), guard, history, phase=phase))
     if resume_state:
-        callbacks.append(RestoreCallbackState(list(callbacks), resume_state, best_weights))
+        callbacks.append(RestoreCallbackState(list(callbacks), resume_state, best_weights,
+                                              checkpoint_variables(run_dir, resume_state)))
     return CallbackSet(callbacks, guard, throughput, clock, target)
 
 

@@ -12,8 +12,15 @@ after every completed epoch, one backup folder ``backup/epoch-NNNN/`` holding
   transfer run, in ``state.json`` with the checksum of ``state.npz``.
 
 A folder is written under a temporary name and renamed into place, so a kill at any moment leaves
-the previous backup intact; the last two are kept. :func:`read_backup` reads the newest readable
-one; :mod:`kerasdl.resume` puts it back.
+the previous backup intact; the last two are kept, and the folder of the epoch whose variables the
+best checkpoint holds in memory (:class:`~kerasdl.callbacks.BestCheckpoint` with
+``save_every_s``). :func:`read_backup` reads the newest readable one; :mod:`kerasdl.resume` puts
+it back.
+
+The variables are copied out at the epoch's end; the files are written on a background thread
+while the next epoch trains (one write in flight: the next epoch's end, and the end of ``fit``,
+wait for it). A kill during a write is a kill before that backup existed: the resumed run
+replays the epoch, whose order is a function of (seed, epoch).
 
 ``KERASDL_KILL_AT=<point>:<epoch>`` (points: backup-write, backup-rename, checkpoint-write) makes
 the process kill itself there (:func:`kerasdl.files.kill_point`).
@@ -24,6 +31,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -49,7 +57,7 @@ KEEP = 2
 STATE_FIELDS = {
     keras.callbacks.EarlyStopping: ("wait", "best", "best_epoch", "stopped_epoch"),
     keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
-    BestCheckpoint: ("best",),
+    BestCheckpoint: ("best", "pending_epoch"),
     FitClock: ("epoch_end_s",),
     StopAtTarget: ("reached_epoch", "seconds"),
 }
@@ -74,6 +82,8 @@ class EpochBackup(SavesModel):
         history: the epochs already done ({key: values}); None or empty for a new run.
         phase: ``phase(epoch)`` names the phase of a transfer run that ``epoch`` (1-based) ends
             in, recorded as ``state["phase"]``; None for a run of one phase.
+        background: write the files on a thread while the next epoch trains (False: before the
+            epoch's end returns).
 
     Example::
 
@@ -85,54 +95,110 @@ class EpochBackup(SavesModel):
 
     def __init__(self, run_dir: Path, callbacks, guard: NaNGuard,
                  history: Optional[dict[str, list[float]]] = None,
-                 phase: Optional[Callable[[int], str]] = None):
+                 phase: Optional[Callable[[int], str]] = None, background: bool = True):
         super().__init__()
         if not isinstance(guard, NaNGuard):
             raise TypeError(f"EpochBackup(guard=...) takes the run's NaNGuard; got {guard!r}")
         self.directory = Path(run_dir) / BACKUP_DIR
         self.callbacks, self.guard, self.phase = callbacks, guard, phase
         self.history = {k: list(v) for k, v in (history or {}).items()}
+        self.background = background
+        self._writer: Optional[threading.Thread] = None
+        self._failure: Optional[BaseException] = None
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         if self.guard.tripped:
             return
-        write_backup(self.directory, epoch + 1, self.saved_model, self.callbacks, self.history,
-                     stopped=bool(self.model.stop_training),
-                     phase=self.phase(epoch + 1) if self.phase else None)
+        backup = take_backup(epoch + 1, self.saved_model, self.callbacks, self.history,
+                             stopped=bool(self.model.stop_training),
+                             phase=self.phase(epoch + 1) if self.phase else None)
+        self.wait()
+        if not self.background:
+            backup.write(self.directory)
+            return
+        self._writer = threading.Thread(target=self._write, args=(backup,),
+                                        name="kerasdl-epoch-backup")
+        self._writer.start()
+
+    def on_train_end(self, logs=None):
+        self.wait()
+
+    def wait(self) -> None:
+        """Wait for the backup being written; raise what made it fail, if anything did."""
+        if self._writer is not None:
+            self._writer.join()
+            self._writer = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _write(self, backup: "Backup") -> None:
+        try:
+            backup.write(self.directory)
+        except BaseException as failure:       # raised in the training thread by wait()
+            self._failure = failure
 
 
-def write_backup(directory: Path, epoch: int, model, callbacks, history, stopped: bool = False,
-                 phase: Optional[str] = None) -> Path:
-    """Write the backup of ``epoch`` into ``directory`` atomically and keep the last two."""
-    directory.mkdir(exist_ok=True)
-    final = directory / f"epoch-{epoch:04d}"
-    tmp = directory / f".tmp-epoch-{epoch:04d}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    arrays = {f"model_{i}": np.asarray(v) for i, v in enumerate(model.variables)}
-    arrays.update({f"optimizer_{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)})
-    state: dict[str, Any] = {"epoch": epoch, "history": history, "callbacks": {},
-                             "stopped": stopped, **({"phase": phase} if phase else {})}
+class Backup:
+    """One epoch's backup, copied out of the model and the callbacks: :meth:`write` writes it."""
+
+    def __init__(self, epoch: int, arrays: dict[str, np.ndarray], state: dict[str, Any]):
+        self.epoch, self.arrays, self.state = epoch, arrays, state
+
+    def write(self, directory: Path) -> Path:
+        """Write this backup into ``directory`` atomically; keep the last two and the checkpoint's.
+        """
+        epoch = self.epoch
+        directory.mkdir(exist_ok=True)
+        final = directory / f"epoch-{epoch:04d}"
+        tmp = directory / f".tmp-epoch-{epoch:04d}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        with open(tmp / "state.npz", "wb") as handle:
+            np.savez(handle, **self.arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        kill_point("backup-write", epoch)
+        state = {**self.state, "sha256": hashlib.sha256((tmp / "state.npz").read_bytes()).hexdigest()}
+        atomic_write_text(tmp / "state.json", json.dumps(state))
+        kill_point("backup-rename", epoch)
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        waiting = _checkpoint_epoch(state["callbacks"])
+        for old in sorted(directory.glob("epoch-*"))[:-KEEP]:
+            if old.name != f"epoch-{waiting or 0:04d}":
+                shutil.rmtree(old, ignore_errors=True)
+        return final
+
+
+def take_backup(epoch: int, model, callbacks, history, stopped: bool = False,
+                phase: Optional[str] = None) -> Backup:
+    """The backup of ``epoch``: copies of every variable, and of the callbacks' state."""
+    arrays = {f"model_{i}": v.numpy() for i, v in enumerate(model.variables)}
+    arrays.update({f"optimizer_{i}": v.numpy() for i, v in enumerate(model.optimizer.variables)})
+    state: dict[str, Any] = {"epoch": epoch, "history": {k: list(v) for k, v in history.items()},
+                             "callbacks": {}, "stopped": stopped,
+                             **({"phase": phase} if phase else {})}
     for name, callback in _stateful(callbacks).items():
         state["callbacks"][name] = {k: _plain(getattr(callback, k, None))
                                     for k in STATE_FIELDS[type(callback)]}
         if isinstance(callback, keras.callbacks.EarlyStopping) and callback.best_weights:
             arrays.update({f"best_{i}": np.asarray(w) for i, w in enumerate(callback.best_weights)})
-    with open(tmp / "state.npz", "wb") as handle:
-        np.savez(handle, **arrays)
-        handle.flush()
-        os.fsync(handle.fileno())
-    kill_point("backup-write", epoch)
-    state["sha256"] = hashlib.sha256((tmp / "state.npz").read_bytes()).hexdigest()
-    atomic_write_text(tmp / "state.json", json.dumps(state))
-    kill_point("backup-rename", epoch)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    for old in sorted(directory.glob("epoch-*"))[:-KEEP]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
+    return Backup(epoch, arrays, state)
+
+
+def write_backup(directory: Path, epoch: int, model, callbacks, history, stopped: bool = False,
+                 phase: Optional[str] = None) -> Path:
+    """Write the backup of ``epoch`` into ``directory`` atomically, now (see :class:`Backup`)."""
+    return take_backup(epoch, model, callbacks, history, stopped, phase).write(directory)
+
+
+def _checkpoint_epoch(callback_state: dict) -> Optional[int]:
+    """The epoch whose variables the best checkpoint held unwritten (a backup's callback state)."""
+    epoch = callback_state.get("BestCheckpoint", {}).get("pending_epoch")
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
 
 def _plain(value):
@@ -150,14 +216,18 @@ class RestoreCallbackState(keras.callbacks.Callback):
         callbacks: the resumed run's callbacks.
         state: ``state["callbacks"]`` of :func:`read_backup`.
         best_weights: EarlyStopping's best weights from the backup (:func:`best_weights`).
+        checkpoint_variables: the variables the best checkpoint held unwritten
+            (:func:`checkpoint_variables`); written to its file as the resumed run starts.
     """
 
-    def __init__(self, callbacks, state: dict[str, dict], best_weights: Optional[list]):
+    def __init__(self, callbacks, state: dict[str, dict], best_weights: Optional[list],
+                 checkpoint_variables: Optional[list] = None):
         super().__init__()
         if not isinstance(state, dict):
             raise TypeError(f"RestoreCallbackState(state=...) takes a backup's callback state "
                             f"(a dict); got {state!r}")
         self.callbacks, self.state, self.best_weights = _stateful(callbacks), state, best_weights
+        self.checkpoint_variables = checkpoint_variables
 
     def on_train_begin(self, logs=None):
         """Put the state back once, in the first ``fit`` after the resume.
@@ -171,7 +241,9 @@ class RestoreCallbackState(keras.callbacks.Callback):
                 setattr(callback, key, value)
             if isinstance(callback, keras.callbacks.EarlyStopping) and self.best_weights:
                 callback.best_weights = self.best_weights
-        self.state, self.best_weights = {}, None
+            if isinstance(callback, BestCheckpoint) and self.checkpoint_variables is not None:
+                callback.write_variables(self.checkpoint_variables)
+        self.state, self.best_weights, self.checkpoint_variables = {}, None, None
 
 
 def has_backup(run_dir: Path) -> bool:
@@ -193,12 +265,7 @@ def read_backup(run_dir: Path, log: Optional[Log] = None) -> tuple[dict, dict]:
     problems = []
     for candidate in candidates:
         try:
-            state = json.loads((candidate / "state.json").read_text())
-            blob = (candidate / "state.npz").read_bytes()
-            if hashlib.sha256(blob).hexdigest() != state["sha256"]:
-                raise ValueError("checksum mismatch: state.npz is not the file state.json describes")
-            with np.load(candidate / "state.npz") as data:
-                arrays = {k: data[k] for k in data.files}
+            state, arrays = _read_folder(candidate)
             if problems:
                 log(f"WARNING: {problems[-1]}; resuming from the previous backup {candidate}")
             return state, arrays
@@ -207,6 +274,36 @@ def read_backup(run_dir: Path, log: Optional[Log] = None) -> tuple[dict, dict]:
             problems.append(f"backup {candidate} ({size:,} bytes) is corrupt: "
                             f"{type(error).__name__}: {error}")
     raise CorruptFileError("; ".join(problems) + "; no readable backup is left")
+
+
+def _read_folder(folder: Path) -> tuple[dict, dict]:
+    """A backup folder's (state, arrays), after checking the arrays' checksum."""
+    state = json.loads((folder / "state.json").read_text())
+    blob = (folder / "state.npz").read_bytes()
+    if hashlib.sha256(blob).hexdigest() != state["sha256"]:
+        raise ValueError("checksum mismatch: state.npz is not the file state.json describes")
+    with np.load(folder / "state.npz") as data:
+        return state, {k: data[k] for k in data.files}
+
+
+def checkpoint_variables(run_dir: Path, callback_state: dict) -> Optional[list]:
+    """The variables the best checkpoint held unwritten when a backup was taken, or None.
+
+    ``callback_state`` is ``state["callbacks"]`` of :func:`read_backup`; the variables are the
+    model's in the backup of that epoch, which :class:`Backup` keeps for this."""
+    epoch = _checkpoint_epoch(callback_state)
+    if epoch is None:
+        return None
+    folder = Path(run_dir) / BACKUP_DIR / f"epoch-{epoch:04d}"
+    try:
+        _, arrays = _read_folder(folder)
+    except (OSError, ValueError, KeyError) as error:
+        raise CorruptFileError(
+            f"the best checkpoint of this run (epoch {epoch}) waits in {folder}, which cannot be "
+            f"read ({type(error).__name__}: {error}); its checkpoints/best.keras would be "
+            "stale, so start a new run") from None
+    keys = sorted((k for k in arrays if k.startswith("model_")), key=lambda k: int(k[6:]))
+    return [arrays[k] for k in keys]
 
 
 def best_weights(arrays: dict) -> Optional[list]:
