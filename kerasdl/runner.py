@@ -276,17 +276,17 @@ def _fit(experiment: Experiment, prepared: Prepared, run_dir: Path, restored: _R
 
     Returns the whole history (a resumed run's included) and the callback set."""
     from kerasdl.callbacks import build_callbacks
-    from kerasdl.training import is_phased, phase_at
+    from kerasdl.training import epochs_left, is_phased, phase_at
 
     phases, resumed = prepared.phases, restored.resumed
     callback_set = build_callbacks(
         experiment, run_dir, prepared.data, restored.history, restored.callback_state,
         restored.best_weights,
         phase=(lambda epoch: phase_at(phases, epoch)) if is_phased(phases) else None)
-    last_epoch = resumed.epoch if resumed.stopped else experiment.trainer.epochs
-    if resumed.epoch < last_epoch:
-        log(f"[kerasdl] training for up to {_count(last_epoch - resumed.epoch, 'epoch')}"
-            + (f" (epochs {resumed.epoch + 1}-{last_epoch})" if resumed.epoch else ""))
+    left, last_epoch = epochs_left(phases, resumed), sum(phase.epochs for phase in phases)
+    if left:
+        log(f"[kerasdl] training for up to {_count(left, 'epoch')}"
+            + (f" (epochs {last_epoch - left + 1}-{last_epoch})" if resumed.epoch else ""))
     else:
         log(f"[kerasdl] training already finished after epoch {resumed.epoch}")
     fitted = fit_phases(

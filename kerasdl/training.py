@@ -119,7 +119,7 @@ class Resumed:
     """Where a resumed run stands: epochs done, and how to put the optimizer back."""
 
     epoch: int = 0
-    stopped: bool = False                     # stopped early: no epochs left whatever the plan
+    stopped: bool = False                     # stopped early: its phase has no epochs left
     restore_optimizer: Optional[Callable[[Any], None]] = None
 
 
@@ -137,9 +137,11 @@ def fit_phases(model, phases: Sequence[Phase], train, validation, callbacks: lis
     ``work.part_to_fit`` (the whole model, or its classifier on cached features). The callbacks
     that write the model (:class:`kerasdl.callbacks.SavesModel`) write the whole ``model``.
 
-    A run with no epochs left (stopped early, or resumed after its last epoch) fits zero epochs
-    in its last phase, so that the callbacks' train-end work runs (EarlyStopping restoring the
-    best weights) and the model holds the optimizer that trained it.
+    A resumed run whose backup ends a phase (early-stopped in it, or after its last epoch) first
+    fits zero epochs in that phase, so that the callbacks' train-end work runs (EarlyStopping
+    restoring the best weights, the checkpoint written) and the model holds the optimizer that
+    trained it; then the phases after it, as the uninterrupted run (an early stop ends its phase:
+    Keras resets ``stop_training`` at each ``fit``).
 
     Returns:
         The history of the epochs fitted, concatenated per key.
@@ -150,16 +152,18 @@ def fit_phases(model, phases: Sequence[Phase], train, validation, callbacks: lis
     history: dict[str, list[float]] = {}
     if not spans:
         return history
-    if resumed.stopped or resumed.epoch >= spans[-1][2]:     # the phase the run stopped in
-        index = next((i for i, (_, first, end) in enumerate(spans)
-                      if first < resumed.epoch <= end), len(spans) - 1)
-        _setup(model, index, spans, compile_phase, work, resumed, log, label, end=False)
-        part = _part(model, spans[index][0], work, train, validation, log)
+    after = 0
+    stop = _phase_to_end(spans, resumed)
+    if stop is not None:            # the train end of the fit the interrupted run was in
+        _setup(model, stop, spans, compile_phase, work, resumed, log, label, end=False)
+        part = _part(model, spans[stop][0], work, train, validation, log)
         _fit(model, part, train, validation, callbacks, resumed.epoch, resumed.epoch,
              fit_kwargs, history)
-        return history
+        if stop == len(spans) - 1 or _run_ended(callbacks):
+            return history
+        after = stop + 1
     for index, (phase, first, end) in enumerate(spans):
-        if end <= resumed.epoch:                          # finished before a resume
+        if index < after or end <= resumed.epoch:         # finished before a resume
             continue
         start = _setup(model, index, spans, compile_phase, work, resumed, log, label, end=True)
         part = _part(model, phase, work, train, validation, log)
@@ -167,6 +171,30 @@ def fit_phases(model, phases: Sequence[Phase], train, validation, callbacks: lis
         if _run_ended(callbacks):          # fit() forgets stop_training between phases
             break
     return history
+
+
+def _phase_to_end(spans, resumed: Resumed) -> Optional[int]:
+    """The phase whose ``fit`` a resumed run must end first (zero epochs), or None.
+
+    That is the phase its backup's epoch ends: where EarlyStopping stopped it (the phase has no
+    epochs left), or the phase's last epoch. Its ``fit`` then ends as the uninterrupted run's
+    did (EarlyStopping puts its best weights back, the checkpoint is written) before the next
+    phase starts, as in the uninterrupted run; a stop ends the phase, not the run."""
+    ends = [end for _, _, end in spans]
+    if not resumed.epoch or not (resumed.stopped or resumed.epoch in ends
+                                 or resumed.epoch >= ends[-1]):
+        return None
+    return next((i for i, (_, first, end) in enumerate(spans) if first < resumed.epoch <= end),
+                len(spans) - 1)
+
+
+def epochs_left(phases: Sequence[Phase], resumed: Resumed) -> int:
+    """How many epochs :func:`fit_phases` will fit at most, from where ``resumed`` stands."""
+    spans = phase_spans(phases)
+    stop = _phase_to_end(spans, resumed) if spans else None
+    if stop is not None:
+        return sum(phase.epochs for phase, _, _ in spans[stop + 1:])
+    return sum(end - max(first, resumed.epoch) for _, first, end in spans if end > resumed.epoch)
 
 
 def _part(model, phase: Phase, work: Optional[PhaseWork], train, validation, log: Log) -> FitPart:

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl.training import (FitPart, Phase, Resumed, fit_phases, is_phased, phase_at,
-                              phase_records, phase_spans, single_phase)
+from kerasdl.training import (FitPart, Phase, Resumed, epochs_left, fit_phases, is_phased,
+                              phase_at, phase_records, phase_spans, single_phase)
 
 
 def _data():
@@ -95,25 +95,110 @@ def test_a_resume_inside_a_phase_restores_the_optimizer_after_its_compile():
     assert len(history["loss"]) == 2                     # epochs 4 and 5
 
 
-def test_a_resume_at_a_phase_boundary_starts_the_phase_with_a_fresh_optimizer():
-    restored = []
-    fit_phases(_model(), PLAN, _data(), None, [], compile_phase=_Compiles(),
-               fit_kwargs={"verbose": 0, "shuffle": False}, work=_Work(),
-               resumed=Resumed(2, restore_optimizer=restored.append))
-    assert restored == []
+def test_a_resume_at_a_phase_boundary_ends_that_phase_then_starts_the_next_afresh():
+    """Resumed after the head's last epoch: a zero-epoch fit in the head (its optimizer back, its
+    train end run), then the next phase with a fresh optimizer, epochs 3-5."""
+    restored, ended, compiles, model = [], [], _Compiles(), _model()
+    callback = keras.callbacks.LambdaCallback(on_train_end=lambda logs=None: ended.append(True))
+    history = fit_phases(model, PLAN, _data(), None, [callback], compile_phase=compiles,
+                         fit_kwargs={"verbose": 0, "shuffle": False}, work=_Work(),
+                         resumed=Resumed(2, restore_optimizer=lambda m: restored.append(
+                             m.optimizer)))
+    assert compiles.rates == [0.1, 0.01] and ended == [True, True]
+    assert len(restored) == 1 and model.optimizer is not restored[0]
+    assert len(history["loss"]) == 3
 
 
 def test_no_epochs_left_still_fits_once_for_the_callbacks_train_end():
-    """An early-stopped run resumed after its last backup: fit() runs zero epochs in the phase
-    it stopped in, so that train-end callbacks run and the optimizer goes back."""
+    """An early-stopped run resumed after its last backup, in its last phase: fit() runs zero
+    epochs in that phase, so that train-end callbacks run and the optimizer goes back."""
     ended, restored, compiles = [], [], _Compiles()
     callback = keras.callbacks.LambdaCallback(on_train_end=lambda logs=None: ended.append(True))
     history = fit_phases(_model(), PLAN, _data(), None, [callback], compile_phase=compiles,
                          fit_kwargs={"verbose": 0, "shuffle": False}, work=_Work(),
-                         resumed=Resumed(1, stopped=True, restore_optimizer=restored.append))
+                         resumed=Resumed(4, stopped=True, restore_optimizer=restored.append))
     assert ended == [True] and len(restored) == 1
-    assert compiles.rates == [0.1]                       # the head phase, which it stopped in
+    assert compiles.rates == [0.01]                      # the phase it stopped in
     assert history == {}
+    assert epochs_left(PLAN, Resumed(4, stopped=True)) == 0
+
+
+def test_an_early_stop_ends_its_phase_not_the_run():
+    """Stopped early in the head (epoch 1 of 2): the resumed run ends the head, then fits the
+    next phase's epochs 3-5, as the uninterrupted run does (fit() resets stop_training)."""
+    ended, compiles = [], _Compiles()
+    callback = keras.callbacks.LambdaCallback(on_train_end=lambda logs=None: ended.append(True))
+    history = fit_phases(_model(), PLAN, _data(), None, [callback], compile_phase=compiles,
+                         fit_kwargs={"verbose": 0, "shuffle": False}, work=_Work(),
+                         resumed=Resumed(1, stopped=True))
+    assert compiles.rates == [0.1, 0.01] and ended == [True, True]
+    assert len(history["loss"]) == 3
+    assert [epochs_left(PLAN, r) for r in (Resumed(), Resumed(1), Resumed(1, stopped=True),
+                                           Resumed(2), Resumed(5))] == [5, 4, 3, 3, 0]
+
+
+class _Score(keras.callbacks.Callback):
+    """Logs ``score`` = ``values[epoch]`` (a course that EarlyStopping watches)."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["score"] = float(self.values[epoch])
+
+
+class _Killed(Exception):
+    pass
+
+
+def _two_phase_run(tmp_path, plan, patience: int, kill_at: int = None, resume: bool = False):
+    """``plan`` fitted with EarlyStopping (restoring its best weights) and epoch backups, as a
+    run does; killed as epoch ``kill_at`` (0-based) begins, or resumed from ``tmp_path``."""
+    from kerasdl.callbacks import (EpochBackup, NaNGuard, RestoreCallbackState, best_weights,
+                                   read_backup)
+    from kerasdl.resume import restore_optimizer, restore_variables
+
+    model, guard = _model(), NaNGuard()
+    stopping = keras.callbacks.EarlyStopping(monitor="score", mode="min", patience=patience,
+                                             restore_best_weights=True)
+    callbacks = [_Score([1, 5, 5, 5, 5, 5]), guard, stopping]
+    callbacks.append(EpochBackup(tmp_path, list(callbacks), guard))
+    resumed = Resumed()
+    if resume:
+        state, arrays = read_backup(tmp_path)
+        restore_variables(model, arrays, optimizer=False)
+        callbacks.append(RestoreCallbackState(list(callbacks), state["callbacks"],
+                                              best_weights(arrays)))
+        resumed = Resumed(state["epoch"], state["stopped"],
+                          lambda m: restore_optimizer(m, arrays))
+    if kill_at is not None:
+        def kill(epoch, logs=None):
+            if epoch == kill_at:
+                raise _Killed
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_begin=kill))
+    history = fit_phases(model, plan, _data(), None, callbacks, compile_phase=_Compiles(),
+                         fit_kwargs={"verbose": 0, "shuffle": False}, work=_Work(),
+                         resumed=resumed)
+    return model.get_weights(), history
+
+
+@pytest.mark.parametrize("plan, patience, kill_at", [
+    (PLAN, 10, 2),                        # after the head's last epoch, its best was epoch 1
+    ([Phase("head", 3, 0.1, None), Phase("all", 2, 0.01, "all")], 1, 3)])   # stopped at 2 of 3
+def test_a_run_killed_after_a_phase_ends_resumes_to_the_same_weights(tmp_path, plan, patience,
+                                                                      kill_at):
+    """EarlyStopping puts the head's best weights back as the head's fit ends; a run killed
+    before the next phase's first backup must do the same when resumed."""
+    (tmp_path / "whole").mkdir()
+    expected, _ = _two_phase_run(tmp_path / "whole", plan, patience)
+    (tmp_path / "killed").mkdir()
+    with pytest.raises(_Killed):
+        _two_phase_run(tmp_path / "killed", plan, patience, kill_at=kill_at)
+    weights, history = _two_phase_run(tmp_path / "killed", plan, patience, resume=True)
+    assert len(history["loss"]) == plan[-1].epochs
+    for ours, theirs in zip(weights, expected):
+        np.testing.assert_array_equal(ours, theirs)
 
 
 def test_a_target_reached_in_the_first_phase_ends_the_run():
