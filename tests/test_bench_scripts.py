@@ -101,3 +101,17 @@ def test_full_mnist_bench_writes_idx_files_that_tfds_mnist_builder_parses_back(t
     np.testing.assert_array_equal(tfds_mnist._extract_mnist_labels(str(tmp_path / "labels"), 7),
                                   labels)
     assert (tmp_path / "images").read_bytes()[:4] == bytes([0, 0, 8, 3])   # MNIST's magic 2051
+
+
+def test_smoke_hub_vs_scratch_pretrains_a_preset_and_prints_every_recipe_against_scratch():
+    """Smoke of bench/hub_vs_scratch.py --quick (about 2 min on 2 shared cores): the preset is
+    pretrained on digits 0-4 above chance, and seed 0 has a row per recipe with an accuracy and
+    a wall time; the figures themselves are in bench/README.md."""
+    out = _bench("hub_vs_scratch.py", "--quick")
+    assert 0.5 < _figure(r"pretrained \d-stage preset: test accuracy ([\d.]+) on digits 0-4", out) <= 1
+    for recipe in ("two_phase", "retrain_all", "scratch"):
+        row = re.search(rf"^\| 0 \| {recipe} \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|$", out, re.M)
+        assert row, f"no seed-0 row of {recipe} in:\n{out}"
+        validation, test, wall = map(float, row.groups())
+        assert 0 < validation <= 1 and 0 < test <= 1 and wall > 0, row.group(0)
+        assert re.search(rf"^\| {recipe} \| [\d.]+ ± ", out, re.M), out
