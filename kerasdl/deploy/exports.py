@@ -66,12 +66,13 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None,
 
     target = export_target(trained.model_path, trained.home, fmt, output)
     export_format = EXPORT_FORMATS[fmt]
-    _refuse_unfit_format(trained, fmt)
+    source = with_symbolic_inputs(trained.model)
+    _refuse_unfit_format(source, fmt)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_exports(target)
     # litert wants a .tflite name; the temporary one keeps the format's suffix
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}{export_format.suffix}")
-    model, precision = float32_twin(trained.model)
+    model, precision = float32_twin(source)
     try:
         with _converter_chatter_hidden():
             if fmt == "onnx":
@@ -80,7 +81,7 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None,
                 model.export(str(partial), format=export_format.keras_format, verbose=False)
             checked = check_export(model, fmt, partial, target)
             if precision:
-                checked = f"{check_twin(trained.model, model, precision, target)}; {checked}"
+                checked = f"{check_twin(source, model, precision, target)}; {checked}"
         (log or quiet)(checked)              # (stderr is kerasdl's again)
         kill_point("export-written")          # written whole under the temporary name, checked
         if target.exists() or target.is_symlink():
@@ -162,9 +163,33 @@ def _float32_policies(config):
     return {key: _float32_policies(value) for key, value in config.items()}
 
 
-def _refuse_unfit_format(trained: Trained, fmt: str) -> None:
+def with_symbolic_inputs(model):
+    """``model``, or a functional model around it where it is subclassed.
+
+    A subclassed model has no symbolic inputs and, loaded from its file, was never called; Keras
+    exports only called models, and the export's check feeds inputs by name. The functional model
+    takes one input of the shape the subclassed one was built for."""
+    import keras
+
+    try:
+        if model.inputs:
+            return model
+    except AttributeError:              # a subclassed model has no inputs
+        pass
+    shape = (getattr(model, "_build_shapes_dict", None) or {}).get("input_shape")
+    if not isinstance(shape, (list, tuple)) or any(isinstance(d, (list, tuple, dict))
+                                                   for d in shape):
+        raise KerasdlError(f"the subclassed model {model.name} has no single input shape it was "
+                           f"built for (build shapes {shape!r}), so it cannot be exported; build "
+                           "it (model.build((None, *input_shape))) and save it again, or train "
+                           "the functional style (--set model.style=functional)")
+    inputs = keras.Input(tuple(shape[1:]), name="input")
+    return keras.Model(inputs, model(inputs), name=model.name)
+
+
+def _refuse_unfit_format(model, fmt: str) -> None:
     """Refuse a format that cannot carry the model (string inputs) or whose converter is missing."""
-    if fmt != "saved_model" and any(t.dtype == "string" for t in trained.model.inputs):
+    if fmt != "saved_model" and any(t.dtype == "string" for t in model.inputs):
         raise DataError(f"format '{fmt}' cannot carry this model: it takes string inputs "
                         "(text vectorization inside the model); export it as saved_model")
     if fmt == "onnx":

@@ -103,8 +103,13 @@ def _stacked(trained: Trained, rows: list) -> np.ndarray:
 
 
 def read_lines(text: str, stdin: Stdin = None) -> list[tuple[str, str]]:
-    """(name, line) of every non-blank line of the text file ``text`` or, for ``-``, of stdin."""
-    lines = ((stdin or read_stdin)() if text == "-" else _read_text_file(Path(text))).splitlines()
+    """(name, line) of every non-blank line of the text file ``text`` or, for ``-``, of stdin.
+
+    Lines end at ``\n`` (or ``\r\n``) only, as ``wc -l`` and editors count them: a form feed,
+    a NEL or a Unicode line separator inside a line stays in it (``str.splitlines`` would split
+    there, and every later line would be named by the wrong number)."""
+    whole = (stdin or read_stdin)() if text == "-" else _read_text_file(Path(text))
+    lines = [line[:-1] if line.endswith("\r") else line for line in whole.split("\n")]
     prefix = "stdin" if text == "-" else text
     return [(f"{prefix}:{i + 1}", line) for i, line in enumerate(lines) if line.strip()]
 

@@ -100,6 +100,9 @@ class Backbone:
 
         if self.text_preprocessor is not None:
             from kerasdl.layers.transfer import TextPreprocessing
+            from kerasdl.transfer.hub import check_sequence_length
+
+            check_sequence_length(self.model, self.text_preprocessor, self.description.split(" (")[0])
 
             return TextPreprocessing(self.text_preprocessor, name="preprocess")
         if self.converter is not None:          # Rescaling undoes the pipeline's rescale first

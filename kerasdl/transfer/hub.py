@@ -74,6 +74,8 @@ def load_hub_backbone(preset: str, weights: Optional[str],
     """
     keras_hub = import_keras_hub()
     preset = _checked_preset(preset)
+    if looks_like_directory(preset):
+        check_preset_files(keras_hub, Path(preset))
     own_weights = weights in ("imagenet", "preset")
     model = _from_preset(keras_hub.models.Backbone, preset, load_weights=own_weights)
     text = is_text_backbone(model)
@@ -139,13 +141,32 @@ def _text_preprocessor(keras_hub, preset: str, kind: str, sequence_length: Optio
                          "a whole number of tokens >= 2 ([CLS] and [SEP] included)")
     kwargs = {} if sequence_length is None else {"sequence_length": sequence_length}
     try:
-        return _from_preset(keras_hub.models.TextClassifierPreprocessor, preset, **kwargs)
+        preprocessor = _from_preset(keras_hub.models.TextClassifierPreprocessor, preset, **kwargs)
     except ModelError:                       # a download that failed: already one line
         raise
     except ValueError as error:              # no TextClassifierPreprocessor for this family
         raise ModelError(f"hub:{preset} ({kind}) has no text classifier preprocessor in "
-                         f"keras-hub ({' '.join(str(error).split())[:200]}); kerasdl fine-tunes "
+                         f"keras-hub ({_one_line(error)}); kerasdl fine-tunes "
                          "text encoders with one (BERT, RoBERTa, DistilBERT, DeBERTa, ...)") from None
+    if not isinstance(preprocessor.tokenizer, keras_hub.tokenizers.Tokenizer):
+        raise ModelError(f"hub:{preset}: its {TOKENIZER} holds a "
+                         f"{type(preprocessor.tokenizer).__name__}, not a keras-hub tokenizer; "
+                         "save the preset's own tokenizer with it (tokenizer.save_to_preset)")
+    return preprocessor
+
+
+def check_sequence_length(features, preprocessor, spec: str) -> None:
+    """A ModelError where ``preprocessor`` packs more tokens than ``features`` embeds.
+
+    The limit is the text backbone's PositionEmbedding layers' ``sequence_length``: a model that
+    packs more builds, and fails at its first step."""
+    keras_hub = import_keras_hub()
+    limits = [layer.sequence_length for layer in features._flatten_layers(include_self=False)
+              if isinstance(layer, keras_hub.layers.PositionEmbedding)]
+    if limits and preprocessor.sequence_length > min(limits):
+        raise ModelError(f"model.kwargs.sequence_length={preprocessor.sequence_length}: {spec} "
+                         f"embeds at most {min(limits)} positions; set --set "
+                         f"model.kwargs.sequence_length=N with 2 <= N <= {min(limits)}")
 
 
 def _checked_preset(preset: str) -> str:
@@ -154,7 +175,10 @@ def _checked_preset(preset: str) -> str:
                          "(hub:resnet_50_imagenet) or a local preset directory (hub:/path/to/preset)")
     if not looks_like_directory(preset):
         return preset
-    path = Path(preset).expanduser()
+    try:
+        path = Path(preset).expanduser()
+    except RuntimeError:                 # ~user of no such user
+        path = Path(preset)
     if not path.is_dir():
         raise ModelError(f"hub:{preset}: no such preset directory; give a directory that "
                          "save_to_preset wrote (it holds config.json), or a preset name")
@@ -165,26 +189,94 @@ def _checked_preset(preset: str) -> str:
     return str(path)
 
 
+#: keras-hub base classes of the objects a preset's JSON files may name (file -> attribute path)
+PRESET_CLASSES = {PRESET_CONFIG: ("models", "Backbone"), TOKENIZER: ("tokenizers", "Tokenizer"),
+                  IMAGE_CONVERTER: ("layers", "ImageConverter")}
+
+
+def check_preset_files(keras_hub, path: Path) -> None:
+    """One-line ModelErrors for a preset directory whose JSON files are not what keras-hub wrote.
+
+    Each of config.json, tokenizer.json and image_converter.json (where present) must be a JSON
+    object naming a registered subclass of the keras-hub class that file holds (a Backbone, a
+    Tokenizer, an ImageConverter), so a file naming any other class is refused before keras-hub
+    deserializes it. config.json may instead be a Hugging Face (``model_type``) or timm
+    (``architecture``) config, which keras-hub converts itself.
+    """
+    import json
+
+    import keras
+
+    for name, (module, base_name) in PRESET_CLASSES.items():
+        file = path / name
+        if not file.is_file():
+            continue
+        fix = f"save the preset again with save_to_preset (or copy its {name} whole)"
+        try:
+            config = json.loads(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError) as error:
+            raise ModelError(f"hub:{path}: {name} is not JSON ({_one_line(error)}); {fix}") from None
+        if name == PRESET_CONFIG and isinstance(config, dict) and (
+                "registered_name" not in config and ("model_type" in config
+                                                     or "architecture" in config)):
+            continue
+        registered = config.get("registered_name") if isinstance(config, dict) else None
+        if not isinstance(registered, str) or not isinstance(config.get("config"), dict):
+            raise ModelError(f"hub:{path}: {name} is not a serialized keras-hub object (a JSON "
+                             "object with 'registered_name' and a 'config' object); " + fix)
+        base = getattr(getattr(keras_hub, module), base_name)
+        found = keras.saving.get_registered_object(registered)
+        if not (isinstance(found, type) and issubclass(found, base)):
+            raise ModelError(f"hub:{path}: {name} names {registered!r}, not a keras-hub "
+                             f"{base_name} (keras_hub.{module}.{base_name}); {fix}")
+
+
+def _one_line(error: BaseException, limit: int = 200) -> str:
+    return " ".join(str(error).split())[:limit]
+
+
 def _from_preset(cls, preset: str, **kwargs) -> Any:
-    """``cls.from_preset(preset)``; unknown names and failed downloads as one-line errors."""
+    """``cls.from_preset(preset)``; unknown names, failed downloads, broken directories: one line.
+
+    A ValueError saying keras-hub has no such class for the preset's family, and the
+    FileNotFoundError of a named preset's download, pass through to the caller."""
+    local = looks_like_directory(preset)
     try:
         return cls.from_preset(preset, **kwargs)
     except ValueError as error:
+        if "Unable to find a subclass" in str(error):      # no such task class for this family
+            raise
+        if local:
+            raise ModelError(_broken_preset(preset, cls, error)) from None
         if "Unknown preset identifier" not in str(error):
             raise
         names = sorted(cls.presets)
         raise ModelError(f"hub:{preset}: unknown keras-hub preset{did_you_mean(preset, names)}; "
                          "give a preset name (keras_hub.models.Backbone.presets), a kaggle:// or "
                          "hf:// handle, or a local preset directory (hub:/path/to/preset)") from None
-    except FileNotFoundError:                            # a file the preset lacks
+    except FileNotFoundError as error:                   # a file the preset lacks
+        if local:
+            raise ModelError(_broken_preset(preset, cls, error)) from None
         raise
     except (OSError, ConnectionError) as error:          # requests' errors are OSErrors
+        if local:
+            raise ModelError(_broken_preset(preset, cls, error)) from None
         raise ModelError(no_preset_download(preset, error)) from None
     except Exception as error:                           # kagglehub's own errors
+        if local and isinstance(error, (TypeError, KeyError, AttributeError, IndexError)):
+            raise ModelError(_broken_preset(preset, cls, error)) from None
         if type(error).__module__.split(".")[0] not in ("kagglehub", "requests", "urllib3",
                                                         "huggingface_hub"):
             raise
         raise ModelError(no_preset_download(preset, error)) from None
+
+
+def _broken_preset(preset: str, cls, error: BaseException) -> str:
+    """The one line for a local preset directory keras-hub could not load."""
+    return (f"hub:{preset}: keras-hub could not load its {cls.__name__} ({type(error).__name__}: "
+            f"{_one_line(error)}); the preset directory is incomplete or corrupt: save it again "
+            "with save_to_preset, or copy the whole folder (config.json, tokenizer.json, "
+            "model.weights.h5, assets/)")
 
 
 def no_preset_download(preset: str, error: BaseException) -> str:
