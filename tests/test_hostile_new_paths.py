@@ -240,6 +240,26 @@ def test_a_hostile_preset_on_the_cli_is_one_line_before_any_run_folder(bert, tex
     assert not any((work / "runs").glob("*")) and not (work / PWNED).exists()
 
 
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_saved_backbone_holding_a_lambda_is_refused_unrun(tmp_path, suffix):
+    """A .keras or Keras 2 .h5 backbone whose Lambda layer would run code: loaded in safe mode,
+    refused in one line, the code never run."""
+    import keras
+
+    from kerasdl.errors import KerasdlError
+    from kerasdl.transfer.backbones import load_backbone
+
+    ran = tmp_path / PWNED
+    path = str(ran)                            # the closure is saved with the lambda
+    inputs = keras.Input((4,))
+    x = keras.layers.Lambda(lambda t: (open(path, "w").close(), t)[1])(keras.layers.Dense(3)(inputs))
+    keras.Model(inputs, keras.layers.Dense(2)(x)).save(tmp_path / f"backbone{suffix}")
+    ran.unlink()                               # building the model ran it once
+    with pytest.raises(KerasdlError, match="holds code .* safe mode will not load"):
+        load_backbone(str(tmp_path / f"backbone{suffix}"))
+    assert not ran.exists()
+
+
 # === mixed_bfloat16 exports ===
 
 def _mixed(build):
@@ -338,9 +358,23 @@ def test_an_export_never_overwrites_a_users_file(tmp_path, monkeypatch, fmt, nam
     monkeypatch.setattr(kerasdl.files, "kill_point", user_writes_it)
     with pytest.raises(KerasdlError, match="appeared while exporting"):
         export(trained, fmt, late)
+    later = tmp_path / f"later-{name}"       # after the last look: the move itself must not replace
+
+    def user_writes_it_later(point, epoch=None):
+        if point == "export-written":
+            later.write_bytes(b"written at the last moment")
+            monkeypatch.setattr(Path, "exists", lambda self, **_: False)   # the look missed it
+        real_kill_point(point, epoch)
+
+    monkeypatch.setattr(kerasdl.files, "kill_point", user_writes_it_later)
+    with pytest.raises(KerasdlError, match="appeared while exporting"):
+        export(trained, fmt, later)
+    monkeypatch.undo()
     assert users.read_bytes() == b"the user's own file\x00" and link.resolve() == users
     assert late.read_bytes() == b"written meanwhile"
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, link.name, late.name])
+    assert later.read_bytes() == b"written at the last moment"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, link.name, late.name,
+                                                                later.name])
 
 
 KILLED_EXPORT = """
@@ -526,6 +560,26 @@ def test_kill_when_the_best_epoch_is_older_than_the_last_two_backups(tmp_path, o
     (run_dir,) = (tmp_path / "runs").iterdir()
     folders = sorted(p.name for p in (run_dir / "backup").glob("epoch-*"))
     assert f"epoch-{BEST_EPOCH:04d}" in folders and folders[-2:] != [f"epoch-{BEST_EPOCH:04d}"]
+    _resume_and_compare(tmp_path, overfitting, OLD_BEST)
+
+
+@pytest.mark.slow
+def test_a_resume_killed_while_it_writes_the_waiting_best_epoch_resumes_again(tmp_path,
+                                                                            overfitting):
+    """Killed at epoch 10's backup, then the resume killed as it writes the waiting epoch 7 as
+    best.keras (before its first epoch: checkpoint-write:0): the backups are untouched, and a
+    second resume ends as the uninterrupted run."""
+    import signal
+
+    from test_resume import _kerasdl
+
+    runs = ["--workdir", str(tmp_path / "runs")]
+    for env, args in (({"KERASDL_KILL_AT": "backup-write:10"}, []),
+                      ({"KERASDL_KILL_AT": "checkpoint-write:0"}, ["--resume", "latest"])):
+        killed = _kerasdl([*runs, *args], cwd=tmp_path, settings=OLD_BEST, env=env)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert (run_dir / "backup" / f"epoch-{BEST_EPOCH:04d}").is_dir()
     _resume_and_compare(tmp_path, overfitting, OLD_BEST)
 
 

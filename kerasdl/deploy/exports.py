@@ -10,6 +10,7 @@ Reference: Keras 3 ``Model.export`` (https://keras.io/api/models/model_saving_ap
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -84,13 +85,33 @@ def export(trained: Trained, fmt: str, output: Optional[Path] = None,
                 checked = f"{check_twin(source, model, precision, target)}; {checked}"
         (log or quiet)(checked)              # (stderr is kerasdl's again)
         kill_point("export-written")          # written whole under the temporary name, checked
-        if target.exists() or target.is_symlink():
-            raise KerasdlError(f"{target} appeared while exporting; give --output a new path "
-                               "(nothing is overwritten)")
-        os.rename(partial, target)
+        _move_into_place(partial, target)
     finally:
         _remove(partial)
     return target
+
+
+def _move_into_place(partial: Path, target: Path) -> None:
+    """Rename ``partial`` to ``target``, never replacing what appeared there meanwhile.
+
+    A file is hard-linked (which fails where ``target`` exists, however late it appeared: a
+    rename would replace it) and its partial name removed by the caller; a SavedModel folder is
+    renamed (which fails onto a file or a folder that holds anything)."""
+    appeared = KerasdlError(f"{target} appeared while exporting; give --output a new path "
+                            "(nothing is overwritten)")
+    if target.exists() or target.is_symlink():
+        raise appeared
+    try:
+        if partial.is_dir():
+            os.rename(partial, target)
+        else:
+            os.link(partial, target)
+    except (FileExistsError, IsADirectoryError, NotADirectoryError) as error:
+        raise appeared from error
+    except OSError as error:
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+        raise appeared from error
 
 
 def mixed_precision_of(model) -> Optional[str]:
