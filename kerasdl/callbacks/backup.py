@@ -19,7 +19,9 @@ it back.
 
 The variables are copied out at the epoch's end; the files are written on a background thread
 while the next epoch trains (one write in flight: the next epoch's end, and the end of ``fit``,
-wait for it). A kill during a write is a kill before that backup existed: the resumed run
+wait for it). The thread is started when ``fit`` begins (starting one costs milliseconds of
+scheduling on a busy machine) and is a daemon: a process that dies mid-write loses that backup
+only, as a kill would. A kill during a write is a kill before that backup existed: the resumed run
 replays the epoch, whose order is a function of (seed, epoch).
 
 ``KERASDL_KILL_AT=<point>:<epoch>`` (points: backup-write, backup-rename, checkpoint-write) makes
@@ -30,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
 import shutil
 import threading
 from pathlib import Path
@@ -103,8 +106,11 @@ class EpochBackup(SavesModel):
         self.callbacks, self.guard, self.phase = callbacks, guard, phase
         self.history = {k: list(v) for k, v in (history or {}).items()}
         self.background = background
-        self._writer: Optional[threading.Thread] = None
-        self._failure: Optional[BaseException] = None
+        self._writer = _BackgroundWriter(self.directory) if background else None
+
+    def on_train_begin(self, logs=None):
+        if self._writer is not None:
+            self._writer.start()           # a thread's start waits for the OS: not in an epoch
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
@@ -114,13 +120,11 @@ class EpochBackup(SavesModel):
         backup = take_backup(epoch + 1, self.saved_model, self.callbacks, self.history,
                              stopped=bool(self.model.stop_training),
                              phase=self.phase(epoch + 1) if self.phase else None)
-        self.wait()
-        if not self.background:
+        if self._writer is None:
             backup.write(self.directory)
             return
-        self._writer = threading.Thread(target=self._write, args=(backup,),
-                                        name="kerasdl-epoch-backup")
-        self._writer.start()
+        self._writer.wait()                # one backup in flight at a time
+        self._writer.submit(backup)
 
     def on_train_end(self, logs=None):
         self.wait()
@@ -128,17 +132,54 @@ class EpochBackup(SavesModel):
     def wait(self) -> None:
         """Wait for the backup being written; raise what made it fail, if anything did."""
         if self._writer is not None:
-            self._writer.join()
-            self._writer = None
+            self._writer.wait()
+
+
+class _BackgroundWriter:
+    """A thread that writes the backups handed to it, in order; it ends after a minute idle."""
+
+    IDLE_S = 60.0
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._queue: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+        self._failure: Optional[BaseException] = None
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kerasdl-epoch-backup",
+                                                daemon=True)
+                self._thread.start()
+
+    def submit(self, backup: "Backup") -> None:
+        self.start()
+        self._queue.put(backup)
+
+    def wait(self) -> None:
+        self._queue.join()
         if self._failure is not None:
             failure, self._failure = self._failure, None
             raise failure
 
-    def _write(self, backup: "Backup") -> None:
-        try:
-            backup.write(self.directory)
-        except BaseException as failure:       # raised in the training thread by wait()
-            self._failure = failure
+    def _run(self) -> None:
+        while True:
+            try:
+                backup = self._queue.get(timeout=self.IDLE_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            try:
+                backup.write(self.directory)
+            except BaseException as failure:       # raised in the training thread by wait()
+                self._failure = failure
+            finally:
+                self._queue.task_done()
 
 
 class Backup:
