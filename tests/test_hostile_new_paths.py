@@ -240,6 +240,47 @@ def test_a_hostile_preset_on_the_cli_is_one_line_before_any_run_folder(bert, tex
     assert not any((work / "runs").glob("*")) and not (work / PWNED).exists()
 
 
+def _json_values():
+    from hypothesis import strategies as st
+
+    leaves = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=8)
+
+
+def test_generated_preset_json_is_one_line(bert, tmp_path_factory):
+    """Generated JSON (and keras-shaped objects naming generated or real class names) in
+    config.json or tokenizer.json: a one-line ModelError naming the preset, never another
+    exception and never a wrong object loaded."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from kerasdl.errors import ModelError
+    from kerasdl.transfer.backbones import load_backbone
+
+    names = st.sampled_from(["keras_hub>BertBackbone", "keras_hub>BertTokenizer", "Dense",
+                             "Functional", "os>system", "keras_hub>BertTextClassifier"]) | st.text()
+    shaped = st.fixed_dictionaries({"module": st.text(max_size=20), "class_name": st.text(
+        max_size=20), "config": st.dictionaries(st.text(max_size=8), _json_values(), max_size=3),
+        "registered_name": names})
+
+    @settings(max_examples=30, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(file=st.sampled_from(["config.json", "tokenizer.json"]), value=_json_values() | shaped)
+    def check(file, value):
+        preset = tmp_path_factory.mktemp("generated") / "preset"
+        shutil.copytree(bert, preset)
+        (preset / file).write_text(json.dumps(value))
+        try:
+            load_backbone(f"hub:{preset}", builder_kwargs={"sequence_length": SEQUENCE_LENGTH})
+        except ModelError as error:
+            assert "\n" not in str(error) and str(preset) in str(error), str(error)
+        else:
+            raise AssertionError(f"{file} = {value!r} loaded")
+
+    check()
+
+
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_a_saved_backbone_holding_a_lambda_is_refused_unrun(tmp_path, suffix):
     """A .keras or Keras 2 .h5 backbone whose Lambda layer would run code: loaded in safe mode,
