@@ -712,9 +712,6 @@ def test_predict_refuses_text_that_is_not_utf8_in_one_line(tmp_path, data, words
     assert "\n" not in str(error.value) and all(w in str(error.value) for w in words), error.value
 
 
-@pytest.mark.xfail(strict=True, reason="kerasdl/callbacks/backup.py _BackgroundWriter.submit: "
-                   "start() then put() outside the lock; a writer whose idle timeout ends "
-                   "between them exits with the backup unqueued, and wait() blocks forever")
 def test_a_backup_handed_over_as_the_idle_writer_ends_is_still_written(tmp_path, monkeypatch):
     """The writer thread ends after IDLE_S idle (an epoch longer than a minute). The training
     thread descheduled between submit()'s start() and its put() (simulated by a sleep there):

@@ -155,8 +155,9 @@ class _BackgroundWriter:
                 self._thread.start()
 
     def submit(self, backup: "Backup") -> None:
+        with self._lock:         # an idle thread that is ending sees it, or a new one starts
+            self._queue.put(backup)
         self.start()
-        self._queue.put(backup)
 
     def wait(self) -> None:
         self._queue.join()
