@@ -102,10 +102,7 @@ class FrozenMode(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects: Optional[dict] = None):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(
-            config["backbone"], custom_objects=custom_objects)
-        return cls(**config)
+        return cls(**_with_layer(config, "backbone", custom_objects))
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")
@@ -151,7 +148,10 @@ class TextPreprocessing(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects: Optional[dict] = None):
-        config = dict(config)
-        config["preprocessor"] = keras.saving.deserialize_keras_object(
-            config["preprocessor"], custom_objects=custom_objects)
-        return cls(**config)
+        return cls(**_with_layer(config, "preprocessor", custom_objects))
+
+
+def _with_layer(config: dict, key: str, custom_objects: Optional[dict]) -> dict:
+    """``config`` with the Keras object serialized under ``key`` deserialized."""
+    return {**config, key: keras.saving.deserialize_keras_object(config[key],
+                                                                 custom_objects=custom_objects)}
