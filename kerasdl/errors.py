@@ -33,6 +33,10 @@ class CorruptFileError(KerasdlError):
     """A checkpoint, backup or model file exists but cannot be read (not the same as missing)."""
 
 
+class UnsafeModelFile(KerasdlError):
+    """A model file holds code (e.g. a Lambda layer) that Keras's safe mode will not load."""
+
+
 class TrainingDiverged(KerasdlError):
     """The loss became NaN or infinite; the run stopped and saved no NaN weights."""
 

@@ -16,7 +16,7 @@ def load_model(path: str | os.PathLike, safe_mode: bool = True, compile: bool = 
     import keras
 
     from kerasdl.compat import cached_saving_skipsets
-    from kerasdl.errors import CorruptFileError, KerasdlError
+    from kerasdl.errors import CorruptFileError, KerasdlError, UnsafeModelFile
     from kerasdl.models.registry import list_models
 
     path = Path(path)
@@ -42,7 +42,7 @@ def load_model(path: str | os.PathLike, safe_mode: bool = True, compile: bool = 
                                f"{type(error).__name__}: {error}") from error
     except ValueError as error:
         if "safe_mode" in str(error):
-            raise KerasdlError(f"{path} holds code (e.g. a Lambda layer) that safe mode will not "
+            raise UnsafeModelFile(f"{path} holds code (e.g. a Lambda layer) that safe mode will not "
                                "load; if you trust the file, load it with safe_mode=False "
                                f"(kerasdl.load_model(path, safe_mode=False))") from error
         raise

@@ -296,7 +296,8 @@ def test_a_saved_backbone_holding_a_lambda_is_refused_unrun(tmp_path, suffix):
     x = keras.layers.Lambda(lambda t: (open(path, "w").close(), t)[1])(keras.layers.Dense(3)(inputs))
     keras.Model(inputs, keras.layers.Dense(2)(x)).save(tmp_path / f"backbone{suffix}")
     ran.unlink()                               # building the model ran it once
-    with pytest.raises(KerasdlError, match="holds code .* safe mode will not load"):
+    with pytest.raises(KerasdlError, match="holds code .* safe mode will not load, and a run "
+                       "never loads a backbone unsafely; replace the Lambda with a layer class"):
         load_backbone(str(tmp_path / f"backbone{suffix}"))
     assert not ran.exists()
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from kerasdl.errors import ModelError, did_you_mean, unknown_name
+from kerasdl.errors import ModelError, UnsafeModelFile, did_you_mean, unknown_name
 
 #: keras.applications model name -> its module (which holds its ``preprocess_input``)
 APPLICATIONS: dict[str, str] = {
@@ -241,7 +241,13 @@ def _saved_model(spec: str, weights) -> Backbone:
     if weights not in (None, "imagenet"):
         raise ModelError(f"finetune.weights={weights!r} applies to keras:, hub: and kerasdl: backbones; "
                          f"the saved model {path} has its own weights (set finetune.weights=None)")
-    model = load_model(path, compile=False)
+    try:
+        model = load_model(path, compile=False)
+    except UnsafeModelFile:
+        raise ModelError(f"backbone file {path} holds code (e.g. a Lambda layer) that safe mode "
+                         "will not load, and a run never loads a backbone unsafely; replace the "
+                         "Lambda with a layer class registered with "
+                         "keras.saving.register_keras_serializable and save it again") from None
     return Backbone(model, "saved", None, f"saved model {path} ({model.name})")
 
 
