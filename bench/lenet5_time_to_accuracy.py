@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,9 +60,11 @@ def kerasdl_side(seed: int, target: float, settings: Sequence[str] = (),
         cwd=workdir, env=ENV, capture_output=True, text=True)
     wall = time.perf_counter() - started
     if result.returncode != 0:
+        shutil.rmtree(workdir, ignore_errors=True)
         sys.exit(result.stdout[-2000:] + result.stderr[-2000:])
     (run_dir,) = workdir.iterdir()
     run = read_run(run_dir)
+    shutil.rmtree(workdir, ignore_errors=True)          # read: the run folder is not kept
     epoch, seconds = first_reaching(run["history"].get("val_accuracy", []),   # none: no validation
                                     run["manifest"]["epoch_end_s"], target)
     return {"accuracy": run["metrics"]["accuracy"], "wall": wall, "epoch": epoch,
