@@ -61,6 +61,31 @@ def _max_difference(a: Path, b: Path) -> float:
 
 # === keras-hub presets, in process ===
 
+def test_a_preset_of_a_fixed_image_size_takes_data_its_converter_resizes(tmp_path):
+    """A backbone built for 32x32 images whose converter resizes to 32x32 takes 20x20 data (the
+    shape is checked after the preprocessing); images of the wrong channels are still refused
+    in one line, naming both shapes."""
+    from kerasdl.errors import ConfigError
+    from kerasdl.transfer.backbones import load_backbone
+    from kerasdl.transfer.recipes import make_transfer_model
+
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64],
+        stackwise_num_blocks=[1], stackwise_num_strides=[1], block_type="basic_block",
+        image_shape=(32, 32, 3))
+    converter = keras_hub.layers.ResNetImageConverter(image_size=(32, 32), scale=1 / 255)
+    keras_hub.models.ResNetImageClassifier(
+        backbone=backbone, num_classes=3,
+        preprocessor=keras_hub.models.ResNetImageClassifierPreprocessor(image_converter=converter)
+    ).save_to_preset(str(tmp_path / "fixed"))
+    loaded = load_backbone(f"hub:{tmp_path / 'fixed'}", input_shape=(20, 20, 3))
+    model = make_transfer_model(loaded, 4, "two_phase", input_shape=(20, 20, 3), input_scale=255)
+    assert model.input_shape == (None, 20, 20, 3) and model.output_shape == (None, 4)
+    assert model.predict(np.zeros((2, 20, 20, 3), "float32"), verbose=0).shape == (2, 4)
+    with pytest.raises(ConfigError, match=r"takes inputs of shape \(32, 32, 3\); the data have "
+                       r"\(20, 20, 1\) \(\(32, 32, 1\) after its preprocessing\)"):
+        make_transfer_model(loaded, 4, "two_phase", input_shape=(20, 20, 1), input_scale=255)
+
 def test_a_hub_preset_is_a_backbone_with_its_own_preprocessing(preset):
     """hub:<dir> loads the preset's backbone; the transfer model carries its ImageConverter
     after a Rescaling that undoes the pipeline's 1/255, so [0, 1] pixels reach the backbone as

@@ -105,7 +105,14 @@ def make_transfer_model(backbone, num_classes: int, recipe: str = "linear_probe"
     x = inputs
     preprocessing = backbone.preprocessing(input_scale)
     if preprocessing is not None:
-        x = preprocessing(x)
+        try:
+            x = preprocessing(x)
+        except ValueError:        # images the preprocessing cannot take (e.g. its channels)
+            if backbone.takes_text:
+                raise
+            raise _shape_error(backbone, tuple(inputs.shape[1:])) from None
+    if not backbone.takes_text:
+        _check_image_shape(backbone, tuple(inputs.shape[1:]), tuple(x.shape[1:]))
     wrapper = FrozenMode(backbone.model, inference=spec.backbone_inference, name=BACKBONE)
     x = wrapper(x)
     x = _features_layer(tuple(x.shape[1:]), head_pooling)(x)
@@ -126,11 +133,25 @@ def _transfer_input(backbone, input_shape: Optional[Sequence[int]]):
         return keras.Input((), dtype="string", name="text")
     expected = tuple(backbone.model.input_shape[1:])
     shape = tuple(input_shape) if input_shape is not None else expected
-    if any(e is not None and e != s for e, s in zip(expected, shape)) or len(expected) != len(shape):
-        raise ConfigError(f"the backbone ({backbone.description}) takes inputs of shape "
-                          f"{expected}; the data have {shape}: set data.image_size and "
-                          "data.channels to match")
+    if len(shape) != len(expected):
+        raise _shape_error(backbone, shape)
     return keras.Input(shape, name="image")
+
+
+def _check_image_shape(backbone, shape: tuple, seen: tuple) -> None:
+    """Refuse data of ``shape`` whose preprocessed images do not fit the backbone's input.
+
+    ``seen`` is their shape after the preprocessing: a preset's converter may resize them."""
+    expected = tuple(backbone.model.input_shape[1:])
+    if any(e is not None and e != s for e, s in zip(expected, seen)) or len(expected) != len(seen):
+        raise _shape_error(backbone, shape, seen)
+
+
+def _shape_error(backbone, shape: tuple, seen: Optional[tuple] = None) -> ConfigError:
+    resized = f" ({seen} after its preprocessing)" if seen not in (None, shape) else ""
+    return ConfigError(f"the backbone ({backbone.description}) takes inputs of shape "
+                       f"{tuple(backbone.model.input_shape[1:])}; the data have {shape}{resized}: "
+                       "set data.image_size and data.channels to match")
 
 
 def _features_layer(shape: tuple, head_pooling: str):
