@@ -51,7 +51,13 @@ def _sentences(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tiny_bert(directory: Path) -> Path:
-    """A random BertBackbone and its BertTokenizer (the texts' words), saved as one preset."""
+    """A random BertBackbone and its BertTokenizer (the texts' words), saved as one preset.
+
+    Seeded: an unseeded random BERT sometimes fine-tuned to only 0.625 on the CLI test's texts
+    (fresh-ci, 2026-12-06), a draw of the initialisation, not of kerasdl."""
+    import keras
+
+    keras.utils.set_random_seed(0)
     vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *POSITIVE, *NEGATIVE, *FILLER]
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True)
     backbone = keras_hub.models.BertBackbone(
@@ -246,6 +252,7 @@ def test_bert_fine_tunes_through_the_cli_predicts_raw_lines_and_serves_strings(p
     assert result.returncode == 0, result.stderr[-3000:]
     (run_dir,) = (tmp_path / "runs").iterdir()
     accuracy = json.loads((run_dir / "metrics.json").read_text())["accuracy"]
+    print(f"test accuracy {accuracy}")
     assert accuracy >= 0.75, f"test accuracy {accuracy} on 24 texts (chance 0.5)"
     lines, labels = _sentences(12, seed=3)
     (tmp_path / "lines.txt").write_text("\n".join(lines) + "\n")
