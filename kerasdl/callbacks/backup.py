@@ -105,7 +105,6 @@ class EpochBackup(SavesModel):
         self.directory = Path(run_dir) / BACKUP_DIR
         self.callbacks, self.guard, self.phase = callbacks, guard, phase
         self.history = {k: list(v) for k, v in (history or {}).items()}
-        self.background = background
         self._writer = _BackgroundWriter(self.directory) if background else None
 
     def on_train_begin(self, logs=None):

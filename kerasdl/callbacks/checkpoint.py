@@ -26,7 +26,7 @@ class BestCheckpoint(SavesModel):
     run), or sooner where ``save_every_s`` seconds have passed since the last write: a .keras
     file costs 15-50 ms, a copy of the variables well under one. The runner does this when it
     writes epoch backups, which keep the folder of the waiting epoch
-    (:func:`kerasdl.callbacks.backup.write_backup`), so a killed run's resume writes it
+    (:meth:`kerasdl.callbacks.backup.Backup.write`), so a killed run's resume writes it
     (:meth:`write_variables`).
 
     Args:
